@@ -1,0 +1,57 @@
+# `make demo` and `make test` set themselves up on a fresh machine: they create
+# .venv, install the package with its extras, and fetch the data they need.
+# Each step is skipped when already done.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Remade whenever the package metadata changes.
+INSTALLED := $(VENV)/.installed
+
+export TF_CPP_MIN_LOG_LEVEL := 2
+export NO_MKDOCS_2_WARNING := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install data demo test lint docs clean
+
+help:
+	@echo "make demo    set up, fetch Fashion-MNIST, run examples/demo.py"
+	@echo "make test    set up, lint, build the docs, run the tests (TensorFlow, then JAX)"
+	@echo "make lint    ruff check and ruff format --check"
+	@echo "make docs    mkdocs build --strict (into site/)"
+	@echo "make data    fetch the datasets the demo and tests need"
+	@echo "make clean   remove .venv, site/ and caches (not the data cache)"
+
+install: $(INSTALLED)
+
+$(INSTALLED): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -e '.[dev,data,jax]'
+	touch $@
+
+# Idempotent: a dataset already in the cache ($$ZOO_DATA_DIR or
+# ~/.cache/transformer-zoo) is not fetched again. Its completion marker there is
+# the stamp, so that moving the cache is noticed.
+data: $(INSTALLED)
+	$(BIN)/python -m zoo.data fetch fashion_mnist
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+docs: $(INSTALLED)
+	$(BIN)/mkdocs build --strict
+
+test: lint docs data
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers
+
+demo: data
+	$(BIN)/python examples/demo.py
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

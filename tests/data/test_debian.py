@@ -1,0 +1,132 @@
+"""Tests of the Debian fetcher against a fake `apt-get` (no network)."""
+
+import shutil
+import subprocess
+import textwrap
+
+import pytest
+
+from zoo.data import cache, debian
+
+FAKE_APT_GET = textwrap.dedent(
+    """\
+    #!/bin/sh
+    # Fake apt-get: logs its sub-command, honours Dir::State::Lists for
+    # `update`, and "downloads" $FAKE_DEB (or fails when it is unset).
+    lists=""
+    last=""
+    for arg in "$@"; do
+        case "$arg" in Dir::State::Lists=*) lists="${arg#Dir::State::Lists=}";; esac
+        last="$arg"
+    done
+    for arg in "$@"; do
+        case "$arg" in
+            update)
+                echo update >> "$FAKE_LOG"
+                touch "$lists/fake_dists_main_binary-amd64_Packages"
+                exit 0;;
+            download)
+                echo "download $last" >> "$FAKE_LOG"
+                if [ -z "$FAKE_DEB" ]; then
+                    echo "E: Unable to locate package $last" >&2
+                    exit 100
+                fi
+                cp "$FAKE_DEB" "./${last}_1.0_all.deb"
+                exit 0;;
+        esac
+    done
+    exit 1
+    """
+)
+
+
+@pytest.fixture
+def fake_apt(tmp_path, monkeypatch):
+    """Put a fake apt-get (and the real dpkg-deb) first on PATH."""
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    apt_get = bin_dir / "apt-get"
+    apt_get.write_text(FAKE_APT_GET)
+    apt_get.chmod(0o755)
+    log = tmp_path / "apt.log"
+    log.touch()
+    monkeypatch.setenv(
+        "PATH", f"{bin_dir}:{shutil.which('dpkg-deb').rsplit('/', 1)[0]}"
+    )
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    monkeypatch.delenv("FAKE_DEB", raising=False)
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "data"))
+    return log
+
+
+def build_deb(tmp_path, package="zoo-test-pkg"):
+    root = tmp_path / "pkgroot"
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN" / "control").write_text(
+        f"Package: {package}\nVersion: 1.0\nArchitecture: all\n"
+        "Maintainer: Zoo <zoo@example.org>\nDescription: test package\n"
+    )
+    share = root / "usr" / "share" / "zoo-test"
+    share.mkdir(parents=True)
+    (share / "hello.txt").write_text("hello from a deb\n")
+    deb = tmp_path / f"{package}.deb"
+    subprocess.run(
+        ["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)],
+        check=True,
+        capture_output=True,
+    )
+    return deb
+
+
+def test_fetch_package_unpacks_and_is_idempotent(tmp_path, fake_apt, monkeypatch):
+    monkeypatch.setenv("FAKE_DEB", str(build_deb(tmp_path)))
+    root = debian.fetch_package("zoo-test-pkg")
+    assert root == debian.package_dir("zoo-test-pkg")
+    assert (root / "usr/share/zoo-test/hello.txt").read_text() == "hello from a deb\n"
+    assert debian.is_package_cached("zoo-test-pkg")
+    assert fake_apt.read_text().split("\n")[:2] == ["update", "download zoo-test-pkg"]
+
+    calls = fake_apt.read_text()
+    assert debian.fetch_package("zoo-test-pkg") == root
+    assert fake_apt.read_text() == calls, "a cached package must not call apt-get"
+
+
+def test_package_lists_are_updated_only_once(tmp_path, fake_apt, monkeypatch):
+    monkeypatch.setenv("FAKE_DEB", str(build_deb(tmp_path)))
+    debian.fetch_package("zoo-test-pkg")
+    shutil.rmtree(debian.package_dir("zoo-test-pkg"))
+    debian.fetch_package("zoo-test-pkg")
+    assert fake_apt.read_text().split().count("update") == 1
+
+
+def test_private_apt_directories_are_inside_the_cache(tmp_path, fake_apt):
+    options = debian.apt_options()
+    data = str(cache.data_dir())
+    assert f"Dir::State::Lists={data}/apt/lists" in options
+    assert f"Dir::Cache={data}/apt/cache" in options
+
+
+def test_failed_download_names_package_and_shows_apt_output(fake_apt):
+    with pytest.raises(RuntimeError) as info:
+        debian.fetch_package("zoo-no-such-pkg")
+    message = str(info.value)
+    assert "'zoo-no-such-pkg'" in message
+    assert "Unable to locate package zoo-no-such-pkg" in message
+    assert not debian.is_package_cached("zoo-no-such-pkg")
+    # The stale-lists retry refreshed the lists before giving up.
+    assert fake_apt.read_text().split().count("update") == 2
+
+
+def test_missing_apt_get_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "data"))
+    with pytest.raises(RuntimeError, match=r"'dataset-x'.*'apt-get' is not on PATH"):
+        debian.fetch_package("dataset-x")
+
+
+@pytest.mark.parametrize("bad", ["", "Upper", "-dash", "a b", "../x", None])
+def test_bad_package_name_is_rejected(bad):
+    with pytest.raises(ValueError, match="package must be a Debian package name"):
+        debian.package_dir(bad)

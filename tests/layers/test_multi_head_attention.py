@@ -1,0 +1,213 @@
+"""Behaviour of MultiHeadAttention beyond the shared layer contract."""
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.layers import MultiHeadAttention, TokenAndPositionEmbedding
+
+RNG = np.random.default_rng(7)
+
+
+def floats(*shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def built_pair(
+    num_heads=2,
+    key_dim=4,
+    value_dim=None,
+    output_dim=None,
+    query_dim=8,
+    value_features=8,
+):
+    """A zoo and a Keras attention layer holding the same weights."""
+    reference = keras.layers.MultiHeadAttention(
+        num_heads, key_dim, value_dim=value_dim, output_shape=output_dim
+    )
+    ours = MultiHeadAttention(
+        num_heads, key_dim=key_dim, value_dim=value_dim, output_dim=output_dim
+    )
+    query, value = floats(2, 5, query_dim), floats(2, 7, value_features)
+    # Keras' fused path fails on JAX for unequal key and value head sizes;
+    # asking for the scores takes its explicit path on every backend.
+    reference(query, value, return_attention_scores=True)
+    ours(query, value)
+    ours.set_weights(reference.get_weights())
+    return ours, reference, query, value
+
+
+@pytest.mark.parametrize(
+    "shape_options",
+    [{}, {"key_dim": 3, "value_dim": 5, "output_dim": 6, "value_features": 4}],
+)
+@pytest.mark.parametrize("mask_kind", ["none", "attention", "padding", "causal"])
+def test_matches_keras_multi_head_attention(shape_options, mask_kind):
+    ours, reference, query, value = built_pair(**shape_options)
+    kwargs = {}
+    if mask_kind == "attention":
+        kwargs["attention_mask"] = RNG.random((2, 5, 7)) > 0.3
+    elif mask_kind == "padding":
+        kwargs["query_mask"] = np.array([[1, 1, 1, 0, 0], [1] * 5], bool)
+        kwargs["value_mask"] = np.array([[1, 1, 1, 1, 0, 0, 0], [1] * 7], bool)
+    elif mask_kind == "causal":
+        kwargs["use_causal_mask"] = True
+    # Rows of padded queries attend nothing; what they hold is unspecified
+    # (Keras itself differs there between its fused and explicit paths).
+    rows = kwargs.get("query_mask", np.ones((2, 5), bool))
+    expected, expected_scores = reference(
+        query, value, return_attention_scores=True, **kwargs
+    )
+    fused = ours(query, value, **kwargs)
+    np.testing.assert_allclose(numpy(fused)[rows], numpy(expected)[rows], atol=1e-5)
+    got, scores = ours(query, value, return_attention_scores=True, **kwargs)
+    np.testing.assert_allclose(numpy(got)[rows], numpy(expected)[rows], atol=1e-5)
+    np.testing.assert_allclose(
+        numpy(scores).transpose(0, 2, 1, 3)[rows],
+        numpy(expected_scores).transpose(0, 2, 1, 3)[rows],
+        atol=1e-5,
+    )
+
+
+def test_causal_mask_hides_future_tokens():
+    layer = MultiHeadAttention(num_heads=2)
+    x = floats(2, 6, 8)
+    changed = x.copy()
+    changed[:, 4:] = floats(2, 2, 8)
+    before = numpy(layer(x, use_causal_mask=True))
+    after = numpy(layer(changed, use_causal_mask=True))
+    np.testing.assert_allclose(after[:, :4], before[:, :4], atol=1e-6)
+    assert not np.allclose(after[:, 4:], before[:, 4:])
+
+
+def test_padded_keys_do_not_change_valid_outputs():
+    layer = MultiHeadAttention(num_heads=2)
+    query, value = floats(2, 5, 8), floats(2, 7, 8)
+    value_mask = np.array([[1] * 4 + [0] * 3, [1] * 6 + [0]], bool)
+    changed = value.copy()
+    changed[0, 4:] = 100.0
+    changed[1, 6:] = -50.0
+    before = numpy(layer(query, value, value_mask=value_mask))
+    after = numpy(layer(query, changed, value_mask=value_mask))
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    unmasked = numpy(layer(query, changed))
+    assert not np.allclose(unmasked, before, atol=1e-3)
+
+
+def test_implicit_keras_mask_from_mask_zero_embedding_is_used():
+    embedding = TokenAndPositionEmbedding(30, 8, 8, mask_zero=True)
+    layer = MultiHeadAttention(num_heads=2)
+    ids = np.array([[4, 5, 6, 0, 0]], "int32")
+    other_padding = np.array([[4, 5, 6, 9, 9]], "int32")
+    explicit_mask = ids != 0
+
+    implicit = numpy(layer(embedding(ids)))
+    explicit = numpy(
+        layer(
+            embedding(other_padding), query_mask=explicit_mask, value_mask=explicit_mask
+        )
+    )
+    np.testing.assert_allclose(implicit[:, :3], explicit[:, :3], atol=1e-5)
+
+
+@pytest.mark.parametrize("rotary", [False, True])
+def test_cached_incremental_decoding_equals_full_causal_pass(rotary):
+    layer = MultiHeadAttention(num_heads=2, use_rotary_embedding=rotary)
+    x = floats(2, 6, 8)
+    full = numpy(layer(x, use_causal_mask=True))
+    cache = np.zeros((2, 2, 6, 2, 4), "float32")
+    steps = []
+    for index in range(6):
+        out, cache = layer(
+            x[:, index : index + 1],
+            cache=cache,
+            cache_update_index=index,
+            use_causal_mask=True,
+        )
+        steps.append(numpy(out))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_cross_attention_cache_equals_projecting_the_encoder_again():
+    layer = MultiHeadAttention(num_heads=2)
+    query, encoder = floats(2, 3, 8), floats(2, 7, 8)
+    mask = np.array([[1] * 5 + [0] * 2, [1] * 7], bool)
+    expected = numpy(layer(query, encoder, value_mask=mask))
+    cache = layer.compute_cache(encoder)
+    got, returned_cache = layer(query, cache=cache, value_mask=mask)
+    np.testing.assert_allclose(numpy(got), expected, atol=1e-5)
+    np.testing.assert_array_equal(numpy(returned_cache), numpy(cache))
+
+
+def test_float16_masks_do_not_overflow():
+    reference = MultiHeadAttention(num_heads=2)
+    half = MultiHeadAttention(num_heads=2, dtype="mixed_float16")
+    query = floats(2, 5, 8) * 30.0  # large logits
+    mask = np.zeros((2, 5, 5), bool)
+    mask[:, :, :2] = True
+    expected = numpy(reference(query, attention_mask=mask))
+    half(query, attention_mask=mask)
+    half.set_weights(reference.get_weights())
+    for scores in (False, True):
+        out = half(query, attention_mask=mask, return_attention_scores=scores)
+        out = numpy(keras.ops.cast(out[0] if scores else out, "float32"))
+        assert np.all(np.isfinite(out))
+        np.testing.assert_allclose(out, expected, rtol=5e-2, atol=5e-2)
+
+
+def test_dropout_is_active_only_in_training():
+    layer = MultiHeadAttention(num_heads=2, dropout=0.5, seed=3)
+    x = floats(2, 5, 8)
+    np.testing.assert_array_equal(numpy(layer(x)), numpy(layer(x, training=False)))
+    assert not np.allclose(numpy(layer(x, training=True)), numpy(layer(x)))
+
+
+def test_hidden_size_not_divisible_by_heads_is_rejected():
+    with pytest.raises(ValueError, match=r"num_heads=3.*|hidden size 8"):
+        MultiHeadAttention(num_heads=3)(floats(1, 4, 8))
+
+
+@pytest.mark.parametrize(
+    "argument, mask",
+    [
+        ("attention_mask", np.ones((2, 5, 6), bool)),
+        ("attention_mask", np.ones((2, 5), bool)),
+        ("value_mask", np.ones((2, 5), bool)),
+        ("query_mask", np.ones((2, 7), bool)),
+    ],
+)
+def test_mask_of_the_wrong_shape_is_rejected(argument, mask):
+    layer = MultiHeadAttention(num_heads=2)
+    with pytest.raises(ValueError) as error:
+        layer(floats(2, 5, 8), floats(2, 7, 8), **{argument: mask})
+    message = str(error.value)
+    assert argument in message
+    assert "received shape" in message
+    assert str(tuple(mask.shape)) in message
+
+
+def test_wrong_rank_is_rejected():
+    with pytest.raises(ValueError, match=r"`query` must have rank 3.*\(2, 8\)"):
+        MultiHeadAttention(num_heads=2)(floats(2, 8))
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        ({"num_heads": 0}, "num_heads"),
+        ({"num_heads": 2, "dropout": 1.5}, "dropout"),
+        ({"num_heads": 2, "key_dim": -1}, "key_dim"),
+    ],
+)
+def test_bad_constructor_arguments_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=f"`{argument}`"):
+        MultiHeadAttention(**kwargs)
+
+
+def test_cache_index_without_cache_is_rejected():
+    with pytest.raises(ValueError, match="cache_update_index"):
+        MultiHeadAttention(num_heads=2)(floats(1, 4, 8), cache_update_index=0)

@@ -1,0 +1,104 @@
+"""TransformerDecoderBlock against keras-hub, causality and cached decoding."""
+
+import keras
+import keras_hub
+import numpy as np
+import pytest
+
+from tests.layers.keras_hub_parity import copy_block
+from zoo.layers import TransformerDecoderBlock
+
+RNG = np.random.default_rng(13)
+
+
+def numpy(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def floats(*shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+@pytest.mark.parametrize("options", [{}, {"normalize_first": True}])
+@pytest.mark.parametrize("with_encoder", [True, False])
+def test_matches_keras_hub_transformer_decoder(options, with_encoder):
+    target, source = floats(2, 5, 8), floats(2, 7, 8)
+    args = (target, source) if with_encoder else (target,)
+    ours = TransformerDecoderBlock(num_heads=2, intermediate_dim=16, **options)
+    theirs = keras_hub.layers.TransformerDecoder(
+        num_heads=2, intermediate_dim=16, **options
+    )
+    ours(*args)
+    theirs(*args)
+    copy_block(ours, theirs)
+    np.testing.assert_allclose(numpy(ours(*args)), numpy(theirs(*args)), atol=1e-5)
+    masks = {"decoder_padding_mask": np.array([[1] * 3 + [0] * 2, [1] * 5], bool)}
+    if with_encoder:
+        masks["encoder_padding_mask"] = np.array([[1] * 4 + [0] * 3, [1] * 7], bool)
+    valid = masks["decoder_padding_mask"]
+    np.testing.assert_allclose(
+        numpy(ours(*args, **masks))[valid],
+        numpy(theirs(*args, **masks))[valid],
+        atol=1e-5,
+    )
+
+
+def test_future_target_tokens_do_not_change_earlier_outputs():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    target, source = floats(1, 6, 8), floats(1, 4, 8)
+    changed = target.copy()
+    changed[:, 3:] = floats(1, 3, 8)
+    before, after = numpy(block(target, source)), numpy(block(changed, source))
+    np.testing.assert_allclose(after[:, :3], before[:, :3], atol=1e-6)
+    assert not np.allclose(after[:, 3:], before[:, 3:])
+
+
+@pytest.mark.parametrize("rotary", [False, True])
+def test_cached_decoding_equals_the_full_pass(rotary):
+    block = TransformerDecoderBlock(
+        num_heads=2, intermediate_dim=16, use_rotary_embedding=rotary
+    )
+    target, source = floats(2, 6, 8), floats(2, 4, 8)
+    source_mask = np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool)
+    full = numpy(block(target, source, encoder_padding_mask=source_mask))
+    self_cache = np.zeros((2, 2, 6, 2, 4), "float32")
+    cross_cache = block.cross_attention.compute_cache(source)
+    steps = []
+    for index in range(6):
+        out, self_cache, cross_cache = block(
+            target[:, index : index + 1],
+            encoder_padding_mask=source_mask,
+            self_attention_cache=self_cache,
+            self_attention_cache_update_index=index,
+            cross_attention_cache=cross_cache,
+        )
+        steps.append(numpy(out))
+    np.testing.assert_allclose(np.concatenate(steps, axis=1), full, atol=1e-5)
+
+
+def test_returns_self_and_cross_attention_scores():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    out, scores = block(floats(2, 5, 8), floats(2, 7, 8), return_attention_scores=True)
+    assert out.shape == (2, 5, 8)
+    assert scores["self_attention"].shape == (2, 2, 5, 5)
+    assert scores["cross_attention"].shape == (2, 2, 5, 7)
+    upper = np.triu(np.ones((5, 5), bool), k=1)
+    assert np.all(numpy(scores["self_attention"])[:, :, upper] < 1e-6)
+
+
+def test_cross_attention_mask_has_target_by_source_shape():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    target, source = floats(2, 5, 8), floats(2, 7, 8)
+    block(target, source)
+    with pytest.raises(
+        ValueError, match=r"`encoder_attention_mask` must have shape \(batch, 5, 7\)"
+    ):
+        block(target, source, encoder_attention_mask=np.ones((2, 7, 7), bool))
+    block(target, source, encoder_attention_mask=np.ones((2, 5, 7), bool))
+
+
+def test_encoder_sequence_must_match_how_the_block_was_built():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    block(floats(1, 3, 8))
+    with pytest.raises(ValueError, match="built without cross-attention"):
+        block(floats(1, 3, 8), floats(1, 4, 8))

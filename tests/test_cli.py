@@ -1,0 +1,63 @@
+import subprocess
+import sys
+
+import pytest
+
+from zoo import cli
+from zoo.data import __main__ as data_main
+from zoo.data import registry
+
+
+def test_datasets_prints_the_table(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOO_DATA_DIR", str(tmp_path))
+    assert cli.main(["datasets"]) == 0
+    out = capsys.readouterr().out
+    for name in registry.DATASETS:
+        assert name in out
+    assert "CACHED" in out and "not implemented yet" in out
+
+
+def test_missing_subcommand_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main([])
+    assert info.value.code == 2
+
+
+def test_user_error_is_one_line_exit_2(capsys):
+    def boom(args):
+        raise RuntimeError("first line\nsecond line")
+
+    assert cli.run_guarded(boom, None) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("zoo: error: first line")
+    assert "Traceback" not in err
+
+
+def test_verbose_shows_the_traceback(capsys):
+    def boom(args):
+        raise ValueError("bad value")
+
+    assert cli.run_guarded(boom, None, verbose=True) == 2
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_data_fetch_unknown_name_fails_cleanly(capsys):
+    assert data_main.main(["fetch", "no_such_set"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "unknown dataset 'no_such_set'" in err
+
+
+def test_data_fetch_unimplemented_fails_cleanly(capsys):
+    assert data_main.main(["fetch", "cmudict"]) == 2
+    assert "not implemented yet" in capsys.readouterr().err
+
+
+def test_importing_zoo_does_not_import_tensorflow_or_keras():
+    code = (
+        "import sys, zoo, zoo.cli, zoo.data, zoo.data.registry;"
+        "heavy = {'tensorflow', 'keras'} & set(sys.modules);"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

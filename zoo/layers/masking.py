@@ -1,0 +1,106 @@
+"""Attention-mask helpers shared by every attention layer.
+
+All masks are boolean with ``True`` meaning "may attend". The one merge
+function below is the only place where implicit Keras masks, padding masks,
+explicit attention masks and causal masks are combined, so every layer
+treats them the same way.
+"""
+
+from keras import ops
+from keras.src.backend.common.masking import get_keras_mask
+
+
+def implicit_mask(x):
+    """The Keras mask attached to ``x`` (e.g. by ``mask_zero=True``), or None."""
+    return get_keras_mask(x)
+
+
+def _static_dim(tensor, axis):
+    dim = tensor.shape[axis]
+    return None if dim is None else int(dim)
+
+
+def check_mask_shape(mask, expected, argument):
+    """Raise ``ValueError`` if ``mask`` does not have the ``expected`` shape.
+
+    ``expected`` may hold ``None`` for dimensions that are unknown or free.
+    Only statically known dimensions are compared.
+    """
+    if mask is None:
+        return
+    received = tuple(mask.shape)
+    mismatch = len(received) != len(expected) or any(
+        e is not None and r is not None and int(r) != int(e)
+        for e, r in zip(expected, received)
+    )
+    if mismatch:
+        axes = [
+            "batch" if i == 0 and e is None else str(e) for i, e in enumerate(expected)
+        ]
+        raise ValueError(
+            f"`{argument}` must have shape ({', '.join(axes)}); received shape "
+            f"{received}."
+        )
+
+
+def causal_mask(query_length, key_length, offset=0):
+    """Boolean (query_length, key_length) mask: query i sees keys j <= i + offset.
+
+    ``offset`` is the absolute position of the first query, which is the
+    cache index during incremental decoding.
+    """
+    rows = ops.expand_dims(ops.arange(query_length), 1) + ops.cast(offset, "int32")
+    cols = ops.expand_dims(ops.arange(key_length), 0)
+    return ops.greater_equal(rows, cols)
+
+
+def merge_attention_masks(
+    query,
+    key,
+    query_mask=None,
+    key_mask=None,
+    attention_mask=None,
+    use_causal_mask=False,
+    causal_offset=0,
+):
+    """Merge every kind of mask into one boolean (batch, target, source) mask.
+
+    Args:
+        query: the (batch, target, ...) query tensor; its shape sets the target
+            length.
+        key: the (batch, source, ...) key tensor; its shape sets the source
+            length.
+        query_mask: optional (batch, target) padding mask of the queries.
+        key_mask: optional (batch, source) padding mask of the keys.
+        attention_mask: optional (batch, target, source) mask.
+        use_causal_mask: whether query ``i`` may only see keys ``<= i + offset``.
+        causal_offset: absolute position of the first query (cache index).
+
+    Returns:
+        A boolean tensor of shape (batch, target, source), or ``None`` when no
+        mask applies.
+    """
+    target = _static_dim(query, 1)
+    source = _static_dim(key, 1)
+    check_mask_shape(query_mask, (None, target), "query_mask")
+    check_mask_shape(key_mask, (None, source), "key_mask")
+    check_mask_shape(attention_mask, (None, target, source), "attention_mask")
+
+    mask = None
+    if attention_mask is not None:
+        mask = ops.cast(attention_mask, "bool")
+    if query_mask is not None:
+        rows = ops.expand_dims(ops.cast(query_mask, "bool"), 2)
+        mask = rows if mask is None else ops.logical_and(mask, rows)
+    if key_mask is not None:
+        cols = ops.expand_dims(ops.cast(key_mask, "bool"), 1)
+        mask = cols if mask is None else ops.logical_and(mask, cols)
+    if use_causal_mask:
+        causal = causal_mask(ops.shape(query)[1], ops.shape(key)[1], causal_offset)
+        causal = ops.expand_dims(causal, 0)
+        mask = causal if mask is None else ops.logical_and(mask, causal)
+    if mask is None:
+        return None
+    # Broadcast the partial masks (b, t, 1), (b, 1, s), (1, t, s) to full size.
+    full_shape = (ops.shape(query)[0], ops.shape(query)[1], ops.shape(key)[1])
+    return ops.broadcast_to(mask, full_shape)

@@ -1,0 +1,304 @@
+"""Multi-head scaled dot-product attention with an explicit key/value cache."""
+
+import math
+
+import keras
+from keras import ops
+
+from zoo.layers.masking import implicit_mask, merge_attention_masks
+from zoo.layers.rotary_embedding import RotaryEmbedding
+from zoo.layers.validation import check_positive_int, check_rank, check_rate
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MultiHeadAttention(keras.layers.Layer):
+    """Multi-head attention from "Attention Is All You Need".
+
+    ``softmax(Q K^T / sqrt(d_k)) V`` in several heads followed by an output
+    projection. The weights have the same layout as
+    ``keras.layers.MultiHeadAttention``, so weights move between the two with
+    ``set_weights``. Without dropout in training and without returned scores it
+    runs through ``keras.ops.dot_product_attention``, which gives JAX and
+    PyTorch their fused kernels. Softmax always runs in float32.
+
+    Args:
+        num_heads: number of attention heads.
+        key_dim: size of each head for query and key. Defaults to the query's
+            feature size divided by ``num_heads`` (which must divide evenly).
+        value_dim: size of each head for value. Defaults to ``key_dim``.
+        output_dim: size of the output features. Defaults to the query's
+            feature size.
+        dropout: dropout rate on the attention probabilities.
+        use_bias: whether the projections have biases.
+        use_rotary_embedding: rotate queries and keys by their positions
+            (RoFormer) before the dot product.
+        rotary_max_wavelength: the longest wavelength of the rotary embedding.
+        kernel_initializer: initializer for the projection kernels.
+        bias_initializer: initializer for the projection biases.
+        seed: seed of the attention dropout.
+
+    Call arguments:
+        query: (batch, target, features).
+        value: (batch, source, features). Defaults to ``query`` (self-attention).
+        key: (batch, source, features). Defaults to ``value``.
+        query_mask: (batch, target) boolean padding mask; defaults to the
+            implicit Keras mask of ``query``.
+        value_mask: (batch, source) boolean padding mask; defaults to the
+            implicit Keras mask of ``value``.
+        attention_mask: (batch, target, source) boolean mask.
+        use_causal_mask: query ``i`` only attends keys ``<= i`` (offset by
+            ``cache_update_index`` when decoding with a cache).
+        return_attention_scores: also return the (batch, heads, target, source)
+            attention probabilities.
+        cache: (batch, 2, max_length, heads, key_dim) keys and values of
+            earlier steps, as returned by a previous call or by
+            ``compute_cache``.
+        cache_update_index: where the keys and values of this call's ``value``
+            go in ``cache``. ``None`` reads ``cache`` as it is (cross-attention
+            over a precomputed encoder cache).
+        training: whether dropout is active.
+
+    Returns:
+        ``output``, followed by ``scores`` when ``return_attention_scores`` and
+        by the updated ``cache`` when a cache was passed.
+
+    Example:
+    >>> layer = MultiHeadAttention(num_heads=2)
+    >>> x = keras.random.normal((3, 5, 8))
+    >>> layer(x, use_causal_mask=True).shape
+    (3, 5, 8)
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim=None,
+        value_dim=None,
+        output_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        use_rotary_embedding=False,
+        rotary_max_wavelength=10000,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_heads, "num_heads")
+        for name, value in (
+            ("key_dim", key_dim),
+            ("value_dim", value_dim),
+            ("output_dim", output_dim),
+        ):
+            if value is not None:
+                check_positive_int(value, name)
+        check_rate(dropout, "dropout")
+        self.num_heads = num_heads
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+        self.output_dim = output_dim
+        self.dropout = dropout
+        self.use_bias = use_bias
+        self.use_rotary_embedding = use_rotary_embedding
+        self.rotary_max_wavelength = rotary_max_wavelength
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.seed = seed
+        self.supports_masking = True
+
+    def build(self, query_shape, value_shape=None, key_shape=None):
+        value_shape = query_shape if value_shape is None else value_shape
+        key_shape = value_shape if key_shape is None else key_shape
+        for name, shape in (
+            ("query", query_shape),
+            ("value", value_shape),
+            ("key", key_shape),
+        ):
+            check_rank(shape, 3, name, "(batch, length, features)")
+        query_features = query_shape[-1]
+        if self.key_dim is None and query_features % self.num_heads != 0:
+            raise ValueError(
+                "The query's hidden size must be divisible by `num_heads`; "
+                f"received hidden size {query_features} and "
+                f"num_heads={self.num_heads}."
+            )
+        self._key_dim = self.key_dim or query_features // self.num_heads
+        self._value_dim = self.value_dim or self._key_dim
+        self._output_dim = self.output_dim or query_features
+
+        def projection(name, head_dim, input_shape):
+            layer = keras.layers.EinsumDense(
+                "abc,cde->abde",
+                output_shape=(None, self.num_heads, head_dim),
+                bias_axes="de" if self.use_bias else None,
+                kernel_initializer=self.kernel_initializer,
+                bias_initializer=self.bias_initializer,
+                dtype=self.dtype_policy,
+                name=name,
+            )
+            # The (batch, length) axes survive the projection, so the padding
+            # mask still applies to its output.
+            layer.supports_masking = True
+            layer.build(input_shape)
+            return layer
+
+        self.query_dense = projection("query", self._key_dim, query_shape)
+        self.key_dense = projection("key", self._key_dim, key_shape)
+        self.value_dense = projection("value", self._value_dim, value_shape)
+        self.output_dense = keras.layers.EinsumDense(
+            "abcd,cde->abe",
+            output_shape=(None, self._output_dim),
+            bias_axes="e" if self.use_bias else None,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="attention_output",
+        )
+        self.output_dense.supports_masking = True
+        self.output_dense.build(
+            (query_shape[0], query_shape[1], self.num_heads, self._value_dim)
+        )
+        self.dropout_layer = keras.layers.Dropout(
+            self.dropout,
+            seed=self.seed,
+            dtype=self.dtype_policy,
+            name="attention_dropout",
+        )
+        self.rotary = None
+        if self.use_rotary_embedding:
+            self.rotary = RotaryEmbedding(
+                max_wavelength=self.rotary_max_wavelength,
+                dtype=self.dtype_policy,
+                name="rotary_embedding",
+            )
+        self.built = True
+
+    def compute_cache(self, value, key=None):
+        """Project ``value`` (and ``key``) once into a (batch, 2, S, heads, dim) cache.
+
+        Cross-attention during decoding reads the encoder's keys and values
+        from this cache at every step instead of projecting them again.
+        """
+        key = value if key is None else key
+        return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        attention_mask=None,
+        use_causal_mask=False,
+        return_attention_scores=False,
+        cache=None,
+        cache_update_index=None,
+        training=None,
+    ):
+        value = query if value is None else value
+        key = value if key is None else key
+        if query_mask is None:
+            query_mask = implicit_mask(query)
+        if value_mask is None and cache is None:
+            # With a cache the keys span the whole cache, not ``value``.
+            value_mask = implicit_mask(value)
+
+        q = self.query_dense(query)
+        position = 0 if cache_update_index is None else cache_update_index
+        if cache is None:
+            if cache_update_index is not None:
+                raise ValueError(
+                    "`cache_update_index` needs a `cache`; received "
+                    f"cache=None and cache_update_index={cache_update_index}."
+                )
+            k = self.key_dense(key)
+            v = self.value_dense(value)
+            if self.rotary is not None:
+                k = self.rotary(k)
+        elif cache_update_index is None:
+            k, v = cache[:, 0], cache[:, 1]
+        else:
+            k_new = self.key_dense(key)
+            if self.rotary is not None:
+                k_new = self.rotary(k_new, start_index=cache_update_index)
+            start = [0, cache_update_index, 0, 0]
+            k = ops.slice_update(cache[:, 0], start, k_new)
+            v = ops.slice_update(cache[:, 1], start, self.value_dense(value))
+            cache = ops.stack([k, v], axis=1)
+        if self.rotary is not None:
+            q = self.rotary(q, start_index=position)
+
+        mask = merge_attention_masks(
+            q,
+            k,
+            query_mask=query_mask,
+            key_mask=value_mask,
+            attention_mask=attention_mask,
+            use_causal_mask=use_causal_mask,
+            causal_offset=position,
+        )
+        output, scores = self._attend(q, k, v, mask, return_attention_scores, training)
+        output = self.output_dense(output)
+
+        results = (output,)
+        if return_attention_scores:
+            results += (scores,)
+        if cache is not None:
+            results += (cache,)
+        return results[0] if len(results) == 1 else results
+
+    def _attend(self, q, k, v, mask, return_scores, training):
+        scale = 1.0 / math.sqrt(self._key_dim)
+        dropout_active = bool(training) and self.dropout > 0.0
+        # The fused kernels need equal key and value head sizes.
+        fusable = self._key_dim == self._value_dim
+        if fusable and not (return_scores or dropout_active):
+            output = ops.dot_product_attention(
+                q,
+                k,
+                v,
+                mask=None if mask is None else ops.expand_dims(mask, 1),
+                scale=scale,
+            )
+            return output, None
+
+        # Explicit path: needed for the probabilities themselves, to drop some
+        # of them, or for unequal head sizes. Logits and softmax run in float32 so that masked
+        # positions (a large negative number) cannot overflow float16.
+        logits = ops.einsum("btnh,bsnh->bnts", q, k)
+        logits = ops.cast(logits, "float32") * scale
+        if mask is not None:
+            logits = ops.where(ops.expand_dims(mask, 1), logits, -1e9)
+        probs = ops.softmax(logits, axis=-1)
+        dropped = self.dropout_layer(
+            ops.cast(probs, self.compute_dtype), training=training
+        )
+        output = ops.einsum("bnts,bsnh->btnh", dropped, v)
+        return output, ops.cast(probs, self.compute_dtype)
+
+    def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
+        output_dim = self.output_dim or query_shape[-1]
+        return (query_shape[0], query_shape[1], output_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "key_dim": self.key_dim,
+                "value_dim": self.value_dim,
+                "output_dim": self.output_dim,
+                "dropout": self.dropout,
+                "use_bias": self.use_bias,
+                "use_rotary_embedding": self.use_rotary_embedding,
+                "rotary_max_wavelength": self.rotary_max_wavelength,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+                "seed": self.seed,
+            }
+        )
+        return config

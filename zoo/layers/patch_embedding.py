@@ -1,0 +1,138 @@
+"""Non-overlapping patches of images or series to tokens."""
+
+import keras
+from keras import ops
+
+from zoo.layers.validation import check_positive_int, check_rank
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PatchEmbedding(keras.layers.Layer):
+    """Cuts inputs into non-overlapping patches and projects each to a token.
+
+    Images (batch, height, width, channels) give (batch, patches, hidden_dim)
+    tokens in row-major patch order, as in "An Image is Worth 16x16 Words";
+    series (batch, length, channels) give one token per ``patch_size`` steps
+    (PatchTST). The projection is a convolution whose kernel and stride equal
+    the patch size, which is the same as flattening each patch and applying
+    one dense layer.
+
+    Args:
+        patch_size: patch side in pixels (int or (height, width)) for images,
+            or steps per patch for series.
+        hidden_dim: size of each token.
+        use_class_token: prepend a learned class token (ViT).
+        kernel_initializer: initializer of the projection kernel.
+        bias_initializer: initializer of the projection bias.
+
+    Call arguments:
+        inputs: (batch, height, width, channels) or (batch, length, channels).
+
+    Example:
+    >>> layer = PatchEmbedding(patch_size=7, hidden_dim=16, use_class_token=True)
+    >>> layer(keras.random.normal((2, 28, 28, 1))).shape
+    (2, 17, 16)
+    """
+
+    def __init__(
+        self,
+        patch_size,
+        hidden_dim,
+        use_class_token=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        sizes = patch_size if isinstance(patch_size, (list, tuple)) else (patch_size,)
+        for size in sizes:
+            check_positive_int(size, "patch_size")
+        check_positive_int(hidden_dim, "hidden_dim")
+        self.patch_size = tuple(patch_size) if len(sizes) > 1 else sizes[0]
+        self.hidden_dim = hidden_dim
+        self.use_class_token = use_class_token
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+
+    def _patch_shape(self, spatial_rank):
+        if isinstance(self.patch_size, tuple):
+            if len(self.patch_size) != spatial_rank:
+                raise ValueError(
+                    f"`patch_size` must have {spatial_rank} entries for inputs "
+                    f"with {spatial_rank} spatial axes; received "
+                    f"patch_size={self.patch_size}."
+                )
+            return self.patch_size
+        return (self.patch_size,) * spatial_rank
+
+    def build(self, input_shape):
+        check_rank(
+            input_shape,
+            (3, 4),
+            "inputs",
+            "(batch, height, width, channels) or (batch, length, channels)",
+        )
+        spatial = input_shape[1:-1]
+        patch = self._patch_shape(len(spatial))
+        for axis, (size, step) in enumerate(zip(spatial, patch)):
+            if size is not None and size % step:
+                name = ("length",) if len(spatial) == 1 else ("height", "width")
+                raise ValueError(
+                    f"The input {name[axis]} must be divisible by the patch "
+                    f"size; received {name[axis]} {size} and patch size {step}."
+                )
+        convolution = keras.layers.Conv2D if len(spatial) == 2 else keras.layers.Conv1D
+        self.projection = convolution(
+            self.hidden_dim,
+            kernel_size=patch,
+            strides=patch,
+            padding="valid",
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name="projection",
+        )
+        self.projection.build(input_shape)
+        if self.use_class_token:
+            self.class_token = self.add_weight(
+                name="class_token",
+                shape=(1, 1, self.hidden_dim),
+                initializer="zeros",
+            )
+        self.built = True
+
+    def call(self, inputs):
+        tokens = self.projection(inputs)
+        tokens = ops.reshape(tokens, (ops.shape(tokens)[0], -1, self.hidden_dim))
+        if self.use_class_token:
+            class_token = ops.cast(self.class_token, tokens.dtype)
+            class_token = ops.broadcast_to(
+                class_token, (ops.shape(tokens)[0], 1, self.hidden_dim)
+            )
+            tokens = ops.concatenate([class_token, tokens], axis=1)
+        return tokens
+
+    def compute_output_shape(self, input_shape):
+        spatial = input_shape[1:-1]
+        patch = self._patch_shape(len(spatial))
+        count = 1
+        for size, step in zip(spatial, patch):
+            count = None if size is None or count is None else count * (size // step)
+        if count is not None and self.use_class_token:
+            count += 1
+        return (input_shape[0], count, self.hidden_dim)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "patch_size": self.patch_size,
+                "hidden_dim": self.hidden_dim,
+                "use_class_token": self.use_class_token,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

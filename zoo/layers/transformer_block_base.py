@@ -1,0 +1,160 @@
+"""What the encoder and decoder blocks share: options, sublayers, residuals."""
+
+import keras
+
+from zoo.layers.drop_path import DropPath
+from zoo.layers.multi_head_attention import MultiHeadAttention
+from zoo.layers.validation import check_positive_int, check_rank, check_rate
+
+
+class TransformerBlockBase(keras.layers.Layer):
+    """Base of the transformer blocks; not used on its own.
+
+    Each sublayer (attention or feed-forward) is wrapped in a residual
+    connection with layer normalization, either after the sum (post-norm, the
+    paper and keras-hub's default) or before the sublayer (pre-norm, which
+    trains deep stacks without warm-up tricks).
+    """
+
+    def __init__(
+        self,
+        num_heads,
+        intermediate_dim,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation="relu",
+        layer_norm_epsilon=1e-5,
+        normalize_first=False,
+        drop_path_rate=0.0,
+        use_rotary_embedding=False,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        check_positive_int(num_heads, "num_heads")
+        check_positive_int(intermediate_dim, "intermediate_dim")
+        check_rate(dropout, "dropout")
+        check_rate(attention_dropout, "attention_dropout")
+        check_rate(drop_path_rate, "drop_path_rate")
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
+        self.activation = keras.activations.get(activation)
+        self.layer_norm_epsilon = layer_norm_epsilon
+        self.normalize_first = normalize_first
+        self.drop_path_rate = drop_path_rate
+        self.use_rotary_embedding = use_rotary_embedding
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.supports_masking = True
+
+    def _check_hidden(self, shape, name):
+        check_rank(shape, 3, name, "(batch, length, hidden)")
+        hidden = shape[-1]
+        if hidden % self.num_heads:
+            raise ValueError(
+                f"The hidden size of `{name}` must be divisible by `num_heads`; "
+                f"received hidden size {hidden} and num_heads={self.num_heads}."
+            )
+        return hidden
+
+    def _attention(self, name, query_shape, value_shape, rotary=False):
+        layer = MultiHeadAttention(
+            num_heads=self.num_heads,
+            dropout=self.attention_dropout,
+            use_rotary_embedding=rotary,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        layer.build(query_shape, value_shape)
+        return layer
+
+    def _norm(self, name, shape):
+        layer = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
+        )
+        layer.build(shape)
+        return layer
+
+    def _dense(self, units, name, shape, activation=None):
+        layer = keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            dtype=self.dtype_policy,
+            name=name,
+        )
+        layer.build(shape)
+        return layer
+
+    def _build_residual_tools(self, shape):
+        """Dropout and drop path applied to every residual branch."""
+        self.residual_dropout = keras.layers.Dropout(
+            self.dropout, dtype=self.dtype_policy, name="residual_dropout"
+        )
+        self.drop_path = DropPath(
+            self.drop_path_rate, dtype=self.dtype_policy, name="drop_path"
+        )
+
+    def _build_feedforward(self, shape):
+        hidden = shape[-1]
+        self.feedforward_norm = self._norm("feedforward_norm", shape)
+        self.feedforward_intermediate = self._dense(
+            self.intermediate_dim,
+            "feedforward_intermediate",
+            shape,
+            activation=self.activation,
+        )
+        self.feedforward_output = self._dense(
+            hidden, "feedforward_output", (*shape[:-1], self.intermediate_dim)
+        )
+
+    def _residual(self, x, norm, branch, training):
+        """``norm(x + branch(x))`` (post-norm) or ``x + branch(norm(x))``.
+
+        ``branch`` returns the branch output and anything extra (scores,
+        caches) as a tuple; the extras are passed through.
+        """
+        inputs = norm(x) if self.normalize_first else x
+        out, *extras = branch(inputs)
+        out = self.residual_dropout(out, training=training)
+        x = x + self.drop_path(out, training=training)
+        if not self.normalize_first:
+            x = norm(x)
+        return (x, *extras)
+
+    def _feedforward(self, x, training):
+        def branch(inputs):
+            hidden = self.feedforward_intermediate(inputs)
+            return (self.feedforward_output(hidden),)
+
+        return self._residual(x, self.feedforward_norm, branch, training)[0]
+
+    def compute_output_shape(self, input_shape, *args, **kwargs):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "attention_dropout": self.attention_dropout,
+                "activation": keras.activations.serialize(self.activation),
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "normalize_first": self.normalize_first,
+                "drop_path_rate": self.drop_path_rate,
+                "use_rotary_embedding": self.use_rotary_embedding,
+                "kernel_initializer": keras.initializers.serialize(
+                    self.kernel_initializer
+                ),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,86 @@
+"""Transformer encoder block: self-attention and feed-forward."""
+
+import keras
+
+from zoo.layers.masking import implicit_mask
+from zoo.layers.transformer_block_base import TransformerBlockBase
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TransformerEncoderBlock(TransformerBlockBase):
+    """One encoder layer of "Attention Is All You Need".
+
+    Multi-head self-attention, then a position-wise feed-forward network
+    (``intermediate_dim`` units with ``activation``, back to the hidden size),
+    each inside a residual connection with dropout and layer normalization.
+    With the defaults (post-norm, ReLU, epsilon 1e-5) its outputs equal
+    ``keras_hub.layers.TransformerEncoder`` given the same weights.
+
+    Args:
+        num_heads: attention heads; must divide the hidden size.
+        intermediate_dim: units of the feed-forward hidden layer.
+        dropout: dropout on each residual branch.
+        attention_dropout: dropout on the attention probabilities.
+        activation: feed-forward activation, e.g. ``"relu"`` or ``"gelu"``.
+        layer_norm_epsilon: epsilon of the layer normalizations.
+        normalize_first: pre-norm (``True``) or post-norm (``False``).
+        drop_path_rate: stochastic depth rate of each residual branch.
+        use_rotary_embedding: rotary position embedding inside attention.
+        kernel_initializer: initializer of every kernel.
+        bias_initializer: initializer of every bias.
+
+    Call arguments:
+        inputs: (batch, length, hidden).
+        padding_mask: (batch, length) boolean, ``True`` for real tokens;
+            defaults to the implicit Keras mask of ``inputs``.
+        attention_mask: (batch, length, length) boolean.
+        return_attention_scores: also return (batch, heads, length, length)
+            attention probabilities.
+        training: whether dropout is active.
+
+    Example:
+    >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
+    >>> block(keras.random.normal((2, 5, 8))).shape
+    (2, 5, 8)
+    """
+
+    def build(self, inputs_shape):
+        self._check_hidden(inputs_shape, "inputs")
+        self.self_attention = self._attention(
+            "self_attention",
+            inputs_shape,
+            inputs_shape,
+            rotary=self.use_rotary_embedding,
+        )
+        self.self_attention_norm = self._norm("self_attention_norm", inputs_shape)
+        self._build_feedforward(inputs_shape)
+        self._build_residual_tools(inputs_shape)
+        self.built = True
+
+    def call(
+        self,
+        inputs,
+        padding_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=None,
+    ):
+        if padding_mask is None:
+            padding_mask = implicit_mask(inputs)
+
+        def attention(x):
+            out = self.self_attention(
+                x,
+                x,
+                value_mask=padding_mask,
+                attention_mask=attention_mask,
+                return_attention_scores=return_attention_scores,
+                training=training,
+            )
+            return out if return_attention_scores else (out,)
+
+        x, *scores = self._residual(
+            inputs, self.self_attention_norm, attention, training
+        )
+        x = self._feedforward(x, training)
+        return (x, scores[0]) if return_attention_scores else x

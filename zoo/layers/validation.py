@@ -1,0 +1,37 @@
+"""Argument checks shared by the layers; messages name argument, expected, received."""
+
+
+def check_positive_int(value, name):
+    """Raise ``ValueError`` unless ``value`` is a positive ``int``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive integer; received {name}={value!r}."
+        )
+
+
+def check_rate(value, name):
+    """Raise ``ValueError`` unless ``0 <= value < 1``."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise ValueError(f"`{name}` must be in [0, 1); received {name}={value!r}.")
+
+
+def check_choice(value, name, choices):
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ValueError(
+            f"`{name}` must be one of {sorted(choices)}; received {name}={value!r}."
+        )
+
+
+def check_rank(shape, ranks, name, layout):
+    """Raise ``ValueError`` unless ``len(shape)`` is in ``ranks``.
+
+    ``layout`` describes the expected axes, e.g. "(batch, length, features)".
+    """
+    ranks = (ranks,) if isinstance(ranks, int) else tuple(ranks)
+    if len(shape) not in ranks:
+        expected = " or ".join(str(r) for r in ranks)
+        raise ValueError(
+            f"`{name}` must have rank {expected} {layout}; received shape "
+            f"{tuple(shape)} of rank {len(shape)}."
+        )
