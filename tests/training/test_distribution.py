@@ -1,0 +1,132 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from training import distribution
+from training.distribution import resolve_strategy
+
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf.distribute strategies"
+)
+jax_only = pytest.mark.skipif(
+    keras.backend.backend() != "jax", reason="keras.distribution on JAX"
+)
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_check.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run_check(backend, extra_env=None):
+    env = dict(os.environ, KERAS_BACKEND=backend, TF_CPP_MIN_LOG_LEVEL="2")
+    env.pop("TF_CONFIG", None)
+    env.update(extra_env or {})
+    result = subprocess.run(
+        [sys.executable, SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def assert_same_training(report, kind):
+    assert report["kind"] == kind
+    assert report["replicas"] == 2
+    np.testing.assert_allclose(report["parallel"], report["single"], rtol=1e-5)
+    assert report["max_weight_diff"] < 1e-5
+    # Training did something, so equality is not trivial.
+    assert report["single"][-1] < 0.5 * report["single"][0]
+
+
+def test_mirrored_two_cpus_matches_one_device():
+    assert_same_training(run_check("tensorflow"), "mirrored")
+
+
+def test_jax_data_parallel_two_cpus_matches_one_device():
+    pytest.importorskip("jax")
+    report = run_check("jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    assert_same_training(report, "data_parallel")
+
+
+def test_auto_on_one_cpu_is_no_distribution(monkeypatch):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.delenv("TPU_NAME", raising=False)
+    monkeypatch.delenv("COLAB_TPU_ADDR", raising=False)
+    strategy = resolve_strategy("auto")
+    assert strategy.kind == "none" and strategy.num_replicas == 1
+    with strategy.scope():
+        layer = keras.layers.Dense(2)
+        layer.build((None, 3))
+    assert layer.kernel.shape == (3, 2)
+
+
+@tensorflow_only
+def test_none_and_mirrored_on_one_cpu():
+    assert resolve_strategy("none").num_replicas == 1
+    mirrored = resolve_strategy("mirrored")
+    assert mirrored.kind == "mirrored" and mirrored.num_replicas == 1
+    with mirrored.scope():
+        variable = keras.Variable(np.zeros(2, "float32"))
+    assert "Mirrored" in type(variable.value).__name__
+
+
+@pytest.mark.parametrize("bad", ["gpu", "", None, "Mirrored"])
+def test_invalid_choice(bad):
+    with pytest.raises(ValueError, match="data_parallel.*Received: distribute="):
+        resolve_strategy(bad)
+
+
+@tensorflow_only
+def test_data_parallel_needs_jax():
+    with pytest.raises(ValueError, match="JAX backend.*backend='tensorflow'"):
+        resolve_strategy("data_parallel")
+
+
+@pytest.mark.parametrize(
+    "tf_config, workers",
+    [
+        ("", 0),
+        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker"}}', 1),
+        ('{"cluster": {"worker": ["a:1", "b:1"]}, "task": {"index": 0}}', 2),
+        ('{"cluster": {"chief": ["c:1"], "worker": ["a:1"]}}', 2),
+    ],
+)
+def test_tf_config_worker_count(tf_config, workers):
+    assert distribution._tf_config_workers(tf_config) == workers
+
+
+@tensorflow_only
+def test_auto_picks_multi_worker_from_tf_config(monkeypatch):
+    # Creating the real strategy would start a gRPC server; record the choice.
+    calls = []
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]}}))
+    import tensorflow as tf
+
+    monkeypatch.setattr(
+        tf.distribute,
+        "MultiWorkerMirroredStrategy",
+        lambda: calls.append("multi_worker") or tf.distribute.get_strategy(),
+    )
+    assert resolve_strategy("auto").kind == "multi_worker"
+    assert calls == ["multi_worker"]
+
+
+@jax_only
+def test_jax_choices_on_one_device():
+    with pytest.raises(ValueError, match="TensorFlow backend.*backend='jax'"):
+        resolve_strategy("mirrored")
+    assert resolve_strategy("auto").kind == "none"
+    try:
+        strategy = resolve_strategy("data_parallel")
+        assert strategy.kind == "data_parallel" and strategy.num_replicas == 1
+        assert keras.distribution.distribution() is strategy.distribution
+    finally:
+        keras.distribution.set_distribution(None)

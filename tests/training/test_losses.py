@@ -1,0 +1,137 @@
+import keras
+import numpy as np
+import pytest
+
+from training.losses import (
+    MaskedSparseCategoricalAccuracy,
+    MaskedSparseCategoricalCrossentropy,
+)
+
+RNG = np.random.default_rng(0)
+LABELS = np.array([[3, 1, 4, 0, 0], [2, 2, 0, 0, 0]], "int32")  # 0 = padding
+LOGITS = RNG.normal(size=(2, 5, 6)).astype("float32")
+
+
+def reference_loss(labels, logits, smoothing, pad_id=0):
+    """Numpy: mean over real tokens of -sum(q * log_softmax)."""
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    classes = logits.shape[-1]
+    targets = np.eye(classes)[labels] * (1 - smoothing) + smoothing / classes
+    token_loss = -(targets * log_probs).sum(-1)
+    mask = labels != pad_id
+    return token_loss[mask].mean()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1, 0.3])
+def test_matches_smoothing_formula(smoothing):
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=smoothing)
+    got = float(loss(LABELS, LOGITS))
+    assert got == pytest.approx(reference_loss(LABELS, LOGITS, smoothing), rel=1e-5)
+
+
+def test_padding_is_ignored():
+    loss = MaskedSparseCategoricalCrossentropy()
+    changed = LOGITS.copy()
+    changed[LABELS == 0] = RNG.normal(size=(int((LABELS == 0).sum()), 6)) * 50
+    assert float(loss(LABELS, changed)) == pytest.approx(float(loss(LABELS, LOGITS)))
+    # Changing a real position does change it (the test can fail).
+    changed[0, 0, 2] += 10.0
+    assert float(loss(LABELS, changed)) != pytest.approx(float(loss(LABELS, LOGITS)))
+
+
+def test_mean_over_real_tokens_not_positions():
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.0)
+    uniform = np.zeros((1, 4, 8), "float32")
+    labels = np.array([[5, 0, 0, 0]], "int32")
+    # One real token with uniform logits: ln(8), not ln(8) / 4.
+    assert float(loss(labels, uniform)) == pytest.approx(np.log(8), rel=1e-6)
+
+
+def test_float16_logits_give_float32_loss():
+    loss = MaskedSparseCategoricalCrossentropy()
+    value = loss(LABELS, LOGITS.astype("float16"))
+    assert keras.backend.standardize_dtype(value.dtype) == "float32"
+    assert float(value) == pytest.approx(
+        reference_loss(LABELS, LOGITS.astype("float16").astype("float32"), 0.1),
+        rel=1e-5,
+    )
+
+
+def test_sample_weight_per_sequence():
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.0)
+    weighted = float(loss(LABELS, LOGITS, sample_weight=np.array([1.0, 0.0])))
+    assert weighted == pytest.approx(
+        reference_loss(LABELS[:1], LOGITS[:1], 0.0), rel=1e-5
+    )
+
+
+def test_no_pad_id_counts_everything():
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.0, pad_id=None)
+    expected = reference_loss(LABELS, LOGITS, 0.0, pad_id=-1)
+    assert float(loss(LABELS, LOGITS)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_bad_smoothing():
+    with pytest.raises(ValueError, match="Received: label_smoothing=1.0"):
+        MaskedSparseCategoricalCrossentropy(label_smoothing=1.0)
+
+
+def test_accuracy_counts_real_tokens_across_batches():
+    metric = MaskedSparseCategoricalAccuracy()
+    logits = np.full((2, 5, 6), -5.0, "float32")
+    predicted = np.array([[3, 2, 4, 0, 0], [2, 5, 1, 1, 1]])  # 2 + 1 right
+    np.put_along_axis(logits, predicted[..., None], 5.0, axis=-1)
+    metric.update_state(LABELS, logits)
+    assert float(metric.result()) == pytest.approx(3 / 5)
+    # A second batch with 1 real token, right: (3 + 1) / (5 + 1).
+    metric.update_state(np.array([[1, 0]]), np.eye(6)[[[1, 3]]].astype("float32"))
+    assert float(metric.result()) == pytest.approx(4 / 6)
+    metric.reset_state()
+    assert float(metric.result()) == 0.0
+
+
+def test_configs_round_trip_and_save_load(tmp_path):
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.2, pad_id=-1)
+    assert loss.get_config() == {
+        "label_smoothing": 0.2,
+        "pad_id": -1,
+        "from_logits": True,
+        "reduction": "mean_with_sample_weight",
+        "name": "masked_sparse_categorical_crossentropy",
+    }
+    clone = MaskedSparseCategoricalCrossentropy.from_config(loss.get_config())
+    assert clone.get_config() == loss.get_config()
+    metric = MaskedSparseCategoricalAccuracy(pad_id=-1, name="acc")
+    assert MaskedSparseCategoricalAccuracy.from_config(metric.get_config()).pad_id == -1
+
+    tokens = keras.Input((5,), dtype="int32")
+    x = keras.layers.Embedding(6, 4)(tokens)
+    model = keras.Model(tokens, keras.layers.Dense(6)(x))
+    model.compile("adam", loss=loss, metrics=[metric])
+    labels = np.array([[1, 2, -1, -1, -1]] * 4, "int32")
+    model.fit(np.ones((4, 5), "int32"), labels, epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.loss, MaskedSparseCategoricalCrossentropy)
+    assert loaded.loss.pad_id == -1 and loaded.loss.label_smoothing == 0.2
+    before = model.evaluate(np.ones((4, 5), "int32"), labels, verbose=0)
+    after = loaded.evaluate(np.ones((4, 5), "int32"), labels, verbose=0)
+    np.testing.assert_allclose(after, before, rtol=1e-6)
+
+
+def test_trains_with_fit_ignoring_padding():
+    # Each real token t must predict 5 - t; padded positions carry label 0.
+    tokens = keras.Input((4,), dtype="int32")
+    x = keras.layers.Embedding(5, 16)(tokens)
+    model = keras.Model(tokens, keras.layers.Dense(5)(x))
+    model.compile(
+        keras.optimizers.Adam(0.05),
+        loss=MaskedSparseCategoricalCrossentropy(label_smoothing=0.0),
+        metrics=[MaskedSparseCategoricalAccuracy()],
+    )
+    x = np.array([[1, 2, 3, 4], [4, 3, 0, 0]] * 8, "int32")
+    y = np.where(x > 0, 5 - x, 0).astype("int32")  # token t -> 5 - t; pad -> 0
+    history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
+    assert history.history["masked_accuracy"][-1] == 1.0
+    assert history.history["loss"][-1] < 0.1

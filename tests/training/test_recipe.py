@@ -1,0 +1,219 @@
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training import recipe
+from training.callbacks.standard import tensorboard_available
+from training.schedules import InverseSqrtSchedule, WarmupSchedule
+
+
+def datasets():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 4)).astype("float32")
+    y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(16)
+    val = tf.data.Dataset.from_tensor_slices((x[64:], y[64:])).batch(16)
+    return train, val
+
+
+def build():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(8, activation="relu", name="hidden")(inputs)
+    hidden = keras.layers.LayerNormalization(name="norm")(hidden)
+    outputs = keras.layers.Dense(1, dtype="float32", name="head")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def run(out_dir, epochs=3, **kwargs):
+    train, val = datasets()
+    kwargs.setdefault("loss", "mse")
+    kwargs.setdefault("learning_rate", 0.01)
+    return recipe.fit(
+        build, train, val, str(out_dir), epochs=epochs, verbose=0, **kwargs
+    )
+
+
+def read_csv(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_fit_writes_the_run_directory(tmp_path):
+    history = run(tmp_path, seed=1, metrics=["mae"])
+    model = history.model
+    assert history.epoch == [0, 1, 2]
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    expected = ["history.csv", "model.keras", "training_curve.png"]
+    expected += ["logs"] if tensorboard_available() else []
+    # backup/ is removed once training finishes.
+    assert sorted(os.listdir(tmp_path)) == sorted(expected)
+    rows = read_csv(tmp_path / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    assert float(rows[-1]["examples_per_second"]) > 0
+    assert "val_mae" in rows[0]
+    # The recipe's optimizer: AdamW over a warm-up + cosine schedule with the
+    # LayerNormalization and bias weights excluded from decay.
+    optimizer = model.optimizer
+    assert isinstance(optimizer, keras.optimizers.AdamW)
+    assert isinstance(optimizer._learning_rate, WarmupSchedule)
+    assert optimizer._learning_rate.warmup_steps == 1  # 5% of 12 steps, at least 1
+    assert float(optimizer._learning_rate(12)) == pytest.approx(0.0, abs=1e-9)
+    assert not optimizer._use_weight_decay(model.get_layer("norm").gamma)
+    assert not optimizer._use_weight_decay(model.get_layer("head").bias)
+    assert optimizer._use_weight_decay(model.get_layer("head").kernel)
+    # model.keras is the best epoch, and it reloads with its schedule.
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.optimizer._learning_rate, WarmupSchedule)
+    best = min(history.history["val_loss"])
+    _, val = datasets()
+    metrics = loaded.evaluate(val, verbose=0, return_dict=True)
+    assert metrics["loss"] == pytest.approx(best, rel=1e-5)
+
+
+class CrashAt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")
+
+
+@pytest.fixture
+def op_determinism():
+    # The public API can only switch determinism on; switch it back off so
+    # later tests in this process run as they would alone.
+    from tensorflow.python.framework import config
+
+    was_enabled = config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    yield
+    if not was_enabled:
+        config.disable_op_determinism()
+
+
+def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
+    reference = run(tmp_path / "reference", seed=3)
+    assert np.all(np.diff(reference.history["val_loss"]) < 0)  # best = last
+
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, seed=3, callbacks=[CrashAt(2)])
+    assert os.path.exists(out / "backup" / "training_metadata.json")
+    assert [int(r["epoch"]) for r in read_csv(out / "history.csv")] == [0, 1]
+
+    # A different seed: the resumed weights must come from the backup.
+    resumed = run(out, seed=99)
+    assert resumed.epoch == [2]
+    assert int(resumed.model.optimizer.iterations) == 12
+    for got, expected in zip(
+        resumed.model.get_weights(), reference.model.get_weights()
+    ):
+        np.testing.assert_array_equal(got, expected)
+    rows = read_csv(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+    expected_rows = read_csv(tmp_path / "reference" / "history.csv")
+    np.testing.assert_allclose(
+        [float(r["val_loss"]) for r in rows],
+        [float(r["val_loss"]) for r in expected_rows],
+        rtol=1e-6,
+    )
+    assert not os.path.exists(out / "backup")
+
+
+class CrashAtBatch(keras.callbacks.Callback):
+    def __init__(self, epoch, batch):
+        super().__init__()
+        self.at = (epoch, batch)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if (self.epoch, batch) == self.at:
+            raise KeyboardInterrupt("simulated crash mid-epoch")
+
+
+def test_mid_epoch_backup_resumes_the_interrupted_epoch(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, save_freq=2, callbacks=[CrashAtBatch(epoch=1, batch=3)])
+    metadata = (tmp_path / "backup" / "training_metadata.json").read_text()
+    assert json.loads(metadata) == {"epoch": 1, "batch": 1}
+    resumed = run(tmp_path, save_freq=2)
+    assert resumed.epoch == [1, 2]
+    # Restored after 4 + 2 steps, then epoch 2 is run again in full: its first
+    # two batches are seen twice (4 + 2 + 4 + 4 steps).
+    assert int(resumed.model.optimizer.iterations) == 14
+    rows = read_csv(tmp_path / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
+
+
+def test_compiled_model_is_used_as_compiled(tmp_path):
+    def compiled():
+        model = build()
+        model.compile(keras.optimizers.SGD(0.01), loss="mae")
+        return model
+
+    train, val = datasets()
+    history = recipe.fit(compiled, train, val, str(tmp_path), epochs=1, verbose=0)
+    assert isinstance(history.model.optimizer, keras.optimizers.SGD)
+    assert history.model.loss == "mae"
+
+
+def test_uncompiled_model_needs_a_loss(tmp_path):
+    train, val = datasets()
+    with pytest.raises(ValueError, match="Received: loss=None"):
+        recipe.fit(build, train, val, str(tmp_path), epochs=1, verbose=0)
+
+
+def test_inverse_sqrt_and_no_validation(tmp_path):
+    train, _ = datasets()
+    history = recipe.fit(
+        build,
+        train,
+        None,
+        str(tmp_path),
+        epochs=2,
+        loss="mse",
+        schedule="inverse_sqrt",
+        d_model=8,
+        warmup_steps=2,
+        verbose=0,
+    )
+    schedule = history.model.optimizer._learning_rate
+    assert isinstance(schedule, InverseSqrtSchedule)
+    assert (schedule.d_model, schedule.warmup_steps, schedule.scale) == (8, 2, 1e-3)
+    assert "val_loss" not in history.history
+    assert os.path.exists(tmp_path / "model.keras")  # checkpointed on "loss"
+
+
+def test_mixed_float16_policy_is_scoped(tmp_path):
+    history = run(tmp_path, epochs=1, precision="mixed_float16")
+    model = history.model
+    assert model.get_layer("hidden").compute_dtype == "float16"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert np.isfinite(history.history["loss"]).all()
+    assert keras.config.dtype_policy().name == "float32"  # restored
+
+
+def test_unknown_length_needs_steps(tmp_path):
+    train, _ = datasets()
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        recipe.fit(build, train.repeat(), None, str(tmp_path), loss="mse", verbose=0)
+    history = recipe.fit(
+        build,
+        train.repeat(),
+        None,
+        str(tmp_path),
+        epochs=2,
+        loss="mse",
+        steps_per_epoch=3,
+        verbose=0,
+    )
+    assert int(history.model.optimizer.iterations) == 6

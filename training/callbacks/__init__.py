@@ -1,0 +1,16 @@
+"""Callbacks of the fit recipe; `standard_callbacks` returns the full set."""
+
+from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
+from training.callbacks.standard import early_stopping, standard_callbacks
+from training.callbacks.throughput_logger import ThroughputLogger
+from training.callbacks.training_curve_plot import TrainingCurvePlot, plot_history
+
+__all__ = [
+    "NaNGuard",
+    "NonFiniteLossError",
+    "ThroughputLogger",
+    "TrainingCurvePlot",
+    "early_stopping",
+    "plot_history",
+    "standard_callbacks",
+]

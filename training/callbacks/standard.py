@@ -1,0 +1,158 @@
+"""The callbacks every recipe run gets, and where they write."""
+
+import importlib.util
+import math
+import os
+
+import keras
+
+from training.callbacks.nan_guard import NaNGuard
+from training.callbacks.throughput_logger import ThroughputLogger
+from training.callbacks.training_curve_plot import TrainingCurvePlot, read_history_csv
+
+_MAX_MONITORS = ("acc", "accuracy", "auc", "bleu", "rouge", "f1", "precision", "recall")
+
+
+def _is_max_mode(monitor, mode):
+    if mode != "auto":
+        return mode == "max"
+    name = monitor[4:] if monitor.startswith("val_") else monitor
+    return any(name.endswith(suffix) for suffix in _MAX_MONITORS)
+
+
+def _best_so_far(csv_path, monitor, mode):
+    """Best `monitor` value in an earlier run's CSV, or None."""
+    if not os.path.exists(csv_path):
+        return None
+    values = [
+        v for v in read_history_csv(csv_path).get(monitor, []) if math.isfinite(v)
+    ]
+    if not values:
+        return None
+    return max(values) if _is_max_mode(monitor, mode) else min(values)
+
+
+def tensorboard_available():
+    """Whether `keras.callbacks.TensorBoard` can write here.
+
+    It writes through `tf.summary`, which needs both `tensorflow` and the
+    separate `tensorboard` package (not a TensorFlow dependency since 2.21).
+    """
+    return all(
+        importlib.util.find_spec(name) is not None
+        for name in ("tensorflow", "tensorboard")
+    )
+
+
+def early_stopping(monitor="val_loss", patience=5, min_delta=0.0, mode="auto"):
+    """Early stopping that ends with the best epoch's weights.
+
+    `restore_best_weights=True` makes Keras put back the weights of the best
+    epoch when training ends, whether it stopped early or ran all epochs.
+
+    Args:
+        monitor: The log key to watch.
+        patience: Epochs without improvement before stopping.
+        min_delta: Smallest change that counts as an improvement.
+        mode: `"min"`, `"max"` or `"auto"` (from the monitor's name).
+
+    Returns:
+        A `keras.callbacks.EarlyStopping`.
+
+    Example:
+        >>> model.fit(x, y, validation_split=0.2, epochs=100,
+        ...           callbacks=[early_stopping(patience=3)])
+    """
+    if mode == "auto":
+        mode = "max" if _is_max_mode(monitor, mode) else "min"
+    return keras.callbacks.EarlyStopping(
+        monitor=monitor,
+        patience=patience,
+        min_delta=min_delta,
+        mode=mode,
+        restore_best_weights=True,
+        verbose=1,
+    )
+
+
+def standard_callbacks(
+    out_dir,
+    monitor="val_loss",
+    mode="auto",
+    patience=5,
+    save_freq="epoch",
+    batch_size=None,
+    tokens_per_example=None,
+    tensorboard=True,
+):
+    """The recipe's callbacks, all writing under `out_dir`.
+
+    In order: `NaNGuard`; `ThroughputLogger`; `ModelCheckpoint` of the best
+    model to `model.keras`; `EarlyStopping` that restores the best weights;
+    `TensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
+    installed); `CSVLogger` to
+    `history.csv`; `TrainingCurvePlot` to `training_curve.png`;
+    `BackupAndRestore` to `backup/`. The backup runs last so an epoch counts
+    as done only after everything else has recorded it. If `backup/` holds a
+    backup from an interrupted run, `fit` resumes from it, the CSV is appended
+    to, and the checkpoint only replaces `model.keras` when it beats the best
+    value already in the CSV.
+
+    Args:
+        out_dir: The run directory.
+        monitor: Metric for checkpointing and early stopping (`"loss"` when
+            there is no validation data).
+        mode: `"min"`, `"max"` or `"auto"`.
+        patience: Early-stopping patience in epochs; None disables it.
+        save_freq: Backup frequency: `"epoch"`, or an integer number of
+            batches for mid-epoch backups (a resume then restarts that epoch
+            from the backed-up weights).
+        batch_size: Global batch size, for examples per second.
+        tokens_per_example: Mean tokens per example, for tokens per second.
+        tensorboard: Whether to add the TensorBoard callback.
+
+    Returns:
+        A list of callbacks for `model.fit`.
+
+    Example:
+        >>> model.fit(train_ds, validation_data=val_ds, epochs=20,
+        ...           callbacks=standard_callbacks("runs/vit", batch_size=128))
+    """
+    if save_freq != "epoch" and (
+        isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq <= 0
+    ):
+        raise ValueError(
+            "`save_freq` must be 'epoch' or a positive int. "
+            f"Received: save_freq={save_freq!r}"
+        )
+    os.makedirs(out_dir, exist_ok=True)
+    backup_dir = os.path.join(out_dir, "backup")
+    csv_path = os.path.join(out_dir, "history.csv")
+    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
+    keras_mode = "max" if _is_max_mode(monitor, mode) else "min"
+
+    callbacks = [
+        NaNGuard(),
+        # Before the loggers, so its keys are in the logs they write.
+        ThroughputLogger(batch_size=batch_size, tokens_per_example=tokens_per_example),
+        keras.callbacks.ModelCheckpoint(
+            os.path.join(out_dir, "model.keras"),
+            monitor=monitor,
+            mode=keras_mode,
+            save_best_only=True,
+            initial_value_threshold=(
+                _best_so_far(csv_path, monitor, mode) if resuming else None
+            ),
+        ),
+    ]
+    if patience is not None:
+        callbacks.append(early_stopping(monitor, patience=patience, mode=keras_mode))
+    if tensorboard and tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
+    callbacks += [
+        # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
+        keras.callbacks.CSVLogger(csv_path, append=resuming),
+        TrainingCurvePlot(os.path.join(out_dir, "training_curve.png"), csv_path),
+        keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq),
+    ]
+    return callbacks

@@ -1,0 +1,97 @@
+"""Examples and tokens per second, per epoch, in the training logs."""
+
+import time
+
+import keras
+import numpy as np
+
+
+class ThroughputLogger(keras.callbacks.Callback):
+    """Adds training throughput to each epoch's logs.
+
+    Writes `steps_per_second`, and `examples_per_second` when `batch_size` is
+    known, and `tokens_per_second` when `tokens_per_example` is known, into
+    the epoch logs, so they reach `History`, `CSVLogger`, TensorBoard and the
+    progress bar (place it before those callbacks). Time runs from the start
+    of the epoch to the end of its last training batch: validation is not
+    counted, the first epoch includes tracing/compilation, and a partial last
+    batch counts as a full one.
+
+    Args:
+        batch_size: The global batch size (all replicas together).
+        tokens_per_example: Mean tokens per example (e.g. non-padding target
+            tokens, patches per image); use `from_dataset` to measure it.
+
+    Example:
+        >>> model.fit(ds, epochs=3, callbacks=[ThroughputLogger(batch_size=64)])
+        >>> model.history.history["examples_per_second"]
+    """
+
+    def __init__(self, batch_size=None, tokens_per_example=None):
+        super().__init__()
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError(
+                f"`batch_size` must be > 0 or None. Received: batch_size={batch_size}"
+            )
+        self.batch_size = batch_size
+        self.tokens_per_example = tokens_per_example
+        self._start = None
+        self._end = None
+        self._steps = 0
+
+    @classmethod
+    def from_dataset(cls, dataset, count_tokens=None, num_batches=10):
+        """Measures batch size and tokens per example from a few batches.
+
+        Args:
+            dataset: A batched `tf.data.Dataset` (or any iterable of batches).
+            count_tokens: Function of one batch (as the dataset yields it)
+                returning its token count, e.g.
+                `lambda batch: np.count_nonzero(batch[1])`; None for no tokens.
+            num_batches: Batches to look at.
+
+        Returns:
+            A `ThroughputLogger`.
+
+        Example:
+            >>> logger = ThroughputLogger.from_dataset(
+            ...     train_ds, count_tokens=lambda b: np.count_nonzero(b[1]))
+        """
+        examples, tokens, batch_size = 0, 0, None
+        for index, batch in enumerate(dataset):
+            if index >= num_batches:
+                break
+            leaf = keras.tree.flatten(batch)[0]
+            size = int(np.shape(leaf)[0])
+            batch_size = size if batch_size is None else batch_size
+            examples += size
+            if count_tokens is not None:
+                tokens += float(count_tokens(batch))
+        tokens_per_example = None
+        if count_tokens is not None and examples:
+            tokens_per_example = tokens / examples
+        return cls(batch_size=batch_size, tokens_per_example=tokens_per_example)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+        self._end = None
+        self._steps = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        # `batch` is the index of the last batch run (several per call with
+        # steps_per_execution > 1).
+        self._steps = batch + 1
+        self._end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None or self._end is None or not self._steps:
+            return
+        seconds = max(self._end - self._start, 1e-9)
+        logs["steps_per_second"] = self._steps / seconds
+        if self.batch_size:
+            examples_per_second = self._steps * self.batch_size / seconds
+            logs["examples_per_second"] = examples_per_second
+            if self.tokens_per_example:
+                logs["tokens_per_second"] = (
+                    examples_per_second * self.tokens_per_example
+                )

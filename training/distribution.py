@@ -1,0 +1,211 @@
+"""Choosing how training is spread over devices.
+
+This is the one module that touches `tf.distribute` (TensorFlow backend) and
+`keras.distribution` (JAX backend). Everything else sees a `TrainingStrategy`
+with a `scope()` context manager:
+
+```python
+strategy = resolve_strategy("auto")
+with strategy.scope():
+    model = build_model()
+    model.compile(...)
+model.fit(train_ds, ...)
+```
+
+Batches are global: with N replicas each gets `batch_size / N` examples, and
+Keras averages the loss over the global batch, so the same seed, data and
+batch size give the same updates on one device or many.
+"""
+
+import contextlib
+import json
+import os
+
+import keras
+
+DISTRIBUTE_CHOICES = (
+    "auto",
+    "none",
+    "mirrored",
+    "multi_worker",
+    "tpu",
+    "data_parallel",
+)
+_TF_ONLY = ("mirrored", "multi_worker", "tpu")
+
+
+class TrainingStrategy:
+    """How a model is placed on devices; returned by `resolve_strategy`.
+
+    Args:
+        kind: What was chosen: `"none"`, `"mirrored"`, `"multi_worker"`,
+            `"tpu"` or `"data_parallel"`.
+        strategy: The `tf.distribute.Strategy`, or None.
+        distribution: The `keras.distribution.Distribution`, or None.
+
+    Example:
+        >>> strategy = resolve_strategy("none")
+        >>> with strategy.scope():
+        ...     model = keras.Sequential([keras.layers.Dense(1)])
+    """
+
+    def __init__(self, kind, strategy=None, distribution=None):
+        self.kind = kind
+        self.strategy = strategy
+        self.distribution = distribution
+
+    @property
+    def num_replicas(self):
+        """Number of model replicas a global batch is split over."""
+        if self.strategy is not None:
+            return self.strategy.num_replicas_in_sync
+        if self.distribution is not None:
+            return len(self.distribution.device_mesh.devices.flatten())
+        return 1
+
+    def scope(self):
+        """Context manager under which to build and compile the model."""
+        if self.strategy is not None:
+            return self.strategy.scope()
+        if self.distribution is not None:
+            return self.distribution.scope()
+        return contextlib.nullcontext()
+
+    def __repr__(self):
+        return f"TrainingStrategy(kind={self.kind!r}, replicas={self.num_replicas})"
+
+
+def _tf_config_workers(tf_config=None):
+    """Number of workers (chief included) in the TF_CONFIG cluster spec."""
+    raw = os.environ.get("TF_CONFIG") if tf_config is None else tf_config
+    if not raw:
+        return 0
+    cluster = json.loads(raw).get("cluster", {})
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def _tpu_hinted():
+    # Probing TPUClusterResolver without a hint can block on the GCE metadata
+    # server, so "auto" only tries it where a TPU is advertised.
+    return bool(
+        os.environ.get("TPU_NAME")
+        or os.environ.get("COLAB_TPU_ADDR")
+        or os.path.exists("/dev/accel0")
+    )
+
+
+def _tpu_strategy():
+    import tensorflow as tf
+
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver(
+        tpu=os.environ.get("TPU_NAME", "local")
+    )
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def _mirrored_strategy():
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    # No GPU: mirror over the logical CPUs (one unless configured otherwise).
+    cpus = [device.name for device in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=cpus)
+
+
+def _resolve_tensorflow(distribute):
+    import tensorflow as tf
+
+    if distribute == "auto":
+        if _tpu_hinted():
+            try:
+                return TrainingStrategy("tpu", _tpu_strategy())
+            except (ValueError, RuntimeError, tf.errors.OpError):
+                pass  # Advertised but unreachable: fall through to GPUs/CPU.
+        if _tf_config_workers() > 1:
+            distribute = "multi_worker"
+        elif len(tf.config.list_logical_devices("GPU")) > 1:
+            distribute = "mirrored"
+        else:
+            distribute = "none"
+    if distribute == "tpu":
+        return TrainingStrategy("tpu", _tpu_strategy())
+    if distribute == "multi_worker":
+        return TrainingStrategy(
+            "multi_worker", tf.distribute.MultiWorkerMirroredStrategy()
+        )
+    if distribute == "mirrored":
+        return TrainingStrategy("mirrored", _mirrored_strategy())
+    if distribute == "data_parallel":
+        raise ValueError(
+            "distribute='data_parallel' needs the JAX backend (keras.distribution"
+            " is a prototype on TensorFlow); use 'mirrored' on TensorFlow. "
+            f"Received: distribute='data_parallel', backend="
+            f"{keras.backend.backend()!r}"
+        )
+    return TrainingStrategy("none", tf.distribute.get_strategy())
+
+
+def _resolve_keras_distribution(distribute):
+    backend = keras.backend.backend()
+    if distribute in _TF_ONLY:
+        raise ValueError(
+            f"distribute={distribute!r} needs the TensorFlow backend. "
+            f"Received: distribute={distribute!r}, backend={backend!r}. "
+            "Use 'data_parallel' on JAX."
+        )
+    if distribute == "none":
+        return TrainingStrategy("none")
+    devices = keras.distribution.list_devices()
+    if distribute == "auto" and len(devices) < 2:
+        return TrainingStrategy("none")
+    distribution = keras.distribution.DataParallel(devices=devices)
+    # Set globally too: the JAX trainer shards each batch with the distribution
+    # current at fit time, which runs outside `scope()`.
+    keras.distribution.set_distribution(distribution)
+    return TrainingStrategy("data_parallel", distribution=distribution)
+
+
+def resolve_strategy(distribute="auto"):
+    """Picks the distribution strategy for the current backend.
+
+    On TensorFlow, `"auto"` picks `TPUStrategy` when a TPU is advertised
+    (`TPU_NAME`, `COLAB_TPU_ADDR` or a TPU VM) and reachable,
+    `MultiWorkerMirroredStrategy` when `TF_CONFIG` names more than one worker,
+    `MirroredStrategy` with more than one GPU, else the default strategy. On
+    JAX, `"auto"` sets a `keras.distribution.DataParallel` over all devices
+    when there is more than one. Create it at the start of the program:
+    multi-worker and TPU strategies must exist before other TensorFlow ops.
+
+    Args:
+        distribute: `"auto"`, `"none"`, `"mirrored"` (all GPUs, or all logical
+            CPUs without GPUs), `"multi_worker"`, `"tpu"` or
+            `"data_parallel"` (JAX).
+
+    Returns:
+        A `TrainingStrategy`; build and compile the model in its `scope()`.
+
+    Example:
+        >>> strategy = resolve_strategy("auto")
+        >>> with strategy.scope():
+        ...     model = build_model()
+        ...     model.compile(optimizer="adam", loss="mse")
+    """
+    if distribute not in DISTRIBUTE_CHOICES:
+        raise ValueError(
+            f"`distribute` must be one of {DISTRIBUTE_CHOICES}. "
+            f"Received: distribute={distribute!r}"
+        )
+    if keras.backend.backend() == "tensorflow":
+        return _resolve_tensorflow(distribute)
+    if keras.backend.backend() == "jax":
+        return _resolve_keras_distribution(distribute)
+    if distribute not in ("auto", "none"):
+        raise ValueError(
+            f"distribute={distribute!r} is not supported on the "
+            f"{keras.backend.backend()!r} backend. Received: "
+            f"distribute={distribute!r}"
+        )
+    return TrainingStrategy("none")

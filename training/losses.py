@@ -1,0 +1,144 @@
+"""Token-level cross-entropy and accuracy that ignore padding.
+
+Sequence batches are padded to a common length; padded positions must not
+count towards the loss or the accuracy, or short sequences would be trained
+towards predicting padding and the numbers would depend on batch shapes.
+"""
+
+import keras
+from keras import ops
+
+
+def _token_weights(y_true, pad_id, sample_weight=None):
+    """1.0 for real tokens, 0.0 for padding, times any sample weight."""
+    if pad_id is None:
+        weights = ops.ones_like(y_true, dtype="float32")
+    else:
+        weights = ops.not_equal(ops.cast(y_true, "int32"), pad_id)
+        weights = ops.cast(weights, "float32")
+    if sample_weight is None:
+        return weights
+    sample_weight = ops.cast(sample_weight, "float32")
+    # Per-example weights (batch,) broadcast over the sequence axis.
+    while len(sample_weight.shape) < len(weights.shape):
+        sample_weight = ops.expand_dims(sample_weight, -1)
+    return weights * sample_weight
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
+    """Sparse cross-entropy with label smoothing over non-padding tokens.
+
+    Computed in float32 whatever the model's compute dtype (a float16 softmax
+    over a large vocabulary loses precision). With smoothing `e` over `V`
+    classes the target is `(1 - e) * one_hot(y) + e / V`. The default
+    reduction averages over non-padding tokens (and sample weights): the sum
+    of token losses divided by the number of real tokens.
+
+    Args:
+        label_smoothing: Smoothing `e` in [0, 1).
+        pad_id: Target id that marks padding; None counts every position.
+        from_logits: Whether predictions are logits (True) or probabilities.
+        reduction: A Keras loss reduction; `"mean_with_sample_weight"`
+            averages over real tokens.
+        name: Loss name.
+
+    Example:
+        >>> loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.1)
+        >>> model.compile(optimizer="adam", loss=loss)
+    """
+
+    def __init__(
+        self,
+        label_smoothing=0.1,
+        pad_id=0,
+        from_logits=True,
+        reduction="mean_with_sample_weight",
+        name="masked_sparse_categorical_crossentropy",
+    ):
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(
+                "`label_smoothing` must be in [0, 1). "
+                f"Received: label_smoothing={label_smoothing!r}"
+            )
+        super().__init__(name=name, reduction=reduction, dtype="float32")
+        self.label_smoothing = label_smoothing
+        self.pad_id = pad_id
+        self.from_logits = from_logits
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # The padding mask becomes a sample weight so that the reduction
+        # divides by the number of real tokens, not by batch * length.
+        weights = _token_weights(y_true, self.pad_id, sample_weight)
+        return super().__call__(y_true, y_pred, sample_weight=weights)
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        num_classes = ops.shape(y_pred)[-1]
+        if self.from_logits:
+            log_probs = ops.log_softmax(y_pred, axis=-1)
+        else:
+            log_probs = ops.log(ops.clip(y_pred, 1e-7, 1.0))
+        labels = ops.cast(y_true, "int32")
+        if self.pad_id is not None:
+            # Padding ids may lie outside the vocabulary (e.g. -1).
+            labels = ops.where(ops.equal(labels, self.pad_id), 0, labels)
+        targets = ops.one_hot(labels, num_classes, dtype="float32")
+        if self.label_smoothing:
+            targets = targets * (1.0 - self.label_smoothing) + (
+                self.label_smoothing / ops.cast(num_classes, "float32")
+            )
+        return -ops.sum(targets * log_probs, axis=-1)
+
+    def get_config(self):
+        return {
+            "label_smoothing": self.label_smoothing,
+            "pad_id": self.pad_id,
+            "from_logits": self.from_logits,
+            "reduction": self.reduction,
+            "name": self.name,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
+    """Token accuracy over non-padding positions.
+
+    Counts correct argmax predictions and real tokens across batches, so the
+    epoch value is correct tokens / real tokens (not a mean of batch means).
+
+    Args:
+        pad_id: Target id that marks padding; None counts every position.
+        name: Metric name.
+        dtype: Dtype of the metric's state.
+
+    Example:
+        >>> model.compile(optimizer="adam", loss=MaskedSparseCategoricalCrossentropy(),
+        ...               metrics=[MaskedSparseCategoricalAccuracy()])
+    """
+
+    def __init__(self, pad_id=0, name="masked_accuracy", dtype="float32"):
+        super().__init__(name=name, dtype=dtype)
+        self.pad_id = pad_id
+        self.correct = self.add_variable((), initializer="zeros", name="correct")
+        self.total = self.add_variable((), initializer="zeros", name="total")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        weights = _token_weights(y_true, self.pad_id, sample_weight)
+        predicted = ops.argmax(y_pred, axis=-1)
+        hits = ops.cast(
+            ops.equal(ops.cast(predicted, "int32"), ops.cast(y_true, "int32")),
+            "float32",
+        )
+        self.correct.assign_add(ops.cast(ops.sum(hits * weights), self.dtype))
+        self.total.assign_add(ops.cast(ops.sum(weights), self.dtype))
+
+    def result(self):
+        return ops.divide_no_nan(self.correct, self.total)
+
+    def reset_state(self):
+        self.correct.assign(0.0)
+        self.total.assign(0.0)
+
+    def get_config(self):
+        return {"pad_id": self.pad_id, "name": self.name, "dtype": self.dtype}

@@ -1,0 +1,208 @@
+"""The one fit recipe every model family trains with."""
+
+import keras
+import numpy as np
+
+from training.callbacks import standard_callbacks
+from training.distribution import resolve_strategy
+from training.optimizers import make_optimizer
+from training.precision import apply_precision
+from training.schedules import make_schedule
+
+
+def _steps_per_epoch(dataset, steps_per_epoch):
+    if steps_per_epoch is not None:
+        return steps_per_epoch
+    cardinality = getattr(dataset, "cardinality", None)
+    if cardinality is None:
+        try:
+            return len(dataset)  # PyDataset, lists of batches.
+        except TypeError:
+            return None
+    count = int(cardinality())
+    return count if count > 0 else None  # -1 infinite, -2 unknown.
+
+
+def _batch_size(dataset):
+    """The global batch size: static from the spec, else from one batch."""
+    spec = getattr(dataset, "element_spec", None)
+    if spec is not None:
+        leaf = keras.tree.flatten(spec)[0]
+        if leaf.shape.rank and leaf.shape[0] is not None:
+            return int(leaf.shape[0])
+    for batch in dataset:
+        return int(np.shape(keras.tree.flatten(batch)[0])[0])
+    return None
+
+
+def fit(
+    model_builder,
+    train_ds,
+    val_ds=None,
+    out_dir="runs/model",
+    epochs=10,
+    *,
+    loss=None,
+    metrics=None,
+    precision="auto",
+    distribute="auto",
+    schedule="cosine",
+    learning_rate=1e-3,
+    warmup_steps=None,
+    d_model=None,
+    weight_decay=0.01,
+    clipnorm=1.0,
+    beta_2=0.98,
+    steps_per_epoch=None,
+    patience=5,
+    monitor=None,
+    save_freq="epoch",
+    batch_size=None,
+    tokens_per_example=None,
+    callbacks=None,
+    seed=None,
+    jit_compile="auto",
+    verbose="auto",
+):
+    """Trains a model with the toolkit's precision, distribution and callbacks.
+
+    Resolves the distribution strategy and the precision policy, builds the
+    model inside the strategy's scope, compiles it (unless the builder already
+    did) with `make_optimizer` over a warm-up schedule, attaches
+    `standard_callbacks(out_dir)` and calls `model.fit`. Running it again with
+    the same `out_dir` after an interruption resumes from `out_dir/backup`.
+    The global dtype policy is restored afterwards.
+
+    Args:
+        model_builder: Zero-argument callable returning a built Keras model,
+            uncompiled (compiled here with `loss`/`metrics`) or compiled (used
+            as compiled; the optimizer arguments below are then ignored).
+        train_ds: Training data: a batched `tf.data.Dataset` of
+            `(inputs, targets)` (or a `PyDataset`).
+        val_ds: Validation data in the same form, or None.
+        out_dir: Run directory for `model.keras`, `history.csv`, `logs/`,
+            `training_curve.png` and `backup/`.
+        epochs: Number of epochs.
+        loss: Loss for an uncompiled model.
+        metrics: Metrics for an uncompiled model.
+        precision: `"auto"`, `"float32"`, `"mixed_float16"` or
+            `"mixed_bfloat16"` (see `resolve_precision`).
+        distribute: See `resolve_strategy`.
+        schedule: `"cosine"`, `"linear"`, `"constant"` or `"inverse_sqrt"`
+            (see `make_schedule`), or a `LearningRateSchedule`/float used as
+            is.
+        learning_rate: Peak learning rate (the scale for `"inverse_sqrt"`).
+        warmup_steps: Warm-up steps; None for 5% of all steps (4000 for
+            `"inverse_sqrt"`, 0 when the step count is unknown).
+        d_model: Model width, for `"inverse_sqrt"`.
+        weight_decay: AdamW decoupled weight decay.
+        clipnorm: Global gradient-norm clip.
+        beta_2: Adam's second-moment decay.
+        steps_per_epoch: Batches per epoch; needed for infinite datasets.
+        patience: Early-stopping patience; None disables early stopping.
+        monitor: Metric to checkpoint and stop on; default `"val_loss"`, or
+            `"loss"` without validation data.
+        save_freq: Backup frequency (`"epoch"` or a number of batches).
+        batch_size: Global batch size for throughput; None reads it from
+            `train_ds`.
+        tokens_per_example: Mean tokens per example for tokens per second.
+        callbacks: Extra callbacks, run before the standard ones.
+        seed: Seed for `keras.utils.set_random_seed`, set before building.
+        jit_compile: Passed to `compile` for an uncompiled model.
+        verbose: Passed to `fit`.
+
+    Returns:
+        The `keras.callbacks.History` of this call; the trained model (with
+        the best epoch's weights when early stopping is on) is
+        `history.model`.
+
+    Example:
+        >>> history = fit(lambda: build_vit(), train_ds, val_ds, "runs/vit",
+        ...               epochs=20, loss=keras.losses.SparseCategoricalCrossentropy(
+        ...                   from_logits=True), metrics=["accuracy"])
+    """
+    previous_policy = keras.config.dtype_policy()
+    try:
+        # Strategy first: multi-worker and TPU strategies must be created
+        # before TensorFlow runs anything else.
+        strategy = resolve_strategy(distribute)
+        policy = apply_precision(precision)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        with strategy.scope():
+            model = model_builder()
+            if not model.compiled:
+                if loss is None:
+                    raise ValueError(
+                        "`loss` is required when `model_builder` returns an "
+                        "uncompiled model. Received: loss=None"
+                    )
+                steps = _steps_per_epoch(train_ds, steps_per_epoch)
+                total_steps = steps * epochs if steps else None
+                if isinstance(schedule, str):
+                    if warmup_steps is None:
+                        warmup_steps = (
+                            4000
+                            if schedule == "inverse_sqrt"
+                            else (max(1, total_steps // 20) if total_steps else 0)
+                        )
+                    if schedule in ("cosine", "linear") and not total_steps:
+                        raise ValueError(
+                            f"schedule={schedule!r} needs the number of steps: "
+                            "pass `steps_per_epoch` for a dataset of unknown "
+                            "length. Received: steps_per_epoch=None"
+                        )
+                    decay_steps = (
+                        max(1, total_steps - warmup_steps) if total_steps else None
+                    )
+                    rate = make_schedule(
+                        schedule,
+                        learning_rate,
+                        warmup_steps=warmup_steps,
+                        decay_steps=decay_steps,
+                        d_model=d_model,
+                    )
+                else:
+                    rate = schedule
+                optimizer = make_optimizer(
+                    rate,
+                    weight_decay=weight_decay,
+                    clipnorm=clipnorm,
+                    beta_2=beta_2,
+                    model=model,
+                )
+                model.compile(
+                    optimizer=optimizer,
+                    loss=loss,
+                    metrics=metrics,
+                    jit_compile=jit_compile,
+                )
+        if monitor is None:
+            monitor = "val_loss" if val_ds is not None else "loss"
+        if batch_size is None:
+            batch_size = _batch_size(train_ds)
+        run_callbacks = list(callbacks or []) + standard_callbacks(
+            out_dir,
+            monitor=monitor,
+            patience=patience,
+            save_freq=save_freq,
+            batch_size=batch_size,
+            tokens_per_example=tokens_per_example,
+        )
+        if verbose:
+            print(
+                f"training: precision={policy}, strategy={strategy.kind} "
+                f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
+            )
+        return model.fit(
+            train_ds,
+            validation_data=val_ds,
+            epochs=epochs,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=run_callbacks,
+            verbose=verbose,
+            # tf.data pipelines shuffle themselves; Keras would only warn.
+            shuffle=not hasattr(train_ds, "element_spec"),
+        )
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
