@@ -1,5 +1,8 @@
 """The one fit recipe every model family trains with."""
 
+import json
+import os
+
 import keras
 import numpy as np
 
@@ -21,6 +24,35 @@ def _steps_per_epoch(dataset, steps_per_epoch):
             return None
     count = int(cardinality())
     return count if count > 0 else None  # -1 infinite, -2 unknown.
+
+
+def _epochs_backed_up(out_dir):
+    """Epochs completed by earlier sessions of this run, from its backup."""
+    path = os.path.join(out_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as handle:
+        return int(json.load(handle).get("epoch", 0))
+
+
+def resumable_stream(train_ds, steps_per_epoch, out_dir):
+    """One endless stream of batches that a resumed run re-enters where it left.
+
+    A seeded ``shuffle`` restarts its sequence of orders in a new process, so a
+    run resumed at epoch ``k`` would see epoch 0's order again. Repeating the
+    finite dataset into one stream and skipping the batches that earlier
+    sessions consumed gives a resumed run exactly the batches of an
+    uninterrupted one.
+
+    Returns:
+        ``(dataset, steps_per_epoch)``; the dataset unchanged when it is not a
+        finite ``tf.data.Dataset``.
+    """
+    steps = _steps_per_epoch(train_ds, steps_per_epoch)
+    if not hasattr(train_ds, "repeat") or steps is None:
+        return train_ds, steps_per_epoch
+    skipped = _epochs_backed_up(out_dir) * steps
+    return train_ds.repeat().skip(skipped), steps
 
 
 def _batch_size(dataset):
@@ -194,6 +226,9 @@ def fit(
                 f"training: precision={policy}, strategy={strategy.kind} "
                 f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
             )
+        train_ds, steps_per_epoch = resumable_stream(
+            train_ds, steps_per_epoch, out_dir
+        )
         return model.fit(
             train_ds,
             validation_data=val_ds,
