@@ -226,9 +226,7 @@ def fit(
                 f"training: precision={policy}, strategy={strategy.kind} "
                 f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
             )
-        train_ds, steps_per_epoch = resumable_stream(
-            train_ds, steps_per_epoch, out_dir
-        )
+        train_ds, steps_per_epoch = resumable_stream(train_ds, steps_per_epoch, out_dir)
         return model.fit(
             train_ds,
             validation_data=val_ds,
