@@ -223,10 +223,12 @@ class MultiHeadAttention(keras.layers.Layer):
             k_new = self.key_dense(key)
             if self.rotary is not None:
                 k_new = self.rotary(k_new, start_index=cache_update_index)
-            start = [0, cache_update_index, 0, 0]
-            k = ops.slice_update(cache[:, 0], start, k_new)
-            v = ops.slice_update(cache[:, 1], start, self.value_dense(value))
-            cache = ops.stack([k, v], axis=1)
+            # One in-place update of the new positions; rebuilding the cache
+            # from separately updated keys and values copies all of it.
+            update = ops.stack([k_new, self.value_dense(value)], axis=1)
+            start = [0, 0, cache_update_index, 0, 0]
+            cache = ops.slice_update(cache, start, ops.cast(update, cache.dtype))
+            k, v = cache[:, 0], cache[:, 1]
         if self.rotary is not None:
             q = self.rotary(q, start_index=position)
 

@@ -1,0 +1,436 @@
+"""Speed of the zoo against keras-hub at equal configuration, in one process.
+
+Measures, after warm-up, the median of several timed repetitions of:
+
+- training throughput of a 2+2-layer encoder-decoder (zoo layers vs keras-hub's
+  ``TokenAndPositionEmbedding`` + ``TransformerEncoder``/``TransformerDecoder``),
+- training throughput of a ViT (zoo layers vs keras-hub's ``ViTBackbone``),
+- greedy decoding of 64 tokens: zoo with its key/value cache, zoo re-running
+  the full decoder every step, and keras-hub's cached decoder driven by its
+  ``GreedySampler``,
+- the float32 matrix-multiply rate of this machine, and each training run's
+  model FLOPs utilisation (training FLOPs per second over that rate).
+
+Writes ``benchmarks/results/speed.json`` and ``speed.md``.
+
+Usage: ``python benchmarks/speed.py [--repeats 5] [--quick]``
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+from keras import ops
+
+from zoo import layers
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def median_seconds(function, repeats, warmup=2):
+    """Median wall time of ``function()`` over ``repeats`` runs after warm-up."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_rate(repeats, size=1024):
+    """Measured float32 matmul FLOP/s with the current backend (jit-compiled)."""
+    a = keras.random.normal((size, size))
+    b = keras.random.normal((size, size))
+    step = _jit(lambda x, y: ops.sum(ops.matmul(x, y)))
+    seconds = median_seconds(lambda: float(step(a, b)), repeats)
+    return 2 * size**3 / seconds
+
+
+def _jit(function):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function, jit_compile=True)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
+
+
+# --- models at equal configuration -------------------------------------------
+
+
+def zoo_encoder_decoder(cfg):
+    source = keras.Input((cfg["length"],), dtype="int32")
+    target = keras.Input((cfg["length"],), dtype="int32")
+    x = layers.TokenAndPositionEmbedding(
+        cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
+    )(source)
+    for _ in range(cfg["layers"]):
+        x = layers.TransformerEncoderBlock(cfg["heads"], cfg["ffn"])(x)
+    y = layers.TokenAndPositionEmbedding(
+        cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
+    )(target)
+    for _ in range(cfg["layers"]):
+        y = layers.TransformerDecoderBlock(cfg["heads"], cfg["ffn"])(y, x)
+    return keras.Model([source, target], keras.layers.Dense(cfg["vocab"])(y))
+
+
+def hub_encoder_decoder(cfg):
+    source = keras.Input((cfg["length"],), dtype="int32")
+    target = keras.Input((cfg["length"],), dtype="int32")
+    x = keras_hub.layers.TokenAndPositionEmbedding(
+        cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
+    )(source)
+    for _ in range(cfg["layers"]):
+        x = keras_hub.layers.TransformerEncoder(cfg["ffn"], cfg["heads"])(x)
+    y = keras_hub.layers.TokenAndPositionEmbedding(
+        cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
+    )(target)
+    for _ in range(cfg["layers"]):
+        y = keras_hub.layers.TransformerDecoder(cfg["ffn"], cfg["heads"])(y, x)
+    return keras.Model([source, target], keras.layers.Dense(cfg["vocab"])(y))
+
+
+def zoo_vit(cfg):
+    images = keras.Input(cfg["image_shape"])
+    x = layers.PatchEmbedding(cfg["patch"], cfg["dim"], use_class_token=True)(images)
+    x = x + layers.PositionEmbedding(x.shape[1])(x)
+    for _ in range(cfg["layers"]):
+        x = layers.TransformerEncoderBlock(
+            cfg["heads"],
+            cfg["mlp"],
+            activation="gelu",
+            normalize_first=True,
+            layer_norm_epsilon=1e-6,
+        )(x)
+    x = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+    return keras.Model(images, keras.layers.Dense(cfg["classes"])(x[:, 0]))
+
+
+def hub_vit(cfg):
+    backbone = keras_hub.models.ViTBackbone(
+        image_shape=cfg["image_shape"],
+        patch_size=cfg["patch"],
+        num_layers=cfg["layers"],
+        num_heads=cfg["heads"],
+        hidden_dim=cfg["dim"],
+        mlp_dim=cfg["mlp"],
+    )
+    images = keras.Input(cfg["image_shape"])
+    features = backbone(images)
+    return keras.Model(images, keras.layers.Dense(cfg["classes"])(features[:, 0]))
+
+
+def train_step_seconds(model, inputs, targets, repeats):
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+    )
+    return median_seconds(lambda: model.train_on_batch(inputs, targets), repeats)
+
+
+def dense_flops_per_token(model):
+    """Forward matmul FLOPs per token from the kernels of dense projections."""
+    total = 0
+    for weight in model.trainable_weights:
+        name = weight.path
+        if "embedding" in name or "position" in name or "class_token" in name:
+            continue
+        if len(weight.shape) >= 2:
+            total += 2 * int(np.prod(weight.shape))
+    return total
+
+
+def encoder_decoder_train_flops(model, cfg):
+    """Training FLOPs of one batch: 3 × forward (dense + attention products)."""
+    tokens = cfg["batch"] * cfg["length"]
+    # Encoder and decoder tokens both pass through their own stacks; the dense
+    # count already sums both stacks, so count per source+target pair.
+    dense = dense_flops_per_token(model) * tokens
+    attention_per_layer = 4 * cfg["length"] * cfg["length"] * cfg["dim"]
+    attention = (
+        cfg["batch"] * attention_per_layer * cfg["layers"] * 3
+    )  # enc, self, cross
+    return 3 * (dense + attention)
+
+
+def vit_train_flops(model, cfg):
+    tokens_per_image = (cfg["image_shape"][0] // cfg["patch"]) ** 2 + 1
+    dense = dense_flops_per_token(model) * tokens_per_image * cfg["batch"]
+    attention = cfg["batch"] * 4 * tokens_per_image**2 * cfg["dim"] * cfg["layers"]
+    return 3 * (dense + attention)
+
+
+# --- decoding ------------------------------------------------------------------
+
+
+def decoding_benchmark(cfg, steps, repeats):
+    """Greedy tokens/s: zoo cached, zoo uncached, keras-hub cached + sampler."""
+    rng = np.random.default_rng(0)
+    batch, dim, heads = cfg["decode_batch"], cfg["dim"], cfg["heads"]
+    encoder_out = keras.random.normal((batch, cfg["length"], dim), seed=1)
+    embedding = layers.TokenAndPositionEmbedding(cfg["vocab"], steps, dim)
+    blocks = [layers.TransformerDecoderBlock(heads, cfg["ffn"]) for _ in range(2)]
+    head = keras.layers.Dense(cfg["vocab"])
+    prompt = np.zeros((batch, steps), "int32")
+    prompt[:, 0] = rng.integers(1, cfg["vocab"], batch)
+    x = embedding(prompt)
+    for block in blocks:
+        x = block(x, encoder_out)
+    head(x)
+
+    def cached():
+        caches = [ops.zeros((batch, 2, steps, heads, dim // heads)) for _ in blocks]
+        cross = [block.cross_attention.compute_cache(encoder_out) for block in blocks]
+
+        def body(index, tokens, caches):
+            step_ids = ops.slice(tokens, (0, index), (batch, 1))
+            x = embedding(step_ids, start_index=index)
+            new = []
+            for block, cache, cross_cache in zip(blocks, caches, cross):
+                x, cache, _ = block(
+                    x,
+                    self_attention_cache=cache,
+                    self_attention_cache_update_index=index,
+                    cross_attention_cache=cross_cache,
+                )
+                new.append(cache)
+            next_ids = ops.cast(ops.argmax(head(x)[:, 0], axis=-1), "int32")
+            tokens = ops.slice_update(tokens, (0, index + 1), next_ids[:, None])
+            return index + 1, tokens, new
+
+        _, tokens, _ = ops.while_loop(
+            lambda index, *_: index < steps - 1,
+            body,
+            (0, ops.convert_to_tensor(prompt), caches),
+        )
+        return tokens
+
+    def uncached():
+        def body(index, tokens):
+            x = embedding(tokens)
+            for block in blocks:
+                x = block(x, encoder_out)
+            logits = ops.take(head(x), index, axis=1)
+            next_ids = ops.cast(ops.argmax(logits, axis=-1), "int32")
+            return index + 1, ops.slice_update(
+                tokens, (0, index + 1), next_ids[:, None]
+            )
+
+        _, tokens = ops.while_loop(
+            lambda index, _: index < steps - 1,
+            body,
+            (0, ops.convert_to_tensor(prompt)),
+        )
+        return tokens
+
+    hub_embedding = keras_hub.layers.TokenAndPositionEmbedding(cfg["vocab"], steps, dim)
+    hub_blocks = [
+        keras_hub.layers.TransformerDecoder(cfg["ffn"], heads) for _ in range(2)
+    ]
+    hub_head = keras.layers.Dense(cfg["vocab"])
+    y = hub_embedding(prompt)
+    for block in hub_blocks:
+        y = block(y, encoder_out)
+    hub_head(y)
+    sampler = keras_hub.samplers.GreedySampler()
+
+    def hub_cached():
+        cache = ops.zeros((batch, 2 * len(hub_blocks), 2, steps, heads, dim // heads))
+        cross = ops.stack(
+            [
+                ops.stack(
+                    [
+                        block._cross_attention_layer._key_dense(encoder_out),
+                        block._cross_attention_layer._value_dense(encoder_out),
+                    ],
+                    axis=1,
+                )
+                for block in hub_blocks
+            ],
+            axis=1,
+        )
+
+        def next_token(tokens, cache, index):
+            step_ids = ops.slice(tokens, (0, index - 1), (batch, 1))
+            x = hub_embedding.token_embedding(step_ids)
+            x = x + hub_embedding.position_embedding(x, start_index=index - 1)
+            self_caches = []
+            for i, block in enumerate(hub_blocks):
+                x, self_cache, _ = block(
+                    x,
+                    encoder_sequence=encoder_out,
+                    self_attention_cache=cache[:, i],
+                    self_attention_cache_update_index=index - 1,
+                    cross_attention_cache=cross[:, i],
+                    cross_attention_cache_update_index=None,
+                )
+                self_caches.append(self_cache)
+            cache = ops.concatenate(
+                [ops.stack(self_caches, axis=1), cache[:, len(hub_blocks) :]], axis=1
+            )
+            return hub_head(x)[:, 0], None, cache
+
+        return sampler(next_token, ops.convert_to_tensor(prompt), cache=cache, index=1)
+
+    rates = {}
+    for name, function in (
+        ("zoo_cached", cached),
+        ("zoo_uncached", uncached),
+        ("keras_hub_cached_greedy", hub_cached),
+    ):
+        compiled = _jit(function)
+        seconds = median_seconds(lambda f=compiled: ops.convert_to_numpy(f()), repeats)
+        rates[name] = batch * (steps - 1) / seconds
+    return rates
+
+
+# --- main ------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    args = parser.parse_args()
+    keras.utils.set_random_seed(0)
+    scale = 2 if args.quick else 1
+    encdec = {
+        "vocab": 8000,
+        "length": 32,
+        "dim": 256,
+        "heads": 4,
+        "ffn": 1024,
+        "layers": 2,
+        "batch": 64 // scale,
+        "decode_batch": 16,
+    }
+    vit = {
+        "image_shape": (28, 28, 1),
+        "patch": 4,
+        "dim": 128,
+        "heads": 4,
+        "mlp": 512,
+        "layers": 6,
+        "classes": 10,
+        "batch": 128 // scale,
+    }
+
+    rate = matmul_rate(args.repeats)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(1, encdec["vocab"], (2, encdec["batch"], encdec["length"]))
+    inputs = [tokens[0].astype("int32"), tokens[1].astype("int32")]
+    targets = np.roll(inputs[1], -1, axis=1)
+    images = rng.random((vit["batch"], *vit["image_shape"]), dtype="float32")
+    labels = rng.integers(0, 10, vit["batch"])
+
+    rows = []
+    for task, builders, data, flops_of, unit in (
+        (
+            "encoder-decoder training",
+            (zoo_encoder_decoder, hub_encoder_decoder),
+            (inputs, targets),
+            encoder_decoder_train_flops,
+            encdec["batch"] * encdec["length"],
+        ),
+        (
+            "ViT training",
+            (zoo_vit, hub_vit),
+            (images, labels),
+            vit_train_flops,
+            vit["batch"],
+        ),
+    ):
+        cfg = encdec if task.startswith("encoder") else vit
+        measured = {}
+        for side, build in zip(("zoo", "keras_hub"), builders):
+            model = build(cfg)
+            seconds = train_step_seconds(model, *data, args.repeats)
+            measured[side] = {
+                "per_second": unit / seconds,
+                "mfu": flops_of(model, cfg) / seconds / rate,
+                "parameters": model.count_params(),
+            }
+        rows.append(
+            {
+                "task": task,
+                "unit": "target tokens/s" if task.startswith("encoder") else "images/s",
+                **{
+                    f"{side}_{key}": value
+                    for side, m in measured.items()
+                    for key, value in m.items()
+                },
+                "ratio_zoo_over_keras_hub": measured["zoo"]["per_second"]
+                / measured["keras_hub"]["per_second"],
+            }
+        )
+
+    decoding = decoding_benchmark(encdec, steps=64, repeats=args.repeats)
+    result = {
+        "backend": keras.backend.backend(),
+        "device": platform.processor() or platform.machine(),
+        "keras": keras.__version__,
+        "keras_hub": keras_hub.__version__,
+        "matmul_gflops": rate / 1e9,
+        "training": rows,
+        "decoding_tokens_per_second": decoding,
+        "decoding_ratios": {
+            "cached_over_uncached": decoding["zoo_cached"] / decoding["zoo_uncached"],
+            "cached_over_keras_hub": decoding["zoo_cached"]
+            / decoding["keras_hub_cached_greedy"],
+        },
+        "repeats": args.repeats,
+        "quick": args.quick,
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "speed.md").write_text(markdown(result))
+    print(markdown(result))
+
+
+def markdown(result):
+    lines = [
+        f"Backend {result['backend']}, device {result['device']}, keras "
+        f"{result['keras']}, keras-hub {result['keras_hub']}; float32 matmul "
+        f"rate {result['matmul_gflops']:.1f} GFLOP/s; medians of "
+        f"{result['repeats']} repetitions.",
+        "",
+        "| training | unit | zoo | keras-hub | zoo / keras-hub | zoo MFU | keras-hub MFU |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["training"]:
+        lines.append(
+            f"| {row['task']} | {row['unit']} | {row['zoo_per_second']:.0f} | "
+            f"{row['keras_hub_per_second']:.0f} | "
+            f"{row['ratio_zoo_over_keras_hub']:.2f}x | {row['zoo_mfu']:.0%} | "
+            f"{row['keras_hub_mfu']:.0%} |"
+        )
+    rates = result["decoding_tokens_per_second"]
+    ratios = result["decoding_ratios"]
+    lines += [
+        "",
+        "| greedy decoding, 64 tokens | tokens/s |",
+        "|---|---|",
+        *(f"| {name} | {value:.0f} |" for name, value in rates.items()),
+        "",
+        f"Cached / uncached: {ratios['cached_over_uncached']:.2f}x; cached zoo / "
+        f"keras-hub: {ratios['cached_over_keras_hub']:.2f}x.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
