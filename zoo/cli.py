@@ -13,6 +13,7 @@ shows the full message and traceback instead.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -93,7 +94,186 @@ def cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [add_datasets]
+# --- shared argument checks --------------------------------------------------
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1, with a message naming the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, received {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer, received {value}"
+        )
+    return value
+
+
+def existing_run_dir(text: str) -> str:
+    """argparse type: a folder that exists."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
+    return text
+
+
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+# --- zoo train --------------------------------------------------------------
+
+
+def add_train(subparsers: argparse._SubParsersAction) -> None:
+    """Declare `zoo train`."""
+    from zoo import registry
+
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model; the same --out again resumes",
+        description="Train MODEL on SOURCE. Running the same command again "
+        "with the same --out resumes an interrupted run from its last "
+        "completed epoch.",
+    )
+    parser.add_argument(
+        "model", metavar="MODEL", help=f"one of: {', '.join(registry.family_names())}"
+    )
+    parser.add_argument("--preset", help="model size (default: the family's)")
+    parser.add_argument(
+        "--data",
+        metavar="SOURCE",
+        help="built-in dataset name, tfds:NAME[/CONFIG], or a local path",
+    )
+    parser.add_argument("--epochs", type=positive_int, default=10)
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.add_argument("--precision", choices=PRECISIONS, default="auto")
+    parser.add_argument(
+        "--distribute",
+        default="auto",
+        choices=("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel"),
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out", metavar="DIR", help="run folder (default runs/MODEL-PRESET)"
+    )
+    parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="deterministic ops (bit-identical resumes; slower)",
+    )
+    parser.set_defaults(func=cmd_train)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train (or resume), then evaluate and export into --out."""
+    from zoo import registry
+    from zoo.trainer import train_run
+
+    family = registry.get_family(args.model)
+    preset = args.preset or family.default_preset
+    family.check_preset(preset)
+    out = args.out or os.path.join("runs", f"{args.model}-{preset}")
+    metrics = train_run(
+        family,
+        preset=preset,
+        data=args.data or family.default_data,
+        out=out,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        distribute=args.distribute,
+        seed=args.seed,
+        deterministic=args.deterministic,
+    )
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    return 0
+
+
+# --- zoo evaluate -----------------------------------------------------------
+
+
+def add_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    """Declare `zoo evaluate`."""
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="print a trained run's test metrics as JSON",
+        description="Evaluate the model in DIR on the test split of SOURCE "
+        "(default: the data it was trained on) and print the metrics as JSON.",
+    )
+    parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
+    parser.add_argument("--data", metavar="SOURCE")
+    parser.add_argument("--batch-size", type=positive_int, default=None)
+    parser.set_defaults(func=cmd_evaluate)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a trained run."""
+    from zoo.trainer import evaluate_run
+
+    metrics = evaluate_run(args.run_dir, data=args.data, batch_size=args.batch_size)
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+    return 0
+
+
+# --- zoo predict ------------------------------------------------------------
+
+
+def add_predict(subparsers: argparse._SubParsersAction) -> None:
+    """Declare `zoo predict`; the family of DIR parses its own options."""
+    parser = subparsers.add_parser(
+        "predict",
+        help="predict on raw inputs: words, sentences, image files, a CSV window",
+        description="Run the model in DIR on raw INPUTs and print predictions.",
+    )
+    parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
+    parser.add_argument("inputs", metavar="INPUT", nargs="+")
+    parser.epilog = (
+        "The model's family adds options of its own, e.g. vit: --top K, "
+        "--explain OUT.png (attention heatmap)."
+    )
+    parser.set_defaults(func=cmd_predict, accepts_extra=True)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Print predictions of a trained run, with the family's own options."""
+    from zoo.trainer import predict_run
+
+    print(predict_run(args.run_dir, args.inputs, args.extra))
+    return 0
+
+
+# --- zoo export -------------------------------------------------------------
+
+
+def add_export(subparsers: argparse._SubParsersAction) -> None:
+    """Declare `zoo export`."""
+    parser = subparsers.add_parser(
+        "export",
+        help="write a SavedModel that serves raw inputs",
+        description="Export the model in DIR as a TensorFlow SavedModel whose "
+        "serving signature takes raw inputs.",
+    )
+    parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
+    parser.add_argument("--to", metavar="PATH", help="default DIR/saved_model")
+    parser.set_defaults(func=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Export a trained run."""
+    from zoo.trainer import export_run
+
+    print(export_run(args.run_dir, args.to))
+    return 0
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    add_train,
+    add_evaluate,
+    add_predict,
+    add_export,
+    add_datasets,
+]
 """Functions that each add one subcommand to the parser."""
 
 
@@ -124,7 +304,12 @@ def main(argv: list[str] | None = None) -> int:
         The exit status.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # Only `zoo predict` takes options beyond its own: those of the family of
+    # the run it loads, which is known only once DIR is read.
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_extra", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     return run_guarded(args.func, args, prog=parser.prog, verbose=args.verbose)
 
 

@@ -60,7 +60,8 @@ class MultiHeadAttention(keras.layers.Layer):
 
     Returns:
         ``output``, followed by ``scores`` when ``return_attention_scores`` and
-        by the updated ``cache`` when a cache was passed.
+        by the updated ``cache`` when a cache was passed. Outputs at padded
+        query positions attend nothing and are not meaningful.
 
     Example:
     >>> layer = MultiHeadAttention(num_heads=2)

@@ -1,0 +1,200 @@
+"""`zoo train/evaluate/predict/export` end to end, resume after SIGKILL, bad input."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from zoo import cli
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def zoo_command(*args):
+    return [sys.executable, "-m", "zoo.cli", *map(str, args)]
+
+
+def run_zoo(*args, timeout=600):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        zoo_command(*args),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory, fashion_mnist_small):
+    """A folder of real Fashion-MNIST PNGs, one sub-folder per class (3 classes)."""
+    import tensorflow as tf
+
+    from zoo.data.fashion_mnist import CLASS_NAMES
+
+    root = tmp_path_factory.mktemp("images")
+    (images, labels), _ = fashion_mnist_small
+    for class_id in (0, 1, 7):
+        folder = root / CLASS_NAMES[class_id].replace("/", "-")
+        folder.mkdir()
+        for index in np.flatnonzero(labels == class_id)[:80]:
+            png = tf.io.encode_png(images[index][..., None]).numpy()
+            (folder / f"{index}.png").write_bytes(png)
+    return root
+
+
+def history_rows(run_dir):
+    with open(Path(run_dir) / "history.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def saved_weights(run_dir):
+    from zoo.trainer import load_run
+
+    _, _, model = load_run(run_dir)  # imports the family's custom classes
+    return model.get_weights()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "nosuchmodel"], "unknown model 'nosuchmodel'; expected one of: "),
+        (["train", "vit", "--preset", "huge"], "unknown preset 'huge'"),
+        (["train", "vit", "--data", "nosuchdata"], "nosuchdata"),
+        (["train", "vit", "--data", "/no/such/folder"], "/no/such/folder"),
+    ],
+)
+def test_bad_names_and_paths_are_one_line_errors(argv, message, tmp_path, capsys):
+    code = cli.main([*argv, "--out", str(tmp_path / "run"), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--epochs", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-3", "two"])
+def test_non_positive_epochs_and_batch_size_exit_2(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "vit", flag, value])
+    assert exit_info.value.code == 2
+    assert "expected a positive integer" in capsys.readouterr().err
+
+
+def test_out_holding_another_models_run_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(
+        json.dumps({"model": "seq2seq", "preset": "tiny", "data": "cmudict"})
+    )
+    code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "holds a run of model 'seq2seq'; received model 'vit'" in err
+
+
+def test_evaluate_a_folder_without_a_run_is_an_error(tmp_path, capsys):
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    assert "holds no zoo run" in capsys.readouterr().err
+
+
+def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
+    out = tmp_path / "run"
+    trained = run_zoo(
+        "train",
+        "vit",
+        "--preset",
+        "tiny",
+        "--data",
+        image_folder,
+        "--epochs",
+        "2",
+        "--batch-size",
+        "32",
+        "--out",
+        out,
+    )
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    for name in (
+        "model.keras",
+        "metrics.json",
+        "history.csv",
+        "run.json",
+        "training_curve.png",
+        "saved_model/saved_model.pb",
+    ):
+        assert (out / name).exists(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["accuracy"] > 0.5  # three classes: chance is 1/3
+
+    evaluated = run_zoo("evaluate", out)
+    assert evaluated.returncode == 0, evaluated.stderr[-3000:]
+    assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(
+        metrics["accuracy"], abs=1e-6
+    )
+    image = next((image_folder / "Trouser").glob("*.png"))
+    predicted = run_zoo("predict", out, image)
+    assert predicted.returncode == 0, predicted.stderr[-3000:]
+    assert "Trouser" in predicted.stdout
+
+    exported = run_zoo("export", out, "--to", tmp_path / "exported")
+    assert exported.returncode == 0, exported.stderr[-3000:]
+    assert (tmp_path / "exported" / "saved_model.pb").exists()
+
+
+def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(
+    image_folder, tmp_path
+):
+    common = [
+        "train",
+        "vit",
+        "--preset",
+        "tiny",
+        "--data",
+        image_folder,
+        "--epochs",
+        "3",
+        "--batch-size",
+        "16",
+        "--deterministic",
+    ]
+    reference = run_zoo(*common, "--out", tmp_path / "reference")
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    out = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    process = subprocess.Popen(
+        zoo_command(*common, "--out", out),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    # Wait until the first epoch is backed up, then kill inside the second.
+    metadata = out / "backup" / "training_metadata.json"
+    deadline = time.monotonic() + 300
+    while not metadata.exists() and time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    assert process.poll() is None, "training ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (out / "metrics.json").exists()
+
+    resumed = run_zoo(*common, "--out", out)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    expected_rows, got_rows = history_rows(tmp_path / "reference"), history_rows(out)
+    assert [row["epoch"] for row in got_rows] == ["0", "1", "2"]
+    for expected, got in zip(expected_rows, got_rows):
+        assert float(got["loss"]) == pytest.approx(float(expected["loss"]), rel=1e-6)
+    for expected, got in zip(saved_weights(tmp_path / "reference"), saved_weights(out)):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)

@@ -1,0 +1,96 @@
+"""What a model family provides to the `zoo` command and the fit recipe.
+
+A family (``vit``, ``seq2seq``, ``forecaster``, ...) knows its data, its
+models and presets, how to evaluate, predict and export. The `zoo` command
+and ``training`` know nothing of any particular family: they only call the
+methods below. Families are listed in ``zoo.registry``.
+"""
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """The splits of a dataset, ready for ``model.fit``.
+
+    Attributes:
+        train: finite, batched ``tf.data.Dataset`` of (inputs, targets); the
+            recipe repeats it, so it must reshuffle deterministically (seeded)
+            on each pass.
+        validation: batched validation split, or None.
+        test: batched test split, or None.
+        info: what the model needs to know of the data (number of classes,
+            vocabulary sizes, input shape, ...); JSON-serializable.
+    """
+
+    train: Any
+    validation: Any = None
+    test: Any = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+class ModelFamily:
+    """Base class of a model family; subclasses fill in the methods.
+
+    Attributes:
+        name: the family's name on the command line.
+        description: one line for ``zoo train --help``.
+        presets: preset name → model config (plain data).
+        default_preset: the preset used when ``--preset`` is not given.
+        default_data: the built-in dataset used when ``--data`` is not given.
+        monitor: the validation metric early stopping and checkpoints follow.
+        learning_rate, warmup_steps, schedule: the optimizer recipe.
+    """
+
+    name = ""
+    description = ""
+    presets: dict = {}
+    default_preset = "tiny"
+    default_data = ""
+    monitor = "val_loss"
+    learning_rate = 1e-3
+    warmup_steps = None
+    schedule = "cosine"
+
+    def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
+        """Load ``source`` and return ``PreparedData``.
+
+        Preprocessing fit on the training split (scalers, vocabularies,
+        normalization statistics) is saved under ``run_dir`` so that
+        ``evaluate``, ``predict`` and ``export`` reuse it.
+        """
+        raise NotImplementedError
+
+    def build_model(self, config: dict, info: dict):
+        """Return an uncompiled ``keras.Model`` for ``config`` and data ``info``."""
+        raise NotImplementedError
+
+    def compile_arguments(self, config: dict, info: dict) -> dict:
+        """Return ``loss`` and ``metrics`` for ``model.compile``."""
+        raise NotImplementedError
+
+    def evaluate(self, model, data: PreparedData, run_dir: Path) -> dict:
+        """Return the family's metrics on ``data.test`` as a flat dict."""
+        raise NotImplementedError
+
+    def add_predict_arguments(self, parser) -> None:
+        """Add family-specific options to ``zoo predict`` (e.g. ``--plot``)."""
+
+    def predict(self, model, run_dir: Path, inputs: list, args) -> str:
+        """Return printable predictions for the raw ``inputs``."""
+        raise NotImplementedError
+
+    def export(self, model, run_dir: Path, path: Path) -> Path:
+        """Write a SavedModel that serves raw inputs to ``path``."""
+        raise NotImplementedError
+
+    def check_preset(self, preset):
+        """Return the config of ``preset``, or raise ``ValueError`` listing them."""
+        if preset not in self.presets:
+            raise ValueError(
+                f"unknown preset {preset!r} for model {self.name!r}; expected one "
+                f"of: {', '.join(sorted(self.presets))}"
+            )
+        return dict(self.presets[preset])

@@ -1,0 +1,86 @@
+"""The folder of one training run (``--out DIR``) and what it records.
+
+``DIR/run.json`` says which model, preset and data the run trains, so that
+``zoo train`` with the same ``--out`` resumes it, refuses to mix in another
+model, and ``zoo evaluate``/``predict``/``export`` know what they load.
+"""
+
+import json
+from pathlib import Path
+
+RUN_FILE = "run.json"
+MODEL_FILE = "model.keras"
+METRICS_FILE = "metrics.json"
+SAVED_MODEL_DIR = "saved_model"
+
+
+def read_run(run_dir):
+    """Return the run record of ``run_dir``, or ``None`` if it holds no run."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def require_run(run_dir):
+    """Return the run record; ``ValueError`` if ``run_dir`` holds no trained run."""
+    run_dir = Path(run_dir)
+    record = read_run(run_dir)
+    if record is None:
+        raise ValueError(
+            f"DIR {str(run_dir)!r} holds no zoo run: expected {RUN_FILE} in it "
+            "(made by `zoo train --out DIR`)"
+        )
+    if not (run_dir / MODEL_FILE).is_file():
+        raise ValueError(
+            f"DIR {str(run_dir)!r} holds no trained model yet: expected "
+            f"{MODEL_FILE}; run `zoo train` with --out {run_dir} to finish it"
+        )
+    return record
+
+
+def start_or_resume(run_dir, record):
+    """Write ``record`` to a new run, or check that it matches the run there.
+
+    Returns True when an earlier run is resumed. A folder holding another
+    model's or preset's run, or other files, raises ``ValueError``.
+    """
+    run_dir = Path(run_dir)
+    existing = read_run(run_dir)
+    if existing is None:
+        if run_dir.exists() and any(run_dir.iterdir()):
+            raise ValueError(
+                f"--out {str(run_dir)!r} is not empty and holds no zoo run; "
+                "expected an empty or new folder, or one from `zoo train`"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        return False
+    for key in ("model", "preset", "data"):
+        if existing.get(key) != record.get(key):
+            raise ValueError(
+                f"--out {str(run_dir)!r} holds a run of {key} "
+                f"{existing.get(key)!r}; received {key} {record.get(key)!r}: "
+                "use another --out, or the same settings to resume"
+            )
+    return True
+
+
+def write_metrics(run_dir, metrics):
+    """Write ``metrics`` as ``DIR/metrics.json``."""
+    path = Path(run_dir) / METRICS_FILE
+    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def mark_completed(run_dir):
+    """Record in ``run.json`` that training finished and its outputs are written."""
+    path = Path(run_dir) / RUN_FILE
+    record = json.loads(path.read_text())
+    record["completed"] = True
+    path.write_text(json.dumps(record, indent=2) + "\n")
+
+
+def read_metrics(run_dir):
+    """Return the metrics a finished run wrote."""
+    return json.loads((Path(run_dir) / METRICS_FILE).read_text())

@@ -1,0 +1,147 @@
+"""What the `zoo` subcommands do with a family and a run folder.
+
+Kept apart from ``zoo.cli`` (argument parsing) so that examples and tests can
+call the same steps from Python.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from zoo import registry
+from zoo import run_dir as runs
+
+
+def train_run(
+    family,
+    preset,
+    data,
+    out,
+    epochs,
+    batch_size=None,
+    precision="auto",
+    distribute="auto",
+    seed=0,
+    deterministic=False,
+):
+    """Train ``family``'s ``preset`` on ``data`` into ``out``; resume if it is there.
+
+    After training, the best weights are saved to ``model.keras``, the test
+    metrics to ``metrics.json`` and a SavedModel to ``saved_model/``.
+
+    Returns:
+        The metrics dict.
+    """
+    import keras
+
+    from training.recipe import fit
+
+    config = family.check_preset(preset)
+    batch_size = batch_size or config.get("batch_size", 64)
+    out = Path(out)
+    record = {
+        "model": family.name,
+        "preset": preset,
+        "data": data,
+        "config": config,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "precision": precision,
+        "seed": seed,
+    }
+    resumed = runs.start_or_resume(out, record)
+    if resumed and runs.read_run(out).get("completed"):
+        # The backup is gone once a run finishes: training again would start
+        # from scratch and overwrite a finished model.
+        print(
+            f"{out} holds a finished run; its metrics follow. Use another --out "
+            "to train again.",
+            file=sys.stderr,
+        )
+        return runs.read_metrics(out)
+    if deterministic:
+        _enable_determinism()
+    keras.utils.set_random_seed(seed)
+    prepared = family.prepare_data(data, batch_size, out, seed=seed)
+    compile_arguments = family.compile_arguments(config, prepared.info)
+
+    start = time.perf_counter()
+    history = fit(
+        lambda: family.build_model(config, prepared.info),
+        prepared.train,
+        prepared.validation,
+        str(out),
+        epochs,
+        precision=precision,
+        distribute=distribute,
+        schedule=config.get("schedule", family.schedule),
+        learning_rate=config.get("learning_rate", family.learning_rate),
+        warmup_steps=config.get("warmup_steps", family.warmup_steps),
+        monitor=family.monitor,
+        seed=seed,
+        **compile_arguments,
+    )
+    seconds = time.perf_counter() - start
+    # The checkpoint holds the best epoch of all sessions of this run; early
+    # stopping's restored weights only know the epochs since the last resume.
+    model = keras.models.load_model(out / runs.MODEL_FILE)
+    metrics = family.evaluate(model, prepared, out)
+    metrics.update(
+        {
+            "train_seconds_this_session": round(seconds, 1),
+            "epochs_completed": len(history.epoch) and history.epoch[-1] + 1,
+            "parameters": int(model.count_params()),
+        }
+    )
+    runs.write_metrics(out, metrics)
+    family.export(model, out, out / runs.SAVED_MODEL_DIR)
+    runs.mark_completed(out)
+    return metrics
+
+
+def _enable_determinism():
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def load_run(run_dir):
+    """Return (family, run record, model) of a trained run folder."""
+    import keras
+
+    record = runs.require_run(run_dir)
+    family = registry.get_family(record["model"])
+    model = keras.models.load_model(Path(run_dir) / runs.MODEL_FILE)
+    return family, record, model
+
+
+def evaluate_run(run_dir, data=None, batch_size=None):
+    """Evaluate a trained run on the test split of ``data`` (default: its own)."""
+    family, record, model = load_run(run_dir)
+    prepared = family.prepare_data(
+        data or record["data"],
+        batch_size or record["batch_size"],
+        Path(run_dir),
+        seed=record.get("seed", 0),
+    )
+    return family.evaluate(model, prepared, Path(run_dir))
+
+
+def predict_run(run_dir, inputs, extra_arguments=()):
+    """Return printable predictions of a trained run on raw ``inputs``."""
+    family, _, model = load_run(run_dir)
+    parser = argparse.ArgumentParser(prog=f"zoo predict DIR ({family.name})")
+    family.add_predict_arguments(parser)
+    options = parser.parse_args(list(extra_arguments))
+    return family.predict(model, Path(run_dir), list(inputs), options)
+
+
+def export_run(run_dir, to=None):
+    """Export a trained run as a SavedModel; return its path."""
+    family, _, model = load_run(run_dir)
+    path = Path(to) if to else Path(run_dir) / runs.SAVED_MODEL_DIR
+    return family.export(model, Path(run_dir), path)
