@@ -1,0 +1,150 @@
+"""G2P on the full CMUdict split: train within a time budget, report test WER/PER.
+
+Trains a seq2seq preset on the built-in ``cmudict`` data (90/5/5 by word,
+stress removed), stops when ``--minutes`` of training have passed (checked
+after each epoch; the best epoch by validation loss is kept), then decodes
+the whole test split with the preset's search and reports word and phoneme
+error rates, the wall time and the device. Reference points on this data:
+CMU's g2p-seq2seq Transformer (2 layers x 256) about 31% WER, Phonetisaurus
+33.9% WER. The target of the zoo is WER <= 30%.
+
+Writes ``benchmarks/results/g2p_cmudict.json`` and ``g2p_cmudict.md``.
+
+Usage: ``python benchmarks/g2p_cmudict.py [--minutes 60] [--preset small]``
+"""
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+
+RESULTS = Path(__file__).parent / "results"
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Stop training before an epoch that would end past ``seconds``.
+
+    The next epoch is assumed to take as long as the slowest one so far, so
+    training ends within the budget rather than one epoch after it.
+    """
+
+    def __init__(self, seconds):
+        super().__init__()
+        self.seconds = seconds
+        self.start = time.perf_counter()
+        self.slowest = 0.0
+        self.epoch_start = self.start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.perf_counter()
+        self.slowest = max(self.slowest, now - self.epoch_start)
+        if now - self.start + self.slowest > self.seconds:
+            self.model.stop_training = True
+
+
+def device():
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return f"GPU: {gpus[0].name}"
+    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--preset", default="small")
+    parser.add_argument("--max-epochs", type=int, default=200)
+    parser.add_argument("--beam-size", type=int, default=None)
+    parser.add_argument("--out", default="runs/benchmark_g2p")
+    args = parser.parse_args()
+
+    from training.recipe import fit
+    from zoo import registry
+    from zoo import run_dir as runs
+
+    family = registry.get_family("seq2seq")
+    config = family.check_preset(args.preset)
+    if args.beam_size:
+        config["beam_size"] = args.beam_size
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # evaluate() reads the search options from the run record.
+    (out / runs.RUN_FILE).write_text(json.dumps({"model": "seq2seq", "config": config}))
+    keras.utils.set_random_seed(0)
+    wall = time.perf_counter()
+    data = family.prepare_data("cmudict", config["batch_size"], out, seed=0)
+    start = time.perf_counter()
+    history = fit(
+        lambda: family.build_model(config, data.info),
+        data.train,
+        data.validation,
+        str(out),
+        args.max_epochs,
+        schedule=config["schedule"],
+        learning_rate=config["learning_rate"],
+        warmup_steps=config["warmup_steps"],
+        patience=None,
+        callbacks=[TimeBudget(args.minutes * 60)],
+        seed=0,
+        **family.compile_arguments(config, data.info),
+    )
+    train_seconds = time.perf_counter() - start
+    model = keras.models.load_model(out / runs.MODEL_FILE)
+    start = time.perf_counter()
+    metrics = family.evaluate(model, data, out)
+    eval_seconds = time.perf_counter() - start
+    result = {
+        "preset": args.preset,
+        "budget_minutes": args.minutes,
+        "epochs": len(history.epoch),
+        "best_val_loss": min(history.history["val_loss"]),
+        "test_wer": metrics["wer"],
+        "test_per": metrics["per"],
+        "test_words": metrics["test_words"],
+        "beam_size": config["beam_size"],
+        "parameters": int(model.count_params()),
+        "train_seconds": round(train_seconds, 1),
+        "eval_seconds": round(eval_seconds, 1),
+        "wall_seconds": round(time.perf_counter() - wall, 1),
+        "device": device(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "target_wer": 0.30,
+        "anchors": {"g2p-seq2seq (2x256 Transformer)": 0.31, "Phonetisaurus": 0.339},
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "g2p_cmudict.json").write_text(json.dumps(result, indent=1) + "\n")
+    rows = [
+        (
+            "zoo seq2seq " + args.preset,
+            f"{100 * result['test_wer']:.1f}%",
+            f"{100 * result['test_per']:.1f}%",
+        ),
+        ("CMU g2p-seq2seq Transformer (reported)", "~31%", ""),
+        ("Phonetisaurus WFST (reported)", "33.9%", ""),
+    ]
+    table = ["| model | test WER | test PER |", "|---|---|---|"]
+    table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    table += [
+        "",
+        f"CMUdict without stress, {result['test_words']} test words, beam "
+        f"{result['beam_size']}; {result['epochs']} epochs in "
+        f"{result['train_seconds'] / 60:.1f} min of training (budget "
+        f"{args.minutes:g} min), {result['parameters']:,} parameters; "
+        f"{result['device']}; Keras {result['keras']} ({result['backend']}).",
+    ]
+    (RESULTS / "g2p_cmudict.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""The string-in, string-out SavedModel, loaded in a process that never imports zoo."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+LOADER = textwrap.dedent(
+    """
+    import json, sys
+    import tensorflow as tf
+    serve = tf.saved_model.load(sys.argv[1]).signatures["serve"]
+    words = json.loads(sys.argv[2])
+    result = {"zoo_imported": "zoo" in sys.modules}
+    result["outputs"] = [
+        s.decode() for s in serve(inputs=tf.constant(words))["outputs"].numpy()
+    ]
+    for name, bad in (("too_long", tf.constant(["a" * 100])),
+                      ("numbers", tf.constant([1, 2]))):
+        try:
+            serve(inputs=bad)
+            result[name] = "no error"
+        except Exception as error:
+            result[name] = type(error).__name__ + ": " + str(error)[:300]
+    print(json.dumps(result))
+    """
+)
+WORDS = ["cat", "hello", "", "Zebra", "o'neil", "abc123"]
+
+
+@pytest.fixture(scope="module")
+def served(trained_run):
+    run_dir, _ = trained_run
+    completed = subprocess.run(
+        [sys.executable, "-c", LOADER, str(run_dir / "saved_model"), json.dumps(WORDS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def test_same_outputs_as_the_keras_model(served, trained_run, trained_model):
+    from zoo import registry
+
+    run_dir, _ = trained_run
+    family = registry.get_family("seq2seq")
+    assert not served["zoo_imported"]
+    assert served["outputs"] == family.transcribe(trained_model, run_dir, WORDS)
+    assert served["outputs"][2] == ""  # empty input -> empty output
+    assert served["outputs"][5]  # digits are unknown symbols, still an output
+
+
+def test_bad_input(served):
+    assert "InvalidArgumentError" in served["too_long"]
+    assert "longer than the limit of" in served["too_long"]
+    assert served["numbers"] != "no error"
+
+
+def test_export_run_to_another_path(trained_run, tmp_path):
+    from zoo import trainer
+
+    path = trainer.export_run(trained_run[0], tmp_path / "exported")
+    assert (path / "saved_model.pb").is_file()

@@ -1,0 +1,67 @@
+"""Source/target text pairs from a ``.tsv`` file, grouped by source.
+
+Each line is ``source<TAB>target``. A source may appear on several lines
+(a word with several pronunciations): the targets are grouped into one list
+of references, and the split is by source, so none leaks across splits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoo.data.cmudict import split_by_key
+
+
+def read_tsv(path) -> dict[str, list[str]]:
+    """Read ``source<TAB>target`` lines into source -> its targets.
+
+    Blank lines are skipped; surrounding whitespace is stripped.
+
+    Args:
+        path: the ``.tsv`` file (UTF-8).
+
+    Returns:
+        Source -> list of distinct targets, in file order.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: on a line without exactly one tab, an empty side, a file
+            that is not UTF-8 or holds no pairs; the message names the line.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such .tsv file: {path}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path} is not UTF-8 text: {error}") from None
+    pairs: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2 or not fields[0].strip() or not fields[1].strip():
+            raise ValueError(
+                f"{path}:{number}: expected 'source<TAB>target' with both sides "
+                f"non-empty; received {line!r}"
+            )
+        source, target = fields[0].strip(), fields[1].strip()
+        targets = pairs.setdefault(source, [])
+        if target not in targets:
+            targets.append(target)
+    if not pairs:
+        raise ValueError(f"{path} holds no source<TAB>target lines")
+    return pairs
+
+
+def load_tsv(path, seed=0) -> dict[str, list]:
+    """Split a ``.tsv`` of pairs 90/5/5 by source with a fixed seed.
+
+    Returns:
+        Split name -> list of ``(source, [target, ...])``.
+    """
+    pairs = read_tsv(path)
+    return {
+        name: [(source, pairs[source]) for source in split]
+        for name, split in split_by_key(pairs, seed=seed).items()
+    }

@@ -1,0 +1,84 @@
+"""SavedModel export of a seq2seq model: a batch of strings in, strings out.
+
+Tokenization, the search and detokenization all run inside the graph, so the
+SavedModel serves raw words with nothing but TensorFlow.
+
+Behaviour on bad input (documented in docs/g2p.md and tested):
+
+* empty (or all-blank) strings give an empty output string;
+* characters never seen in training map to ``[UNK]`` and still get an
+  output (digits and most punctuation are such characters for CMUdict);
+* an input longer than the model's ``source_sequence_length`` symbols fails
+  the whole call with ``InvalidArgumentError`` naming the limit;
+* a non-string batch is refused by the signature (``TypeError`` or
+  ``ValueError`` from TensorFlow).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from zoo.decoding import Decoder
+
+
+def export_seq2seq(
+    model,
+    source_tokenizer,
+    target_tokenizer,
+    path,
+    beam_size=4,
+    length_penalty=0.6,
+):
+    """Write ``model`` with its tokenizers and search as a SavedModel.
+
+    The ``serve`` signature (also the default ``serving_default``) takes
+    ``inputs``: a 1-D ``tf.string`` tensor, and returns ``outputs``: a 1-D
+    ``tf.string`` tensor of the same length.
+
+    Args:
+        model: a trained ``Seq2SeqTransformer``.
+        source_tokenizer, target_tokenizer: the run's tokenizers (with
+            ``tf_encode``/``tf_decode``).
+        path: output folder.
+        beam_size, length_penalty: the search (``beam_size=1`` is greedy).
+
+    Returns:
+        ``path`` as a ``Path``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "SavedModel export needs the TensorFlow backend; received "
+            f"KERAS_BACKEND={keras.backend.backend()!r}"
+        )
+    decoder = Decoder(model, beam_size=beam_size, length_penalty=length_penalty)
+    limit = model.source_sequence_length
+
+    def serve(inputs):
+        words = tf.strings.strip(inputs)
+        ids = source_tokenizer.tf_encode(words)
+        lengths = ids.row_lengths()
+        check = tf.debugging.assert_less_equal(
+            lengths,
+            tf.cast(limit, lengths.dtype),
+            message=f"an input is longer than the limit of {limit} symbols",
+        )
+        with tf.control_dependencies([check]):
+            dense = ids.to_tensor(default_value=0, shape=[None, limit])
+        text = target_tokenizer.tf_decode(decoder.search(tf.cast(dense, tf.int32)))
+        return {"outputs": tf.where(lengths > 0, text, tf.constant(""))}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    # The lookup tables are resources the graph captures: keep them tracked.
+    archive._tf_trackable.zoo_tokenizer_tables = [
+        *source_tokenizer._lookup_tables(),
+        *target_tokenizer._lookup_tables(),
+    ]
+    archive.add_endpoint(
+        "serve", serve, input_signature=[tf.TensorSpec([None], tf.string, "inputs")]
+    )
+    archive.write_out(str(path), verbose=False)
+    return Path(path)

@@ -1,0 +1,110 @@
+"""The sequence-to-sequence task model: a backbone plus an output projection."""
+
+import keras
+from keras import ops
+
+from zoo.models.seq2seq.seq2seq_backbone import Seq2SeqBackbone
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Seq2SeqTransformer(keras.Model):
+    """Encoder-decoder Transformer that returns next-token logits.
+
+    Called on ``{"encoder_token_ids", "decoder_token_ids"}`` it returns
+    (batch, target, target_vocabulary_size) float32 logits (teacher forcing).
+    ``encode``, ``init_caches`` and ``decode_logits`` are the pieces that
+    ``zoo.decoding`` runs step by step.
+
+    Args:
+        backbone: a ``Seq2SeqBackbone``.
+        tie_output_embedding: project with the transposed target embedding
+            table (as in the paper) instead of a separate dense layer.
+
+    Example:
+    >>> backbone = Seq2SeqBackbone(30, 40, 1, 1, 16, 2, 32, 12, 10)
+    >>> model = Seq2SeqTransformer(backbone)
+    >>> ids = {"encoder_token_ids": keras.ops.ones((2, 7), "int32"),
+    ...        "decoder_token_ids": keras.ops.ones((2, 5), "int32")}
+    >>> model(ids).shape
+    (2, 5, 40)
+    """
+
+    def __init__(self, backbone, tie_output_embedding=True, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(backbone, Seq2SeqBackbone):
+            raise ValueError(
+                "backbone must be a Seq2SeqBackbone; received "
+                f"{type(backbone).__name__}"
+            )
+        self.backbone = backbone
+        self.tie_output_embedding = tie_output_embedding
+        self.output_dense = None
+        if not tie_output_embedding:
+            self.output_dense = keras.layers.Dense(
+                backbone.target_vocabulary_size,
+                dtype=backbone.dtype_policy,
+                name="output_dense",
+            )
+            self.output_dense.build((None, None, backbone.hidden_dim))
+        else:
+            self.output_bias = self.add_weight(
+                shape=(backbone.target_vocabulary_size,),
+                initializer="zeros",
+                name="output_bias",
+            )
+        # The backbone is functional, hence built: so is this model, and a
+        # .keras file loads without knowing an input shape.
+        self.built = True
+
+    def project(self, hidden):
+        """Map decoder hidden states to float32 logits over the target vocabulary."""
+        if self.output_dense is not None:
+            logits = self.output_dense(hidden)
+        else:
+            table = self.backbone.decoder_embedding.embeddings
+            logits = ops.matmul(hidden, ops.transpose(ops.cast(table, hidden.dtype)))
+            logits = logits + ops.cast(self.output_bias, logits.dtype)
+        # Softmax and loss in float32 even under mixed precision.
+        return ops.cast(logits, "float32")
+
+    def call(self, inputs, training=None):
+        return self.project(self.backbone(inputs, training=training))
+
+    def encode(self, encoder_token_ids):
+        """See ``Seq2SeqBackbone.encode``."""
+        return self.backbone.encode(encoder_token_ids)
+
+    def init_caches(self, encoder_outputs):
+        """See ``Seq2SeqBackbone.init_caches``."""
+        return self.backbone.init_caches(encoder_outputs)
+
+    def decode_logits(
+        self, token_ids, index, self_caches, cross_caches, encoder_padding_mask
+    ):
+        """Return (batch, vocabulary) logits of the next token and the new caches."""
+        hidden, self_caches = self.backbone.decode_step(
+            token_ids, index, self_caches, cross_caches, encoder_padding_mask
+        )
+        return self.project(hidden)[:, 0, :], self_caches
+
+    @property
+    def source_sequence_length(self):
+        return self.backbone.source_sequence_length
+
+    @property
+    def target_sequence_length(self):
+        return self.backbone.target_sequence_length
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "tie_output_embedding": self.tie_output_embedding,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
+        return cls(**config)
