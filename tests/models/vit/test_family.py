@@ -1,0 +1,232 @@
+"""The vit family: data sources, training, evaluation, prediction and export."""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from zoo.data import images as image_data
+from zoo.data.fashion_mnist import CLASS_NAMES as FASHION_NAMES
+from zoo.models.vit import family as vit_family
+from zoo.models.vit.family import PREPROCESSING_FILE, ViTFamily
+
+
+def write_png(path, array):
+    path.write_bytes(tf.io.encode_png(array).numpy())
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, fashion_mnist_small):
+    """Real Fashion-MNIST PNGs in three class folders (40 each)."""
+    root = tmp_path_factory.mktemp("classes")
+    (x, y), _ = fashion_mnist_small
+    for label, name in ((0, "top"), (1, "trouser"), (7, "sneaker")):
+        (root / name).mkdir()
+        for index in np.flatnonzero(y == label)[:40]:
+            write_png(root / name / f"{index}.png", x[index][..., None])
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, fashion_mnist_small):
+    """The tiny preset trained briefly on 2,000 real images, and its run folder."""
+    keras.utils.set_random_seed(0)
+    run_dir = tmp_path_factory.mktemp("run")
+    (x, y), (x_test, y_test) = fashion_mnist_small
+    family = ViTFamily()
+    preprocessing = vit_family.fit_preprocessing(
+        x[..., None], list(FASHION_NAMES), "fashion_mnist"
+    )
+    (run_dir / PREPROCESSING_FILE).write_text(json.dumps(preprocessing))
+    mean, std = preprocessing["mean"], preprocessing["std"]
+    train = image_data.make_image_dataset(x, y, mean, std, 64, training=True)
+    test = image_data.make_image_dataset(x_test, y_test, mean, std, 128)
+    info = {"image_size": [28, 28], "channels": 1, "num_classes": 10}
+    config = family.check_preset("tiny")
+    model = family.build_model(config, info)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        **family.compile_arguments(config, info),
+    )
+    model.fit(train, epochs=6, verbose=0)
+    data = vit_family.PreparedData(train=train, test=test, info=info)
+    return family, model, run_dir, data
+
+
+def test_training_beats_chance(trained):
+    family, model, run_dir, data = trained
+    metrics = family.evaluate(model, data, run_dir)
+    assert set(metrics) == {"accuracy", "loss"}
+    # Chance is 10%; six short epochs on 2,000 images reach about 65%.
+    assert metrics["accuracy"] > 0.5, metrics
+    assert metrics["loss"] < 1.5
+
+
+def test_predict_prints_class_names_and_explains(
+    trained, tmp_path, fashion_mnist_small
+):
+    family, model, run_dir, _ = trained
+    _, (x_test, y_test) = fashion_mnist_small
+    paths = []
+    for index in range(2):
+        path = tmp_path / f"image{index}.png"
+        write_png(path, x_test[index][..., None])
+        paths.append(str(path))
+    args = argparse.Namespace(top=2, explain=str(tmp_path / "explain.png"))
+    printed = family.predict(model, run_dir, paths, args)
+    lines = printed.splitlines()
+    assert len(lines) == 3
+    for line, path in zip(lines, paths):
+        assert line.startswith(path + ": ")
+        assert sum(name in line for name in FASHION_NAMES) >= 2
+    assert (tmp_path / "explain.png").stat().st_size > 1000
+
+
+def test_predict_rejects_corrupt_file(trained, tmp_path):
+    family, model, run_dir, _ = trained
+    bad = tmp_path / "bad.png"
+    bad.write_text("hello")
+    with pytest.raises(ValueError, match="bad.png is not a readable image"):
+        family.predict(model, run_dir, [str(bad)], argparse.Namespace(top=1))
+
+
+SERVE = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    images = np.load(sys.argv[2])
+    served = loaded.signatures["serving_default"](images=tf.constant(images))
+    pngs = tf.constant([open(path, "rb").read() for path in sys.argv[3:]])
+    from_bytes = loaded.signatures["serve_bytes"](image_bytes=pngs)
+    assert "zoo" not in sys.modules
+    np.savez(
+        sys.argv[2] + ".out.npz",
+        probabilities=served["probabilities"].numpy(),
+        classes=np.array([c.decode() for c in served["classes"].numpy()]),
+        bytes_probabilities=from_bytes["probabilities"].numpy(),
+        names=np.array([[c.decode() for c in row] for row in from_bytes["class_names"].numpy()]),
+    )
+    """
+)
+
+
+def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
+    family, model, run_dir, _ = trained
+    path = family.export(model, run_dir, tmp_path / "saved_model")
+    assert path == tmp_path / "saved_model"
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(3, 40, 36, 1), dtype=np.uint8)
+    np.save(tmp_path / "images.npy", images)
+    pngs = []
+    for index, image in enumerate(images[:2]):
+        pngs.append(tmp_path / f"served{index}.png")
+        write_png(pngs[-1], image)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SERVE,
+            str(path),
+            str(tmp_path / "images.npy"),
+            *map(str, pngs),
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    served = np.load(tmp_path / "images.npy.out.npz")
+
+    preprocessing = vit_family.read_preprocessing(run_dir)
+    resized = image_data.resize_images(list(images), preprocessing["image_size"])
+    x = image_data.normalize(resized, preprocessing["mean"], preprocessing["std"])
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)))
+    np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
+    np.testing.assert_allclose(served["bytes_probabilities"], expected[:2], atol=1e-5)
+    names = served["classes"].tolist()
+    assert names == [FASHION_NAMES[i] for i in expected.argmax(-1)]
+    assert served["names"].shape == (2, 10)
+
+
+def test_prepare_folder_saves_and_reuses_preprocessing(folder, tmp_path):
+    family = ViTFamily()
+    data = family.prepare_data(str(folder), 16, tmp_path, seed=0)
+    assert data.info["class_names"] == ["sneaker", "top", "trouser"]
+    assert data.info["image_size"] == [28, 28] and data.info["channels"] == 1
+    saved = json.loads((tmp_path / PREPROCESSING_FILE).read_text())
+    assert len(saved["mean"]) == 1
+    sizes = [
+        sum(int(b[1].shape[0]) for b in d)
+        for d in (data.train, data.validation, data.test)
+    ]
+    assert sizes == [97, 11, 12]  # 10% test, then 10% of the rest
+
+    saved["mean"] = [0.5]
+    (tmp_path / PREPROCESSING_FILE).write_text(json.dumps(saved))
+    again = family.prepare_data(str(folder), 16, tmp_path, seed=0)
+    plain = next(iter(again.test))[0].numpy()
+    first = next(iter(data.test))[0].numpy()
+    assert not np.allclose(plain, first)  # the edited mean was reused
+
+    def order(prepared):
+        return [b.numpy().tolist() for _, b in prepared.train]
+
+    # `data.train` was iterated once above: its second pass is reshuffled, and
+    # the same as the second pass of a fresh copy (what resuming relies on).
+    fresh = family.prepare_data(str(folder), 16, tmp_path, 0)
+    first_pass = order(fresh)
+    assert order(data) == order(fresh) != first_pass
+    model = family.build_model(family.check_preset("tiny"), data.info)
+    assert tuple(model(next(iter(data.train))[0]).shape) == (16, 3)
+
+
+def test_unknown_and_missing_sources(tmp_path):
+    family = ViTFamily()
+    for source in ("imagenet_by_magic", str(tmp_path / "missing"), "tfds:"):
+        with pytest.raises(ValueError, match=r"fashion_mnist.*tfds:NAME") as error:
+            family.prepare_data(source, 8, tmp_path)
+        assert repr(source) in str(error.value)
+
+
+def test_bad_folders(folder, tmp_path):
+    family = ViTFamily()
+    single = tmp_path / "single"
+    (single / "only").mkdir(parents=True)
+    write_png(single / "only" / "a.png", np.zeros((28, 28, 1), np.uint8))
+    with pytest.raises(ValueError, match="at least 2 classes; received 1"):
+        family.prepare_data(str(single), 8, tmp_path / "run1")
+    empty = tmp_path / "empty"
+    (empty / "a").mkdir(parents=True)
+    (empty / "b").mkdir()
+    write_png(empty / "a" / "a.png", np.zeros((28, 28, 1), np.uint8))
+    with pytest.raises(ValueError, match="holds no images"):
+        family.prepare_data(str(empty), 8, tmp_path / "run2")
+
+
+def test_tfds_source_with_mock_data(tmp_path):
+    import tensorflow_datasets as tfds
+
+    family = ViTFamily()
+    with tfds.testing.mock_data(num_examples=40):
+        data = family.prepare_data("tfds:mnist", 8, tmp_path, seed=0)
+    assert data.info["num_classes"] == 10
+    assert data.info["image_size"] == [28, 28] and data.info["channels"] == 1
+    assert len(data.info["class_names"]) == 10
+    batch, labels = next(iter(data.train))
+    assert batch.shape == (8, 28, 28, 1) and labels.shape == (8,)
+    assert data.validation is not None and data.test is not None
+
+
+def test_unknown_tfds_name(tmp_path):
+    with pytest.raises(ValueError, match="'tfds:no_such_set_xyz'.*TFDS"):
+        ViTFamily().prepare_data("tfds:no_such_set_xyz", 8, tmp_path)

@@ -1,0 +1,184 @@
+"""ViTBackbone, ViTClassifier, SPT and LSA: shapes, round trips, interpolation."""
+
+import inspect
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.models.vit import (
+    LocalityEncoderBlock,
+    LocalitySelfAttention,
+    ShiftedPatchTokenization,
+    ViTBackbone,
+    ViTClassifier,
+    resize_backbone,
+)
+from zoo.models.vit.locality_self_attention import diagonal_attention_mask
+from zoo.models.vit.rollout import attention_rollout
+
+SMALL = dict(
+    patch_size=7, hidden_dim=16, num_layers=2, num_heads=2, intermediate_dim=32
+)
+VARIANTS = {
+    "class_token": dict(use_class_token=True),
+    "average_pool": dict(use_class_token=False, drop_path_rate=0.1),
+    "spt_lsa": dict(shifted_patch_tokenization=True, locality_self_attention=True),
+}
+
+
+def classifier(image_size=28, channels=1, **overrides):
+    backbone = ViTBackbone(image_size, num_channels=channels, **{**SMALL, **overrides})
+    return ViTClassifier(backbone, num_classes=10, head_hidden_dim=8)
+
+
+def images(batch=2, size=28, channels=1):
+    return np.random.default_rng(0).normal(size=(batch, size, size, channels))
+
+
+def init_arguments(cls):
+    names = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"}
+    return names
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_shapes_and_float32_logits(variant):
+    model = classifier(**VARIANTS[variant])
+    tokens = model.backbone(images())
+    expected_tokens = 16 + int(VARIANTS[variant].get("use_class_token", True))
+    assert tuple(tokens.shape) == (2, expected_tokens, 16)
+    logits = model(images())
+    assert tuple(logits.shape) == (2, 10)
+    assert keras.backend.standardize_dtype(logits.dtype) == "float32"
+
+
+def test_mixed_precision_keeps_float32_logits():
+    keras.config.set_dtype_policy("mixed_float16")
+    model = classifier()
+    assert keras.backend.standardize_dtype(model(images()).dtype) == "float32"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_config_and_keras_file_round_trip(variant, tmp_path):
+    model = classifier(**VARIANTS[variant])
+    x = images()
+    expected = keras.ops.convert_to_numpy(model(x))
+
+    config = model.get_config()
+    assert set(config) - {"name", "trainable"} == init_arguments(ViTClassifier)
+    backbone_config = model.backbone.get_config()
+    assert set(backbone_config) - {"name", "trainable"} == init_arguments(ViTBackbone)
+    copy = ViTClassifier.from_config(config)
+    copy.set_weights(model.get_weights())
+    np.testing.assert_allclose(copy(x), expected, atol=1e-6)
+
+    path = tmp_path / "vit.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, ViTClassifier)
+    np.testing.assert_allclose(loaded(x), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (ShiftedPatchTokenization(7, 8, use_class_token=True), (2, 28, 28, 1)),
+        (LocalitySelfAttention(num_heads=2), (2, 5, 8)),
+        (LocalityEncoderBlock(num_heads=2, intermediate_dim=8), (2, 5, 8)),
+    ],
+    ids=["spt", "lsa", "lsa_block"],
+)
+def test_layer_round_trip(layer, shape):
+    x = np.random.default_rng(1).normal(size=shape).astype("float32")
+    expected = keras.ops.convert_to_numpy(layer(x))
+    config = layer.get_config()
+    assert init_arguments(type(layer)) <= set(config)
+    copy = type(layer).from_config(config)
+    copy(x)
+    copy.set_weights(layer.get_weights())
+    np.testing.assert_allclose(copy(x), expected, atol=1e-6)
+
+
+def test_spt_sees_shifted_neighbours():
+    layer = ShiftedPatchTokenization(4, 8)
+    x = np.zeros((1, 8, 8, 1), "float32")
+    x[0, 3, 3, 0] = 1.0
+    # Only patch 0 holds the pixel; the four shifted copies move it into
+    # the patches right, below and diagonal: 4 patches change in all.
+    tokens = keras.ops.convert_to_numpy(layer(x))
+    base = keras.ops.convert_to_numpy(layer(np.zeros_like(x)))
+    changed = np.abs(tokens - base).sum(axis=-1)[0] > 1e-6
+    assert changed.sum() == 4
+
+
+def test_lsa_masks_the_diagonal_and_learns_a_temperature():
+    block = LocalityEncoderBlock(num_heads=2, intermediate_dim=8, normalize_first=True)
+    x = np.random.default_rng(2).normal(size=(2, 5, 8)).astype("float32")
+    _, scores = block(x, return_attention_scores=True)
+    scores = keras.ops.convert_to_numpy(scores)
+    assert np.allclose(np.diagonal(scores, axis1=-2, axis2=-1), 0.0)
+    np.testing.assert_allclose(scores.sum(-1), 1.0, atol=1e-5)
+    names = [w.path for w in block.trainable_weights]
+    assert any("log_temperature" in name for name in names)
+    mask = keras.ops.convert_to_numpy(diagonal_attention_mask(x, 5))
+    assert mask.shape == (2, 5, 5) and not mask[0].diagonal().any()
+
+
+def test_position_interpolation_to_new_size():
+    model = classifier(use_class_token=True)
+    bigger = model.with_image_size(56)
+    assert bigger.backbone.grid_size == (8, 8)
+    assert tuple(bigger(images(size=56)).shape) == (2, 10)
+    old = keras.ops.convert_to_numpy(model.backbone.position_embedding.weights[0])
+    new = keras.ops.convert_to_numpy(bigger.backbone.position_embedding.weights[0])
+    assert new.shape == (65, 16)
+    np.testing.assert_allclose(new[0], old[0])  # the class token's position
+    # Interpolating back to the original grid gives the original table.
+    back = resize_backbone(resize_backbone(model.backbone, 28), 28)
+    np.testing.assert_allclose(back.position_embedding.weights[0], old, atol=1e-5)
+    # Other weights are copied.
+    np.testing.assert_allclose(bigger.logits.weights[0], model.logits.weights[0])
+
+
+def test_image_size_not_a_multiple_of_the_patch_is_resized():
+    model = classifier(image_size=30)
+    assert model.backbone.grid_size == (4, 4)
+    assert tuple(model(images(size=30)).shape) == (2, 10)
+
+
+def test_attention_rollout_shape():
+    model = classifier()
+    scores = model.backbone.attention_scores(images())
+    heat = attention_rollout(scores, True, model.backbone.grid_size)
+    assert heat.shape == (2, 4, 4)
+    assert heat.min() >= 0.0 and np.isclose(heat.max(), 1.0)
+
+
+def test_image_smaller_than_one_patch():
+    with pytest.raises(ValueError, match="smaller than one patch.*patch_size=7"):
+        classifier(image_size=5)
+
+
+def test_wrong_channel_count():
+    model = classifier(channels=1)
+    with pytest.raises(
+        ValueError, match=r"expected axis -1.*value 1.*received.*\(2, 28, 28, 3\)"
+    ):
+        model(images(channels=3))
+    with pytest.raises(ValueError, match="num_channels.*received 4"):
+        classifier(channels=4)
+
+
+@pytest.mark.parametrize(
+    "argument, value",
+    [("num_heads", 0), ("patch_size", "7"), ("hidden_dim", -1)],
+)
+def test_bad_backbone_arguments(argument, value):
+    with pytest.raises(ValueError, match=f"{argument}.*received"):
+        ViTBackbone(28, num_channels=1, **{**SMALL, argument: value})
+
+
+def test_bad_num_classes():
+    backbone = ViTBackbone(28, num_channels=1, **SMALL)
+    with pytest.raises(ValueError, match="num_classes.*received 1"):
+        ViTClassifier(backbone, num_classes=1)

@@ -1,0 +1,348 @@
+"""Image classification data: folders, TFDS sets, normalization and augmentation.
+
+Images are held in memory as ``uint8`` arrays (N, height, width, channels) of
+one common size; the input pipeline turns them into normalized ``float32``
+batches and augments the training split with Keras preprocessing layers.
+
+Example:
+    >>> images, labels, names = load_image_folder("photos/")  # doctest: +SKIP
+    >>> stats = image_statistics(images)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+"""File suffixes read as images from a class folder."""
+
+
+def decode_image_bytes(data, channels=0, name="image"):
+    """Decode PNG/JPEG/BMP/GIF bytes to a ``uint8`` array (height, width, channels).
+
+    Args:
+        data: the encoded bytes.
+        channels: channels to decode to (1 or 3), or 0 to keep the file's own.
+        name: how to name the image in error messages (e.g. its path).
+
+    Returns:
+        A ``uint8`` numpy array of rank 3.
+
+    Raises:
+        ValueError: if the bytes are not a readable image.
+
+    Example:
+        >>> decode_image_bytes(Path("a.png").read_bytes())  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    try:
+        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, ValueError) as error:
+        raise ValueError(
+            f"{name} is not a readable image: expected PNG, JPEG, BMP or GIF "
+            f"data, received {len(data)} bytes that do not decode "
+            f"({str(error).splitlines()[0][:120]})"
+        ) from None
+    return image.numpy()
+
+
+def read_image_file(path, channels=0):
+    """Read and decode one image file; ``ValueError`` names a missing or bad file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"image file {str(path)!r} does not exist")
+    return decode_image_bytes(path.read_bytes(), channels=channels, name=str(path))
+
+
+def resize_images(images, image_size):
+    """Resize a list of (h, w, c) ``uint8`` images to one ``uint8`` array.
+
+    Images already of ``image_size`` are kept bit for bit; others are resized
+    bilinearly, as the exported model does.
+    """
+    import tensorflow as tf
+
+    height, width = image_size
+    out = []
+    for image in images:
+        if image.shape[:2] != (height, width):
+            image = tf.image.resize(image, (height, width), antialias=True)
+            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
+            image = image.numpy()
+        out.append(image)
+    return np.stack(out) if out else np.zeros((0, height, width, 1), np.uint8)
+
+
+def _most_common(values):
+    return collections.Counter(values).most_common(1)[0][0]
+
+
+def load_image_folder(root):
+    """Load a folder with one sub-folder of images per class.
+
+    Class names are the sub-folder names in sorted order; every image is decoded
+    with the most common channel count (1 or 3) and resized to the most common
+    size, so that they stack into one array.
+
+    Args:
+        root: the folder.
+
+    Returns:
+        ``(images, labels, class_names)``: ``uint8`` (N, h, w, c), ``int32``
+        (N,), list of str.
+
+    Raises:
+        ValueError: for a missing folder, fewer than two classes, an empty class
+            folder or a file that is not an image.
+
+    Example:
+        >>> images, labels, names = load_image_folder("photos/")  # doctest: +SKIP
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"image folder {str(root)!r} does not exist")
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise ValueError(
+            f"image folder {str(root)!r} must hold one sub-folder per class and at "
+            f"least 2 classes; received {len(classes)} class folder(s)"
+            + (f" ({classes[0].name!r})" if classes else "")
+        )
+    files, labels = [], []
+    for label, folder in enumerate(classes):
+        members = sorted(
+            p
+            for p in folder.iterdir()
+            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+        )
+        if not members:
+            raise ValueError(
+                f"class folder {str(folder)!r} holds no images: expected files "
+                f"ending in {', '.join(IMAGE_EXTENSIONS)}, received none"
+            )
+        files += members
+        labels += [label] * len(members)
+    decoded = [read_image_file(path) for path in files]
+    channels = _most_common(image.shape[-1] for image in decoded)
+    channels = 1 if channels in (1, 2) else 3
+    # Re-decode the odd ones out to the common channel count.
+    decoded = [
+        image if image.shape[-1] == channels else read_image_file(path, channels)
+        for image, path in zip(decoded, files)
+    ]
+    size = _most_common(image.shape[:2] for image in decoded)
+    images = resize_images(decoded, size)
+    return images, np.asarray(labels, np.int32), [p.name for p in classes]
+
+
+def load_tfds(name, split, data_dir=None):
+    """Load one split of a TFDS image classification set into memory.
+
+    Args:
+        name: the TFDS name, with an optional ``/config``.
+        split: the split name, e.g. ``"train"``.
+        data_dir: TFDS data directory (default: TFDS's own).
+
+    Raises:
+        ValueError: if the set has no such split (TFDS's own message).
+
+    Returns:
+        ``(images, labels, class_names)`` as in `load_image_folder`.
+    """
+    import tensorflow_datasets as tfds
+
+    dataset, info = tfds.load(
+        name, split=split, as_supervised=True, with_info=True, data_dir=data_dir
+    )
+    label = info.features["label"]
+    pairs = list(tfds.as_numpy(dataset))
+    if not pairs:
+        raise ValueError(f"TFDS split {name}:{split} is empty")
+    decoded = [np.asarray(image) for image, _ in pairs]
+    if decoded[0].ndim == 2:
+        decoded = [image[..., None] for image in decoded]
+    size = _most_common(image.shape[:2] for image in decoded)
+    labels = np.asarray([lab for _, lab in pairs], np.int32)
+    return resize_images(decoded, size), labels, list(label.names)
+
+
+def check_images(images, labels, num_classes, name="images"):
+    """Check that images are (N, h, w, 1 or 3) and labels lie in [0, num_classes).
+
+    Raises:
+        ValueError: naming the argument, the expected and the received value.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"`{name}` must have shape (N, height, width, channels) with 1 or 3 "
+            f"channels; received shape {images.shape}"
+        )
+    labels = np.asarray(labels)
+    if len(labels) != len(images):
+        raise ValueError(
+            f"`labels` must have one entry per image ({len(images)}); received "
+            f"{len(labels)}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = labels[(labels < 0) | (labels >= num_classes)][0]
+        raise ValueError(
+            f"`labels` must lie in [0, {num_classes}) for {num_classes} classes; "
+            f"received label {int(bad)}"
+        )
+    return images, labels.astype(np.int32)
+
+
+def image_statistics(images):
+    """Per-channel mean and standard deviation of ``uint8`` images scaled to [0, 1]."""
+    pixels = np.asarray(images, np.float64).reshape(-1, images.shape[-1]) / 255.0
+    std = np.maximum(pixels.std(axis=0), 1e-3)
+    return [float(v) for v in pixels.mean(axis=0)], [float(v) for v in std]
+
+
+def split_off(images, labels, fraction, seed):
+    """Split a seeded random ``fraction`` (at least one image) off the arrays.
+
+    Returns:
+        ``((images, labels) kept, (images, labels) split off)``.
+    """
+    order = np.random.default_rng(seed).permutation(len(images))
+    count = max(1, int(round(len(images) * fraction)))
+    held, kept = order[:count], order[count:]
+    return (images[kept], labels[kept]), (images[held], labels[held])
+
+
+def normalize(images, mean, std):
+    """``uint8`` (or float 0..255) images to ``float32`` ``(x / 255 - mean) / std``."""
+    from keras import ops
+
+    images = ops.cast(images, "float32") / 255.0
+    return (images - ops.convert_to_tensor(mean, "float32")) / ops.convert_to_tensor(
+        std, "float32"
+    )
+
+
+def augment_image(image, seed, pad=2, flip=True):
+    """Random crop after reflection padding, and a random horizontal flip.
+
+    The ops are stateless: the same ``seed`` gives the same result. Keras'
+    random preprocessing layers keep a random state that a resumed run cannot
+    restore, so they would break exact resumption.
+
+    Args:
+        image: (height, width, channels) image.
+        seed: int tensor of shape (2,).
+        pad: pixels of reflection padding before cropping back to size.
+        flip: random horizontal flips (leave off for text or digits).
+
+    Returns:
+        The augmented image, same shape and dtype.
+    """
+    import tensorflow as tf
+
+    crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    if pad:
+        padded = tf.pad(image, [[pad, pad], [pad, pad], [0, 0]], "REFLECT")
+        image = tf.image.stateless_random_crop(padded, tf.shape(image), crop_seed)
+    if flip:
+        image = tf.image.stateless_random_flip_left_right(image, flip_seed)
+    return image
+
+
+def make_image_dataset(
+    images,
+    labels,
+    mean,
+    std,
+    batch_size,
+    training=False,
+    seed=0,
+    pad=2,
+    flip=True,
+    mixup=0.0,
+    num_classes=None,
+):
+    """A batched ``tf.data.Dataset`` of normalized images and labels.
+
+    Args:
+        images: ``uint8`` (N, h, w, c).
+        labels: ``int32`` (N,).
+        mean: per-channel mean (of images in [0, 1]).
+        std: per-channel standard deviation.
+        batch_size: examples per batch.
+        training: shuffle (seeded, reshuffled each pass) and augment with
+            `augment_image`.
+        seed: seed of the shuffle and of the augmentation.
+        pad: padding of the random crop (training only).
+        flip: random horizontal flips (training only).
+        mixup: if > 0, MixUp with this alpha; labels become one-hot and
+            ``num_classes`` is required.
+        num_classes: number of classes (for ``mixup``).
+
+    Returns:
+        A finite ``tf.data.Dataset`` of ``(float32 images, labels)``.
+
+    Example:
+        >>> ds = make_image_dataset(x, y, [0.5], [0.25], 32)  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    mean32 = tf.constant(mean, tf.float32)
+    std32 = tf.constant(std, tf.float32)
+    dataset = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels)))
+    if training:
+        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        # One seed per position in a pass, the same in every pass: with the
+        # seeded reshuffle, each pass is a pure function of (seed, pass), so a
+        # resumed run that re-enters the stream sees exactly the same batches.
+        seeds = tf.data.Dataset.random(seed=seed).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            lambda pair, s: (augment_image(pair[0], s, pad, flip), pair[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+    dataset = dataset.batch(batch_size)
+
+    def to_float(x, y):
+        return (tf.cast(x, tf.float32) / 255.0 - mean32) / std32, y
+
+    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
+    if training and mixup > 0:
+        if not num_classes:
+            raise ValueError("`num_classes` is required with `mixup`; received None")
+        seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
+        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
+            _mixup_function(mixup, num_classes)
+        )
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _mixup_function(alpha, num_classes):
+    import tensorflow as tf
+
+    def mix(pair, seed):
+        x, y = pair
+        y = tf.one_hot(y, num_classes)
+        first, second, order_seed = tf.unstack(
+            tf.random.experimental.stateless_split(seed, 3)
+        )
+        # Beta(alpha, alpha) from two Gammas; one weight per batch is enough.
+        # Stateless, like the augmentation, so that resumed runs are exact.
+        g1 = tf.random.stateless_gamma([], first, alpha)
+        g2 = tf.random.stateless_gamma([], second, alpha)
+        lam = g1 / (g1 + g2)
+        order = tf.argsort(tf.random.stateless_uniform([tf.shape(x)[0]], order_seed))
+        x = lam * x + (1 - lam) * tf.gather(x, order)
+        y = lam * y + (1 - lam) * tf.gather(y, order)
+        return x, y
+
+    return mix

@@ -1,0 +1,317 @@
+"""The ``vit`` family: what ``zoo train/evaluate/predict/export vit`` do."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+# Registers the learning-rate schedule saved in a run's optimizer state, so that
+# `zoo predict/export` can load model.keras (the trainer loads it after
+# importing the family).
+import training.schedules  # noqa: F401
+from zoo.data import images as image_data
+from zoo.family import ModelFamily, PreparedData
+from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
+
+PREPROCESSING_FILE = "preprocessing.json"
+"""Normalization, image size and class names of a run, fit on its training split."""
+
+BUILTIN_DATASETS = ("fashion_mnist",)
+"""Built-in data sources of the family."""
+
+VALIDATION_FRACTION = 0.1
+"""Share of the training data held out for validation when a source has none."""
+
+
+def _unknown_source(source):
+    return ValueError(
+        f"unknown data source {source!r} for model 'vit': expected a built-in "
+        f"dataset ({', '.join(BUILTIN_DATASETS)}), 'tfds:NAME[/CONFIG]' or an "
+        "existing folder with one sub-folder of images per class"
+    )
+
+
+def _match_channels(images, channels):
+    """Grey to RGB by repetition, RGB to grey by luminance."""
+    if images.shape[-1] == channels:
+        return images
+    if channels == 3:
+        return np.repeat(images, 3, axis=-1)
+    weights = np.asarray([0.299, 0.587, 0.114])
+    return np.round(images @ weights)[..., None].clip(0, 255).astype(np.uint8)
+
+
+def load_splits(source, seed=0):
+    """Load ``source`` into (images, labels) splits and class names.
+
+    Args:
+        source: ``"fashion_mnist"``, ``"tfds:NAME[/CONFIG]"`` or a folder with
+            one sub-folder per class (optionally ``train/`` and ``test/``
+            folders of that form).
+        seed: seed of the validation (and test) split when the source has none.
+
+    Returns:
+        ``(splits, class_names)`` where ``splits`` maps ``"train"``,
+        ``"validation"`` and ``"test"`` to ``(uint8 images, int32 labels)``.
+
+    Raises:
+        ValueError: for an unknown or missing source, or bad data.
+    """
+    source = str(source)
+    splits = {}
+    if source == "fashion_mnist":
+        from zoo.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
+
+        names = list(CLASS_NAMES)
+        train = load_fashion_mnist("train")
+        splits["test"] = load_fashion_mnist("test")
+    elif source.startswith("tfds:"):
+        name = source[len("tfds:") :]
+        if not name:
+            raise _unknown_source(source)
+        try:
+            *train, names = image_data.load_tfds(name, "train")
+        except (ValueError, KeyError) as error:
+            # TFDS' own error (unknown name, no train split, no label) is kept
+            # but put in the terms of --data.
+            reason = str(error).strip().splitlines()[0][:200]
+            raise ValueError(
+                f"cannot load data source {source!r}: {reason}; expected the "
+                "name of a TFDS image classification set with a 'train' split"
+            ) from None
+        for split in ("validation", "test"):
+            try:
+                *loaded, _ = image_data.load_tfds(name, split)
+            except (ValueError, KeyError):
+                continue  # the set has no such split: one is split off below
+            splits[split] = tuple(loaded)
+    elif Path(source).is_dir():
+        root = Path(source)
+        if (root / "train").is_dir() and (root / "test").is_dir():
+            *train, names = image_data.load_image_folder(root / "train")
+            *test, test_names = image_data.load_image_folder(root / "test")
+            if test_names != names:
+                raise ValueError(
+                    f"the class folders of {str(root / 'test')!r} must match those "
+                    f"of train/: expected {names}, received {test_names}"
+                )
+            splits["test"] = tuple(test)
+        else:
+            *train, names = image_data.load_image_folder(root)
+    else:
+        raise _unknown_source(source)
+
+    train = image_data.check_images(*train, len(names), name="train images")
+    for split, arrays in splits.items():
+        splits[split] = image_data.check_images(
+            *arrays, len(names), name=f"{split} images"
+        )
+    if "test" not in splits:
+        train, splits["test"] = image_data.split_off(*train, VALIDATION_FRACTION, seed)
+    if "validation" not in splits:
+        train, splits["validation"] = image_data.split_off(
+            *train, VALIDATION_FRACTION, seed + 1
+        )
+    splits["train"] = train
+    return splits, names
+
+
+def fit_preprocessing(train_images, class_names, source):
+    """Normalization statistics, image size and class names of a training split."""
+    mean, std = image_data.image_statistics(train_images)
+    return {
+        "source": str(source),
+        "image_size": [int(v) for v in train_images.shape[1:3]],
+        "channels": int(train_images.shape[-1]),
+        "mean": mean,
+        "std": std,
+        "class_names": list(class_names),
+    }
+
+
+def read_preprocessing(run_dir):
+    """The run's saved preprocessing dict; ``ValueError`` if it is missing."""
+    path = Path(run_dir) / PREPROCESSING_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"{str(path)!r} is missing: expected the preprocessing state that "
+            "training writes to the run folder"
+        )
+    return json.loads(path.read_text())
+
+
+def preprocess_files(paths, preprocessing):
+    """Read image files into ``uint8`` arrays of the run's size and channels.
+
+    Returns:
+        ``(original images, resized uint8 batch)``.
+    """
+    originals = [
+        image_data.read_image_file(path, channels=preprocessing["channels"])
+        for path in paths
+    ]
+    batch = image_data.resize_images(originals, preprocessing["image_size"])
+    return originals, batch
+
+
+class ViTFamily(ModelFamily):
+    """Vision Transformer image classifiers (``zoo train vit``).
+
+    Example:
+        >>> family = ViTFamily()
+        >>> data = family.prepare_data("fashion_mnist", 128, Path("runs/vit"))  # doctest: +SKIP
+        >>> model = family.build_model(family.check_preset("tiny"), data.info)  # doctest: +SKIP
+    """
+
+    name = "vit"
+    description = "Vision Transformer image classifier (folders, tfds:, fashion_mnist)"
+    presets = VIT_PRESETS
+    default_preset = "tiny"
+    default_data = "fashion_mnist"
+    monitor = "val_loss"
+    learning_rate = 1e-3
+    warmup_steps = None
+    schedule = "cosine"
+
+    def prepare_data(self, source, batch_size, run_dir, seed=0):
+        """Load ``source``, fit or reuse the preprocessing, return batched splits."""
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(
+                f"`batch_size` must be a positive integer; received {batch_size!r}"
+            )
+        splits, names = load_splits(source, seed)
+        path = Path(run_dir) / PREPROCESSING_FILE
+        if path.is_file():
+            preprocessing = json.loads(path.read_text())
+            if len(preprocessing["class_names"]) != len(names):
+                raise ValueError(
+                    f"{source!r} has {len(names)} classes but the run in "
+                    f"{str(run_dir)!r} was trained on "
+                    f"{len(preprocessing['class_names'])}: expected the same classes"
+                )
+        else:
+            preprocessing = fit_preprocessing(splits["train"][0], names, source)
+            Path(run_dir).mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(preprocessing, indent=2))
+
+        size = preprocessing["image_size"]
+        mean, std = preprocessing["mean"], preprocessing["std"]
+        datasets = {}
+        for split, (images, labels) in splits.items():
+            images = _match_channels(images, preprocessing["channels"])
+            if list(images.shape[1:3]) != list(size):
+                images = image_data.resize_images(images, size)
+            datasets[split] = image_data.make_image_dataset(
+                images,
+                labels,
+                mean,
+                std,
+                batch_size,
+                training=split == "train",
+                seed=seed,
+                pad=max(1, round(size[0] / 14)),
+            )
+        info = {
+            "image_size": size,
+            "channels": preprocessing["channels"],
+            "num_classes": len(preprocessing["class_names"]),
+            "class_names": preprocessing["class_names"],
+            "train_examples": len(splits["train"][1]),
+        }
+        return PreparedData(
+            train=datasets["train"],
+            validation=datasets["validation"],
+            test=datasets["test"],
+            info=info,
+        )
+
+    def build_model(self, config, info):
+        """A `ViTClassifier` of the preset ``config`` at the data's image size."""
+        from zoo.models.vit.vit_backbone import ViTBackbone
+        from zoo.models.vit.vit_classifier import ViTClassifier
+
+        backbone_args = {
+            k: v for k, v in config.items() if k not in TRAINING_KEYS + HEAD_KEYS
+        }
+        head_args = {k: v for k, v in config.items() if k in HEAD_KEYS}
+        backbone = ViTBackbone(
+            image_size=tuple(info["image_size"]),
+            num_channels=info["channels"],
+            name="vit_backbone",
+            **backbone_args,
+        )
+        return ViTClassifier(
+            backbone, info["num_classes"], name="vit_classifier", **head_args
+        )
+
+    def compile_arguments(self, config, info):
+        """Sparse cross-entropy on logits and accuracy."""
+        import keras
+
+        return {
+            "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            "metrics": ["accuracy"],
+        }
+
+    def evaluate(self, model, data, run_dir):
+        """Accuracy and mean cross-entropy on ``data.test``."""
+        logits, labels = [], []
+        for images, batch_labels in data.test:
+            logits.append(np.asarray(model(images, training=False), np.float64))
+            labels.append(np.asarray(batch_labels))
+        logits, labels = np.concatenate(logits), np.concatenate(labels)
+        logits -= logits.max(axis=-1, keepdims=True)
+        log_probs = logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+        loss = -log_probs[np.arange(len(labels)), labels].mean()
+        accuracy = (logits.argmax(axis=-1) == labels).mean()
+        return {"accuracy": float(accuracy), "loss": float(loss)}
+
+    def add_predict_arguments(self, parser):
+        parser.add_argument(
+            "--top", type=int, default=3, metavar="K", help="classes shown per image"
+        )
+        parser.add_argument(
+            "--explain",
+            metavar="OUT.png",
+            help="write an attention-rollout heatmap of each image to OUT.png",
+        )
+
+    def predict(self, model, run_dir, inputs, args):
+        """The top classes of each image file, one line per image."""
+        from zoo.models.vit.rollout import attention_rollout, save_heatmaps
+
+        if not inputs:
+            raise ValueError("expected at least one image file; received none")
+        top = getattr(args, "top", 3)
+        if not isinstance(top, int) or top < 1:
+            raise ValueError(f"`--top` must be a positive integer; received {top!r}")
+        preprocessing = read_preprocessing(run_dir)
+        names = preprocessing["class_names"]
+        originals, batch = preprocess_files(inputs, preprocessing)
+        x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
+        logits = np.asarray(model.predict(x, verbose=0), np.float64)
+        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        lines = []
+        for path, row in zip(inputs, probabilities):
+            best = np.argsort(-row)[: min(top, len(names))]
+            ranked = ", ".join(f"{names[i]} ({row[i]:.1%})" for i in best)
+            lines.append(f"{path}: {ranked}")
+        explain = getattr(args, "explain", None)
+        if explain:
+            backbone = model.backbone
+            heat = attention_rollout(
+                backbone.attention_scores(x),
+                backbone.use_class_token,
+                backbone.grid_size,
+            )
+            titles = [names[int(np.argmax(row))] for row in probabilities]
+            save_heatmaps(originals, heat, titles, explain)
+            lines.append(f"attention rollout written to {explain}")
+        return "\n".join(lines)
+
+    def export(self, model, run_dir, path):
+        """A SavedModel serving uint8 images and encoded image bytes."""
+        from zoo.models.vit.export import export_saved_model
+
+        return export_saved_model(model, read_preprocessing(run_dir), path)

@@ -1,0 +1,101 @@
+"""ViT presets as plain data: preset name → configuration.
+
+The ``vit_*_224`` presets are the paper's sizes (ViT-Ti/S from DeiT, ViT-B/L
+from "An Image is Worth 16x16 Words"); ``image_size`` is the size they were
+designed for, while the model is built at the size of the data. The small
+presets fit 28 px (Fashion-MNIST) and 32 px (CIFAR) images and train on a CPU.
+"""
+
+_PAPER = dict(
+    patch_size=16,
+    image_size=224,
+    dropout=0.0,
+    attention_dropout=0.0,
+    drop_path_rate=0.1,
+    use_class_token=True,
+    learning_rate=1e-3,
+    batch_size=64,
+)
+
+VIT_PRESETS = {
+    "tiny": dict(
+        # Trains on all of Fashion-MNIST in about a minute on 2 CPU cores.
+        image_size=28,
+        patch_size=7,
+        hidden_dim=32,
+        num_layers=2,
+        num_heads=2,
+        intermediate_dim=64,
+        dropout=0.0,
+        drop_path_rate=0.0,
+        use_class_token=True,
+        learning_rate=2e-3,
+        batch_size=128,
+    ),
+    "small_28": dict(
+        image_size=28,
+        patch_size=4,
+        hidden_dim=64,
+        num_layers=4,
+        num_heads=4,
+        intermediate_dim=128,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=2e-3,
+        batch_size=128,
+    ),
+    "small_28_spt_lsa": dict(
+        image_size=28,
+        patch_size=4,
+        hidden_dim=64,
+        num_layers=4,
+        num_heads=4,
+        intermediate_dim=128,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        shifted_patch_tokenization=True,
+        locality_self_attention=True,
+        learning_rate=2e-3,
+        batch_size=128,
+    ),
+    "small_32": dict(
+        image_size=32,
+        patch_size=4,
+        hidden_dim=128,
+        num_layers=6,
+        num_heads=4,
+        intermediate_dim=256,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=1e-3,
+        batch_size=128,
+    ),
+    "vit_ti16_224": dict(
+        _PAPER, hidden_dim=192, num_layers=12, num_heads=3, intermediate_dim=768
+    ),
+    "vit_s16_224": dict(
+        _PAPER, hidden_dim=384, num_layers=12, num_heads=6, intermediate_dim=1536
+    ),
+    "vit_b16_224": dict(
+        _PAPER, hidden_dim=768, num_layers=12, num_heads=12, intermediate_dim=3072
+    ),
+    "vit_l16_224": dict(
+        _PAPER, hidden_dim=1024, num_layers=24, num_heads=16, intermediate_dim=4096
+    ),
+}
+"""Preset name → configuration (``ViTBackbone`` arguments plus training keys)."""
+
+TRAINING_KEYS = (
+    "image_size",
+    "learning_rate",
+    "batch_size",
+    "warmup_steps",
+    "schedule",
+)
+"""Preset keys that are not `ViTBackbone` arguments (or are taken from the data)."""
+
+HEAD_KEYS = ("head_hidden_dim", "head_dropout")
+"""Preset keys that are `ViTClassifier` arguments."""

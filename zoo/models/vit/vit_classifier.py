@@ -1,0 +1,122 @@
+"""Image classification with a Vision Transformer backbone."""
+
+import keras
+
+from zoo.models.vit.vit_backbone import resize_backbone
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ViTClassifier(keras.Model):
+    """A `ViTBackbone` with a classification head.
+
+    The class token (or the mean of the tokens, when the backbone has no class
+    token) goes through dropout, an optional hidden layer and a dense layer
+    that returns float32 logits, also under mixed precision.
+
+    Args:
+        backbone: a `ViTBackbone`.
+        num_classes: number of classes.
+        head_hidden_dim: units of a tanh hidden layer before the logits (the
+            paper's pre-training head), or None for a single dense layer.
+        head_dropout: dropout before the head.
+
+    Call arguments:
+        images: float (batch, height, width, channels), normalized.
+
+    Returns:
+        (batch, num_classes) float32 logits.
+
+    Example:
+    >>> from zoo.models.vit import ViTBackbone
+    >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+    >>> ViTClassifier(backbone, num_classes=10)(keras.ops.zeros((2, 28, 28, 1))).shape
+    (2, 10)
+    """
+
+    def __init__(
+        self, backbone, num_classes, head_hidden_dim=None, head_dropout=0.0, **kwargs
+    ):
+        if not isinstance(num_classes, int) or num_classes < 2:
+            raise ValueError(
+                f"`num_classes` must be an integer of at least 2; received "
+                f"{num_classes!r}"
+            )
+        # === Layers ===
+        self.backbone = backbone
+        if backbone.use_class_token:
+            self.pooling = None
+        else:
+            self.pooling = keras.layers.GlobalAveragePooling1D(name="pooling")
+        self.head_dropout_layer = keras.layers.Dropout(
+            head_dropout, name="head_dropout"
+        )
+        self.head_hidden = None
+        if head_hidden_dim:
+            self.head_hidden = keras.layers.Dense(
+                head_hidden_dim, activation="tanh", name="head_hidden"
+            )
+        # float32 logits keep the softmax and loss stable under mixed precision.
+        self.logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")
+
+        # === Functional model ===
+        images = keras.Input(backbone.input.shape[1:], name="images")
+        tokens = backbone(images)
+        pooled = tokens[:, 0] if self.pooling is None else self.pooling(tokens)
+        x = self.head_dropout_layer(pooled)
+        if self.head_hidden is not None:
+            x = self.head_hidden(x)
+        outputs = self.logits(x)
+        super().__init__(inputs=images, outputs=outputs, **kwargs)
+
+        # === Config ===
+        self.num_classes = num_classes
+        self.head_hidden_dim = head_hidden_dim
+        self.head_dropout = head_dropout
+
+    @property
+    def image_size(self):
+        """The (height, width) the model takes."""
+        return self.backbone.image_size
+
+    def with_image_size(self, image_size):
+        """A copy for another image size, with interpolated position embeddings.
+
+        Use it to fine-tune or evaluate at a new resolution from trained
+        weights.
+
+        Example:
+        >>> from zoo.models.vit import ViTBackbone
+        >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+        >>> model = ViTClassifier(backbone, 10).with_image_size(56)
+        >>> model(keras.ops.zeros((1, 56, 56, 1))).shape
+        (1, 10)
+        """
+        copy = ViTClassifier(
+            resize_backbone(self.backbone, image_size),
+            self.num_classes,
+            head_hidden_dim=self.head_hidden_dim,
+            head_dropout=self.head_dropout,
+        )
+        for name in ("head_hidden", "logits"):
+            layer = getattr(self, name)
+            if layer is not None:
+                getattr(copy, name).set_weights(layer.get_weights())
+        return copy
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "backbone": keras.saving.serialize_keras_object(self.backbone),
+            "num_classes": self.num_classes,
+            "head_hidden_dim": self.head_hidden_dim,
+            "head_dropout": self.head_dropout,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        backbone = config["backbone"]
+        if isinstance(backbone, dict):
+            config["backbone"] = keras.saving.deserialize_keras_object(backbone)
+        return cls(**config)
