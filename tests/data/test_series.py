@@ -1,0 +1,367 @@
+"""zoo.data.series on real elecdemand and seattle_weather data."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from zoo.data import series
+
+
+@pytest.fixture(scope="module")
+def elecdemand_frame():
+    """All 17,520 real half-hourly rows: time, Demand, WorkDay, Temperature."""
+    from zoo.data import elecdemand
+
+    return elecdemand.load()
+
+
+@pytest.fixture(scope="module")
+def weather_frame():
+    """All 1,461 real daily rows of seattle_weather."""
+    from zoo.data import seattle_weather
+
+    return seattle_weather.load()
+
+
+@pytest.fixture()
+def slice_csv(tmp_path, elecdemand_frame):
+    """Ten days of elecdemand as a .csv, as a user would bring one."""
+    path = tmp_path / "slice.csv"
+    elecdemand_frame.iloc[:480].to_csv(path, index=False)
+    return path
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def test_read_frame_from_csv_finds_time_column(slice_csv):
+    frame = series.read_frame(slice_csv)
+    assert isinstance(frame.index, pd.DatetimeIndex)
+    assert frame.index.name == "time"
+    assert list(frame.columns) == ["Demand", "WorkDay", "Temperature"]
+    assert frame.index[0] == pd.Timestamp("2014-01-01 00:00")
+    assert frame.index[1] - frame.index[0] == pd.Timedelta("30min")
+
+
+def test_read_frame_from_dataframe_with_date_column(weather_frame):
+    frame = series.read_frame(weather_frame)
+    assert frame.index.name == "date" and len(frame) == 1461
+    assert series.regularize(frame, ["wind"])[1].frequency == "D"
+    assert "date" not in frame.columns
+    # The caller's DataFrame is not modified.
+    assert "date" in weather_frame.columns
+
+
+def test_read_frame_from_datetime_index(weather_frame):
+    indexed = weather_frame.set_index("date")
+    frame = series.read_frame(indexed)
+    assert frame.index.equals(indexed.index)
+
+
+@pytest.mark.parametrize(
+    "make_source, kwargs, expected",
+    [
+        (lambda tmp: tmp / "missing.csv", {}, "series file not found"),
+        (lambda tmp: tmp / "data.parquet", {}, "must be a .csv file"),
+        (lambda tmp: "SLICE", {"time_column": "when"}, "time_column 'when' is not"),
+    ],
+)
+def test_read_frame_bad_sources(tmp_path, slice_csv, make_source, kwargs, expected):
+    source = make_source(tmp_path)
+    source = slice_csv if source == "SLICE" else source
+    with pytest.raises(ValueError, match=expected):
+        series.read_frame(source, **kwargs)
+
+
+def test_read_frame_without_time_column_names_expected_and_received(slice_csv):
+    frame = pd.read_csv(slice_csv).rename(columns={"time": "stamp"})
+    with pytest.raises(ValueError) as info:
+        series.read_frame(frame)
+    message = str(info.value)
+    assert "no time column" in message and "'date'" in message and "stamp" in message
+
+
+def test_read_frame_unparseable_timestamp_names_row(elecdemand_frame):
+    frame = elecdemand_frame.iloc[:10].astype({"time": str})
+    frame.loc[3, "time"] = "not a time"
+    with pytest.raises(ValueError, match="row 3 holds 'not a time'"):
+        series.read_frame(frame)
+
+
+def test_unsorted_timestamps_are_an_error(elecdemand_frame):
+    frame = elecdemand_frame.iloc[:10].iloc[[0, 1, 3, 2, 4]]
+    with pytest.raises(ValueError, match="sorted in increasing order; row 3"):
+        series.read_frame(frame)
+
+
+def test_duplicate_timestamps_are_an_error(elecdemand_frame):
+    frame = elecdemand_frame.iloc[[0, 1, 2, 2, 3]]
+    with pytest.raises(ValueError, match="must be unique; 2014-01-01 01:00:00"):
+        series.read_frame(frame)
+
+
+# --- columns ----------------------------------------------------------------
+
+
+def test_select_columns_defaults_to_all_but_covariates(slice_csv):
+    frame = series.read_frame(slice_csv)
+    assert series.select_columns(frame) == (
+        ["Demand", "WorkDay", "Temperature"],
+        [],
+    )
+    assert series.select_columns(frame, covariates=["WorkDay"]) == (
+        ["Demand", "Temperature"],
+        ["WorkDay"],
+    )
+
+
+def test_unknown_column_lists_the_columns(slice_csv):
+    frame = series.read_frame(slice_csv)
+    with pytest.raises(ValueError) as info:
+        series.select_columns(frame, targets=["demand"])
+    assert "targets names unknown column(s) ['demand']" in str(info.value)
+    assert "'Demand'" in str(info.value)
+
+
+def test_non_numeric_column_is_an_error():
+    from vega_datasets import local_data
+
+    frame = series.read_frame(local_data.seattle_weather())
+    with pytest.raises(ValueError, match="columns must be numeric; {'weather'"):
+        series.select_columns(frame)
+    targets, _ = series.select_columns(frame, targets=["temp_max", "wind"])
+    assert targets == ["temp_max", "wind"]
+
+
+def test_a_column_cannot_be_target_and_covariate(slice_csv):
+    frame = series.read_frame(slice_csv)
+    with pytest.raises(ValueError, match=r"\['WorkDay'\] are both targets and"):
+        series.select_columns(frame, ["Demand", "WorkDay"], ["WorkDay"])
+
+
+# --- gaps and missing values -----------------------------------------------
+
+
+def test_clean_series_report(slice_csv):
+    frame = series.read_frame(slice_csv)
+    cleaned, report = series.regularize(frame, ["Demand"])
+    assert report.is_clean and report.frequency == "30min"
+    assert report.rows == 480 and list(cleaned.columns) == ["Demand"]
+    assert "480 rows from 2014-01-01T00:00:00" in report.summary()
+
+
+def test_missing_values_are_reported_and_interpolated_only_on_request(slice_csv):
+    frame = series.read_frame(slice_csv)
+    original = frame["Demand"].copy()
+    frame.iloc[100:103, 0] = np.nan
+    with pytest.raises(ValueError) as info:
+        series.regularize(frame, ["Demand", "Temperature"])
+    assert "column 'Demand': 3 missing value(s)" in str(info.value)
+    assert "interpolate=True" in str(info.value)
+
+    filled, report = series.regularize(frame, ["Demand"], interpolate=True)
+    assert report.interpolated and report.missing_values == {"Demand": 3}
+    expected = np.linspace(original.iloc[99], original.iloc[103], 5)[1:-1]
+    np.testing.assert_allclose(filled["Demand"].iloc[100:103], expected)
+
+
+def test_missing_timestamps_are_reported_and_filled_on_request(slice_csv):
+    frame = series.read_frame(slice_csv).drop(index=[10, 11, 200], errors="ignore")
+    frame = frame.drop(frame.index[[10, 11, 200]])
+    with pytest.raises(ValueError, match="3 timestamp\\(s\\) missing from the 30min"):
+        series.regularize(frame, ["Demand"])
+    filled, report = series.regularize(frame, ["Demand"], interpolate=True)
+    assert report.missing_timestamps == 3 and report.rows_after == 480
+    assert (np.diff(filled.index) == pd.Timedelta("30min")).all()
+
+
+def test_off_grid_timestamps_are_reported(slice_csv):
+    frame = series.read_frame(slice_csv)
+    index = frame.index.to_numpy().copy()
+    index[5] = index[5] + np.timedelta64(7, "m")
+    frame.index = pd.DatetimeIndex(index, name="time")
+    with pytest.raises(ValueError, match="1 timestamp\\(s\\) off the 30min grid"):
+        series.regularize(frame, ["Demand"])
+    filled, _ = series.regularize(frame, ["Demand"], interpolate=True)
+    assert len(filled) == 480 and not filled["Demand"].isna().any()
+
+
+def test_all_nan_column_is_an_error(slice_csv):
+    frame = series.read_frame(slice_csv)
+    frame["Temperature"] = np.nan
+    with pytest.raises(ValueError, match="'Temperature' holds no values"):
+        series.regularize(frame, ["Temperature"], interpolate=True)
+
+
+# --- splits and scaling ---------------------------------------------------------
+
+
+def test_split_bounds_follow_the_papers_rounding():
+    assert series.split_bounds(17520) == (12264, 14016, 17520)
+    # Electricity (26,304 rows): int(0.7 n), int(0.2 n), the rest for validation.
+    assert series.split_bounds(26304) == (18412, 21044, 26304)
+    # ETTh1: 12/4/4 months of hours; the remaining rows are unused.
+    assert series.split_bounds(17420, (8640, 2880, 2880)) == (8640, 11520, 14400)
+
+
+@pytest.mark.parametrize(
+    "split, expected",
+    [
+        ((0.7, 0.2), "three positive numbers"),
+        ((0.7, 0.2, 0.2), "sum to 1; received"),
+        ((0.7, -0.1, 0.4), "three positive numbers"),
+        ((9000, 5000, 5000), "sum to 19000, more than the 17520 rows"),
+    ],
+)
+def test_bad_split(split, expected):
+    with pytest.raises(ValueError, match=expected):
+        series.split_bounds(17520, split)
+
+
+def test_scaler_is_fit_on_the_training_rows_only(elecdemand_frame):
+    data = series.load_series(elecdemand_frame, lookback=336, horizon=96)
+    raw = elecdemand_frame[["Demand", "WorkDay", "Temperature"]].to_numpy()
+    np.testing.assert_allclose(data.scaler.mean, raw[:12264].mean(axis=0))
+    np.testing.assert_allclose(data.scaler.scale, raw[:12264].std(axis=0))
+    assert not np.allclose(data.scaler.mean, raw.mean(axis=0))
+    np.testing.assert_allclose(data.values[:12264].mean(axis=0), 0, atol=1e-5)
+    back = data.scaler.inverse_transform(data.values)
+    np.testing.assert_allclose(back, raw, rtol=1e-5, atol=1e-5)
+
+
+def test_scaler_round_trips_through_plain_data(elecdemand_frame):
+    import json
+
+    data = series.load_series(elecdemand_frame, lookback=48, horizon=24)
+    state = json.loads(json.dumps(data.scaler.to_dict()))
+    again = series.StandardScaler.from_dict(state)
+    reused = series.load_series(
+        elecdemand_frame.iloc[:5000], lookback=48, horizon=24, scaler=again
+    )
+    # The saved scaler wins over one fit on the (shorter) new training split.
+    np.testing.assert_allclose(reused.scaler.mean, data.scaler.mean)
+    np.testing.assert_allclose(reused.values, data.values[:5000], atol=1e-6)
+
+
+def test_reused_scaler_must_match_the_columns(elecdemand_frame):
+    data = series.load_series(elecdemand_frame, lookback=48, horizon=24)
+    with pytest.raises(ValueError, match="saved scaler is for columns"):
+        series.load_series(
+            elecdemand_frame,
+            lookback=48,
+            horizon=24,
+            targets=["Demand"],
+            scaler=data.scaler,
+        )
+
+
+def test_constant_column_is_an_error(weather_frame):
+    frame = weather_frame.copy()
+    frame["station"] = 7.0
+    with pytest.raises(ValueError, match="'station' \\(always 7\\) are constant"):
+        series.load_series(frame, lookback=28, horizon=7)
+
+
+def test_series_too_short_names_lookback_and_horizon(weather_frame):
+    with pytest.raises(ValueError) as info:
+        series.load_series(weather_frame.iloc[:200], lookback=100, horizon=30)
+    message = str(info.value)
+    assert "lookback=100" in message and "horizon=30" in message
+    assert "too short" in message
+
+
+@pytest.mark.parametrize("argument", ["lookback", "horizon"])
+@pytest.mark.parametrize("value", [0, -3, 2.5, None])
+def test_window_sizes_must_be_positive_integers(weather_frame, argument, value):
+    sizes = {"lookback": 28, "horizon": 7, argument: value}
+    with pytest.raises(ValueError, match=f"{argument} must be a positive integer"):
+        series.load_series(weather_frame, **sizes)
+
+
+# --- windows ----------------------------------------------------------------
+
+
+def test_windows_belong_to_the_split_of_their_forecast(weather_frame):
+    data = series.load_series(weather_frame, lookback=56, horizon=14)
+    train_end, validation_end, test_end = data.bounds
+    assert data.bounds == (1022, 1169, 1461)
+    for split, (low, high) in {
+        "train": (56, train_end),
+        "validation": (train_end, validation_end),
+        "test": (validation_end, test_end),
+    }.items():
+        starts = data.window_starts(split)
+        assert starts[0] == low and starts[-1] + 14 == high
+    # The first test window's history reaches back into validation.
+    inputs, targets = data.arrays("test")
+    np.testing.assert_array_equal(inputs[0], data.values[validation_end - 56 : 1169])
+    np.testing.assert_array_equal(targets[0], data.values[1169:1183])
+
+
+def test_dataset_matches_arrays_and_strides(weather_frame):
+    data = series.load_series(weather_frame, lookback=56, horizon=14)
+    dataset = data.dataset("validation", batch_size=32)
+    batches = list(dataset.as_numpy_iterator())
+    inputs = np.concatenate([b[0] for b in batches])
+    targets = np.concatenate([b[1] for b in batches])
+    expected_inputs, expected_targets = data.arrays("validation")
+    assert inputs.shape == (134, 56, 4) and inputs.dtype == np.float32
+    np.testing.assert_array_equal(inputs, expected_inputs)
+    np.testing.assert_array_equal(targets, expected_targets)
+    strided = data.window_starts("train", stride=4)
+    assert len(strided) == len(data.window_starts("train")[::4])
+
+
+def test_training_windows_reshuffle_reproducibly(weather_frame):
+    data = series.load_series(weather_frame, lookback=28, horizon=7)
+
+    def first_targets(seed):
+        dataset = data.dataset("train", 64, shuffle=True, seed=seed)
+        return [b[1][:, 0, 0] for b in dataset.take(2).as_numpy_iterator()]
+
+    first, again = first_targets(3), first_targets(3)
+    np.testing.assert_array_equal(first[0], again[0])
+    ordered = data.arrays("train")[1][:64, 0, 0]
+    assert not np.array_equal(first[0], ordered)
+
+
+def test_covariates_and_calendar_are_known_future_inputs(elecdemand_frame):
+    data = series.load_series(
+        elecdemand_frame,
+        lookback=96,
+        horizon=48,
+        targets=["Demand", "Temperature"],
+        covariates=["WorkDay"],
+        calendar=["hour_of_day", "day_of_week"],
+    )
+    assert data.num_known == 5 and data.values.shape == (17520, 2)
+    inputs, targets = data.arrays("test", stride=100)
+    assert inputs["past_values"].shape[1:] == (96, 2)
+    assert inputs["future_covariates"].shape[1:] == (144, 5)
+    assert targets.shape[1:] == (48, 2)
+    # The WorkDay covariate over the horizon is the real, scaled flag.
+    start = data.window_starts("test", stride=100)[0]
+    workday = elecdemand_frame["WorkDay"].to_numpy()[start - 96 : start + 48]
+    np.testing.assert_allclose(
+        data.scaler.inverse_transform(
+            np.c_[np.zeros((144, 2)), inputs["future_covariates"][0, :, 0]]
+        )[:, 2],
+        workday,
+        atol=1e-5,
+    )
+    batch = next(iter(data.dataset("train", batch_size=4)))
+    assert set(batch[0]) == {"past_values", "future_covariates"}
+
+
+def test_calendar_features():
+    index = pd.date_range("2014-01-06", periods=4, freq="6h")  # a Monday
+    features = series.calendar_features(index, ["hour_of_day", "day_of_week"])
+    np.testing.assert_allclose(features[:, 0], [0, 1, 0, -1], atol=1e-12)
+    np.testing.assert_allclose(features[:, 1], [1, 0, -1, 0], atol=1e-12)
+    np.testing.assert_allclose(features[0, 2:], [0, 1], atol=1e-12)
+    assert series.calendar_column_names(["hour_of_day"]) == [
+        "hour_of_day_sin",
+        "hour_of_day_cos",
+    ]
+    with pytest.raises(ValueError, match="unknown feature\\(s\\) \\['week'\\]"):
+        series.calendar_features(index, ["week"])

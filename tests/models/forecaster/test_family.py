@@ -1,0 +1,146 @@
+"""The forecaster family end to end on a real elecdemand slice.
+
+One tiny run trains through `zoo.trainer.train_run` (the path of `zoo train`)
+and the tests read it: it beats the naive forecast, and evaluate, predict and
+export reuse its saved scaler.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from zoo import registry, trainer
+from zoo.models.forecaster import SeasonalNaive, naive
+from zoo.models.forecaster.evaluation import collect, forecast_metrics
+from zoo.models.forecaster.family import STATE_FILE, prepare_series
+
+WINDOW = "?lookback=96&horizon=24"
+TRAIN = "&stride=1"
+
+
+@pytest.fixture(scope="module")
+def source(elecdemand_csv):
+    return f"{elecdemand_csv}{WINDOW}"
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, source):
+    import keras
+
+    keras.config.set_dtype_policy("float32")
+    out = tmp_path_factory.mktemp("run") / "forecaster"
+    family = registry.get_family("forecaster")
+    metrics = trainer.train_run(family, "tiny", source + TRAIN, out, epochs=8)
+    return out, metrics
+
+
+def test_family_is_registered():
+    family = registry.get_family("forecaster")
+    assert family.default_preset == "tiny" and family.default_data == "elecdemand"
+    assert "tiny" in family.presets and "patchtst" in family.presets
+
+
+def test_tiny_training_beats_naive_on_real_data(run, source):
+    out, metrics = run
+    state = json.loads((out / STATE_FILE).read_text())
+    prepared, _, _ = prepare_series(source, 64, state=state)
+    names = state["options"]["target"]
+    baseline = forecast_metrics(*collect(naive(96, 24), prepared.test), names)
+    seasonal = SeasonalNaive(96, 24, state["period"])
+    seasonal_metrics = forecast_metrics(*collect(seasonal, prepared.test), names)
+    assert state["period"] == 48
+    for key in ("mse", "mse_Demand"):
+        assert metrics[key] < baseline[key], (key, metrics, baseline)
+        assert metrics[key] < seasonal_metrics[key], (key, metrics, seasonal_metrics)
+    assert {"mse", "mae", "mse_Demand", "mae_Demand"} <= set(metrics)
+
+
+def test_evaluate_reuses_the_saved_scaler(run, source):
+    out, metrics = run
+    saved = (out / STATE_FILE).read_text()
+    again = trainer.evaluate_run(out, data=source)
+    assert (out / STATE_FILE).read_text() == saved
+    assert again["mse"] == pytest.approx(metrics["mse"], rel=1e-5)
+
+
+def test_predict_prints_the_forecast_and_plots(run, elecdemand_frame, tmp_path):
+    out, _ = run
+    history = tmp_path / "history.csv"
+    elecdemand_frame.iloc[1000:1200].to_csv(history, index=False)
+    plot = tmp_path / "forecast.png"
+    text = trainer.predict_run(out, [str(history)], ["--plot", str(plot)])
+    lines = text.splitlines()
+    assert lines[0] == "time,Demand,WorkDay,Temperature"
+    assert lines[1].startswith(str(elecdemand_frame["time"].iloc[1200]))
+    demand = [float(line.split(",")[1]) for line in lines[1:25]]
+    assert 2.0 < min(demand) and max(demand) < 10.0, "GW, in original units"
+    assert plot.stat().st_size > 10_000
+
+
+def test_predict_rejects_a_short_history(run, elecdemand_frame, tmp_path):
+    out, _ = run
+    history = tmp_path / "short.csv"
+    elecdemand_frame.iloc[:50].to_csv(history, index=False)
+    with pytest.raises(ValueError, match="expected at least lookback = 96 rows"):
+        trainer.predict_run(out, [str(history)])
+
+
+def test_export_serves_raw_windows_without_zoo(run, elecdemand_frame, tmp_path):
+    import keras
+
+    out, _ = run
+    state = json.loads((out / STATE_FILE).read_text())
+    model = keras.models.load_model(out / "model.keras")
+    raw = elecdemand_frame[state["options"]["target"]].to_numpy("float32")
+    windows = np.stack([raw[1000:1096], raw[2000:2096]])
+    mean = np.asarray(state["scaler"]["mean"], "float32")
+    scale = np.asarray(state["scaler"]["scale"], "float32")
+    expected = np.asarray(model((windows - mean) / scale)) * scale + mean
+    np.save(tmp_path / "windows.npy", windows)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        served = tf.saved_model.load({str(out / "saved_model")!r})
+        windows = np.load({str(tmp_path / "windows.npy")!r})
+        forecast = served.serve(tf.constant(windows))["forecast"].numpy()
+        assert not any(m == "zoo" or m.startswith("zoo.") for m in sys.modules)
+        np.save({str(tmp_path / "served.npy")!r}, forecast)
+        """
+    )
+    subprocess.run(
+        [sys.executable, "-c", script], check=True, cwd=tmp_path, timeout=120
+    )
+    served = np.load(tmp_path / "served.npy")
+    assert served.shape == (2, 24, 3)
+    np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_quantile_model_exports_intervals(elecdemand_csv, elecdemand_frame, tmp_path):
+    import keras
+
+    family = registry.get_family("forecaster")
+    config = family.check_preset("tiny_quantile")
+    source = f"{elecdemand_csv}{WINDOW}&target=Demand&covariates=WorkDay"
+    prepared = family.prepare_data(source, 64, tmp_path)
+    model = family.build_model(config, prepared.info)
+    model.compile(optimizer="adam", **family.compile_arguments(config, prepared.info))
+    model.fit(prepared.train.take(30), verbose=0)
+    metrics = family.evaluate(model, prepared, tmp_path)
+    assert {"mse", "mae", "coverage", "mse_Demand"} <= set(metrics)
+    path = family.export(model, tmp_path, tmp_path / "saved_model")
+    import tensorflow as tf
+
+    served = tf.saved_model.load(str(path))
+    history = elecdemand_frame[["Demand"]].to_numpy("float32")[None, 2000:2096]
+    known = elecdemand_frame[["WorkDay"]].to_numpy("float32")[None, 2000:2120]
+    forecast = served.serve(tf.constant(history), tf.constant(known))["forecast"]
+    assert forecast.shape == (1, 24, 1, 3)
+    width = keras.ops.convert_to_numpy(forecast[..., 2] - forecast[..., 0])
+    assert width.mean() > 0, "the 0.9 quantile lies above the 0.1 quantile"
+    assert 0.0 < metrics["coverage"] <= 1.0

@@ -1,0 +1,83 @@
+"""TimeSeriesForecaster: shapes, variants, round trips and argument checks."""
+
+import numpy as np
+import pytest
+
+from tests.models.forecaster.helpers import assert_round_trips
+from zoo.models.forecaster import TimeSeriesForecaster
+
+SMALL = dict(hidden_dim=16, num_layers=1, num_heads=2, intermediate_dim=32)
+
+
+@pytest.fixture
+def window(elecdemand_frame):
+    values = elecdemand_frame[["Demand", "WorkDay", "Temperature"]].to_numpy("float32")
+    return np.stack([values[:100], values[500:600]])
+
+
+@pytest.mark.parametrize("architecture", ["patch", "encoder_decoder"])
+def test_output_shapes(window, architecture):
+    model = TimeSeriesForecaster(100, 24, 3, architecture=architecture, **SMALL)
+    assert model(window).shape == (2, 24, 3)
+    targets = TimeSeriesForecaster(
+        100,
+        40,
+        3,
+        target_indices=[0],
+        quantiles=[0.1, 0.5, 0.9],
+        architecture=architecture,
+        **SMALL,
+    )
+    assert targets(window).shape == (2, 40, 1, 3)
+
+
+def test_covariates_change_the_forecast(window):
+    model = TimeSeriesForecaster(100, 24, 3, num_covariates=1, **SMALL)
+    covariates = np.zeros((2, 124, 1), "float32")
+    base = model({"past_values": window, "future_covariates": covariates})
+    covariates[:, -24:] = 1.0
+    moved = model({"past_values": window, "future_covariates": covariates})
+    assert base.shape == (2, 24, 3)
+    assert not np.allclose(base, moved)
+    with pytest.raises(ValueError, match="past_values"):
+        model(window)
+
+
+def test_revin_makes_the_forecast_follow_the_level(window):
+    model = TimeSeriesForecaster(100, 24, 3, dropout=0.0, **SMALL)
+    shifted = np.asarray(model(window + 10.0)) - np.asarray(model(window))
+    np.testing.assert_allclose(shifted, 10.0, atol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        dict(architecture="encoder_decoder", quantiles=[0.1, 0.5, 0.9]),
+        dict(num_covariates=2, target_indices=[0, 2]),
+    ],
+)
+def test_round_trips(window, tmp_path, arguments):
+    model = TimeSeriesForecaster(100, 24, 3, **SMALL, **arguments)
+    model.build()
+    inputs = window
+    if arguments.get("num_covariates"):
+        known = np.random.default_rng(0).normal(size=(2, 124, 2)).astype("float32")
+        inputs = {"past_values": window, "future_covariates": known}
+    assert_round_trips(model, inputs, tmp_path, TimeSeriesForecaster)
+
+
+@pytest.mark.parametrize(
+    "arguments,match",
+    [
+        (dict(lookback=0), "`lookback` must be a positive integer; received 0"),
+        (dict(architecture="rnn"), "`architecture` must be one of"),
+        (dict(patch_size=200), "`patch_size` must be at most lookback=100"),
+        (dict(target_indices=[3]), r"`target_indices` must be channel indices"),
+        (dict(quantiles=[0.5, 1.5]), r"`quantiles` must be levels in \(0, 1\)"),
+    ],
+)
+def test_bad_arguments(arguments, match):
+    base = dict(lookback=100, horizon=24, num_channels=3)
+    base.update(arguments)
+    with pytest.raises(ValueError, match=match):
+        TimeSeriesForecaster(**base)

@@ -1,0 +1,752 @@
+"""Time series from a CSV file or a DataFrame, ready for a forecaster.
+
+One pipeline, in order:
+
+1. ``read_frame``: read a ``.csv`` (or take a DataFrame), find the time
+   column, parse it, and reject unsorted or duplicate timestamps.
+2. ``select_columns``: pick the target columns (forecast) and the known-future
+   covariate columns; unknown and non-numeric columns are errors.
+3. ``regularize``: detect missing values and missing or off-grid timestamps
+   and report them (``SeriesReport``); they are errors unless interpolation
+   is asked for explicitly.
+4. ``split_bounds``: a chronological train/validation/test split, 70/10/20 by
+   default, rounded as in the Autoformer/PatchTST code.
+5. ``StandardScaler``: per-column z-scores fit on the training rows only.
+6. ``SeriesData.dataset``: sliding windows on ``tf.data``.
+
+A window starting at row ``t`` holds ``lookback`` rows of history
+(``t - lookback .. t - 1``) and ``horizon`` rows to forecast (``t .. t +
+horizon - 1``). A window belongs to the split that holds its whole forecast;
+its history may reach back into the previous split, as in the papers' code, so
+that no forecast row of one split is seen by another.
+
+``load_series`` runs all of it. Importing this module does not import
+TensorFlow.
+
+Example:
+    >>> data = load_series("ETTh1.csv", lookback=336, horizon=96)  # doctest: +SKIP
+    >>> train = data.dataset("train", batch_size=32, shuffle=True)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DEFAULT_SPLIT = (0.7, 0.1, 0.2)
+"""Train, validation and test fractions of the rows."""
+
+SPLITS = ("train", "validation", "test")
+"""Names of the three chronological splits."""
+
+TIME_COLUMN_NAMES = ("date", "time", "timestamp", "datetime", "ds")
+"""Column names taken as the time column when none is named (any case)."""
+
+CALENDAR_FEATURES = {
+    # name: (unit extracted from the timestamp, its period)
+    "minute_of_hour": (lambda t: t.minute, 60.0),
+    "hour_of_day": (lambda t: t.hour + t.minute / 60.0, 24.0),
+    "day_of_week": (lambda t: t.day_of_week + t.hour / 24.0, 7.0),
+    "day_of_month": (lambda t: t.day - 1.0, 31.0),
+    "day_of_year": (lambda t: t.day_of_year - 1.0, 365.25),
+    "month_of_year": (lambda t: t.month - 1.0, 12.0),
+}
+"""Calendar features computable from timestamps; each gives a sine and a cosine
+column, ``sin(2π·unit/period)`` and ``cos(2π·unit/period)``, so that midnight
+follows 23:30 smoothly."""
+
+
+# --- 1. reading -------------------------------------------------------------
+
+
+def read_frame(source, time_column=None) -> pd.DataFrame:
+    """Read a series into a DataFrame indexed by its timestamps.
+
+    Args:
+        source: a path to a ``.csv`` file with a header row, or a
+            ``pandas.DataFrame`` (whose time column, or else its
+            ``DatetimeIndex``, gives the timestamps).
+        time_column: the column holding the timestamps; None looks for one
+            named ``date``, ``time``, ``timestamp``, ``datetime`` or ``ds``
+            (any case).
+
+    Returns:
+        A copy of the data with a ``DatetimeIndex`` named after the time
+        column and every other column kept as it was read.
+
+    Raises:
+        ValueError: for a missing file, a file that is not ``.csv``, no or an
+            unknown time column, timestamps that do not parse, or timestamps
+            that are unsorted or duplicated.
+
+    Example:
+        >>> frame = read_frame("ETTh1.csv", time_column="date")  # doctest: +SKIP
+    """
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        origin = "the DataFrame"
+        if time_column is None and isinstance(frame.index, pd.DatetimeIndex):
+            frame.index.name = frame.index.name or "time"
+            return _check_order(frame, origin)
+    else:
+        path = Path(os.fspath(source))
+        if path.suffix.lower() != ".csv":
+            raise ValueError(
+                f"series source must be a .csv file or a DataFrame; received "
+                f"{str(path)!r}"
+            )
+        if not path.is_file():
+            raise ValueError(f"series file not found: {str(path)!r}")
+        origin = str(path)
+        frame = pd.read_csv(path)
+    column = _find_time_column(frame, time_column, origin)
+    times = pd.to_datetime(frame[column], errors="coerce")
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if len(bad):
+        raise ValueError(
+            f"time column {column!r} of {origin} must hold timestamps; row "
+            f"{bad[0]} holds {frame[column].iloc[bad[0]]!r} "
+            f"({len(bad)} unparseable value(s))"
+        )
+    frame = frame.drop(columns=[column])
+    frame.index = pd.DatetimeIndex(times, name=column)
+    return _check_order(frame, origin)
+
+
+def _find_time_column(frame, time_column, origin):
+    if time_column is not None:
+        if time_column not in frame.columns:
+            raise ValueError(
+                f"time_column {time_column!r} is not a column of {origin}; "
+                f"columns: {list(map(str, frame.columns))}"
+            )
+        return time_column
+    for column in frame.columns:
+        if str(column).lower() in TIME_COLUMN_NAMES:
+            return column
+    raise ValueError(
+        f"no time column in {origin}: expected a column named one of "
+        f"{list(TIME_COLUMN_NAMES)} or time_column=NAME; received columns "
+        f"{list(map(str, frame.columns))}"
+    )
+
+
+def _check_order(frame, origin):
+    index = frame.index
+    steps = np.diff(_nanoseconds(index))
+    if (steps < 0).any():
+        row = int(np.flatnonzero(steps < 0)[0]) + 1
+        raise ValueError(
+            f"timestamps of {origin} must be sorted in increasing order; row "
+            f"{row} ({index[row]}) comes after row {row - 1} ({index[row - 1]}). "
+            "Sort the rows by time first."
+        )
+    if (steps == 0).any():
+        row = int(np.flatnonzero(steps == 0)[0]) + 1
+        count = int((steps == 0).sum())
+        raise ValueError(
+            f"timestamps of {origin} must be unique; {index[row]} appears more "
+            f"than once (rows {row - 1} and {row}; {count} duplicate(s)). "
+            "Aggregate or drop the duplicates first."
+        )
+    return frame
+
+
+# --- 2. columns --------------------------------------------------------------
+
+
+def select_columns(frame, targets=None, covariates=()):
+    """Check and return the target and covariate column names.
+
+    Args:
+        frame: a DataFrame from ``read_frame``.
+        targets: columns to forecast; None takes every column that is not a
+            covariate.
+        covariates: known-future columns (their values over the forecast
+            horizon are known in advance, like a workday flag).
+
+    Returns:
+        ``(targets, covariates)`` as lists of column names.
+
+    Raises:
+        ValueError: for unknown, non-numeric, repeated or overlapping columns,
+            or no target at all.
+    """
+    available = [str(c) for c in frame.columns]
+    covariates = _names(covariates, "covariates")
+    if targets is None:
+        targets = [c for c in available if c not in covariates]
+    else:
+        targets = _names(targets, "targets")
+    for argument, names in (("targets", targets), ("covariates", covariates)):
+        unknown = [n for n in names if n not in available]
+        if unknown:
+            raise ValueError(
+                f"{argument} names unknown column(s) {unknown}; the columns are "
+                f"{available}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError(f"{argument} repeats a column; received {names}")
+    overlap = sorted(set(targets) & set(covariates))
+    if overlap:
+        raise ValueError(
+            f"column(s) {overlap} are both targets and covariates; a column must "
+            "be one or the other"
+        )
+    if not targets:
+        raise ValueError(
+            f"expected at least one target column; received targets={targets} "
+            f"from columns {available}"
+        )
+    non_numeric = [
+        n for n in targets + covariates if not pd.api.types.is_numeric_dtype(frame[n])
+    ]
+    if non_numeric:
+        kinds = {n: str(frame[n].dtype) for n in non_numeric}
+        raise ValueError(
+            f"columns must be numeric; {kinds} are not. Name numeric columns "
+            "as targets and covariates, leaving the others out"
+        )
+    return targets, covariates
+
+
+def _names(value, argument):
+    if isinstance(value, str):
+        return [value]
+    if not isinstance(value, Sequence) or not all(isinstance(v, str) for v in value):
+        raise ValueError(
+            f"{argument} must be a list of column names; received {value!r}"
+        )
+    return list(value)
+
+
+# --- 3. gaps and missing values -------------------------------------------
+
+
+@dataclasses.dataclass
+class SeriesReport:
+    """What ``regularize`` found in a series, and what it did about it.
+
+    Attributes:
+        rows: rows read.
+        start: first timestamp (ISO format).
+        end: last timestamp.
+        frequency: the series' step as a pandas offset alias (``"30min"``,
+            ``"D"``), the most common step between rows.
+        missing_values: column → number of missing (NaN) values.
+        missing_timestamps: steps absent from the regular grid.
+        off_grid_timestamps: timestamps that do not fall on the grid.
+        interpolated: whether values were interpolated onto the grid.
+        rows_after: rows after regularizing.
+    """
+
+    rows: int
+    start: str
+    end: str
+    frequency: str
+    missing_values: dict
+    missing_timestamps: int
+    off_grid_timestamps: int
+    interpolated: bool = False
+    rows_after: int = 0
+
+    @property
+    def is_clean(self) -> bool:
+        """True when there was nothing to interpolate."""
+        return not (
+            sum(self.missing_values.values())
+            or self.missing_timestamps
+            or self.off_grid_timestamps
+        )
+
+    def summary(self) -> str:
+        """One line per finding, for logs and error messages."""
+        lines = [
+            f"{self.rows} rows from {self.start} to {self.end}, every {self.frequency}"
+        ]
+        for column, count in self.missing_values.items():
+            if count:
+                lines.append(f"column {column!r}: {count} missing value(s)")
+        if self.missing_timestamps:
+            lines.append(
+                f"{self.missing_timestamps} timestamp(s) missing from the "
+                f"{self.frequency} grid"
+            )
+        if self.off_grid_timestamps:
+            lines.append(
+                f"{self.off_grid_timestamps} timestamp(s) off the {self.frequency} grid"
+            )
+        if self.interpolated:
+            lines.append(f"interpolated linearly in time onto {self.rows_after} rows")
+        return "; ".join(lines)
+
+
+def regularize(frame, columns, interpolate=False):
+    """Check a series for gaps and missing values; interpolate them if asked.
+
+    The grid is the first timestamp plus multiples of the most common step.
+    Missing values (NaN), timestamps absent from the grid and timestamps off
+    the grid are counted. Without ``interpolate`` any of them raises; with it
+    the series is put on the grid and the gaps filled by linear interpolation
+    in time (values before the first or after the last observation of a
+    column take the nearest observation).
+
+    Args:
+        frame: a DataFrame from ``read_frame``.
+        columns: the columns to use.
+        interpolate: fill gaps instead of raising.
+
+    Returns:
+        ``(frame, report)``: ``frame`` holds only ``columns`` as float64 on the
+        regular grid; ``report`` is a ``SeriesReport``.
+
+    Raises:
+        ValueError: for fewer than two rows, or gaps without ``interpolate``;
+            the message lists what was found.
+    """
+    frame = frame[list(columns)].astype("float64")
+    if len(frame) < 2:
+        raise ValueError(f"a series needs at least 2 rows; received {len(frame)}")
+    index = frame.index
+    times = _nanoseconds(index)
+    steps = np.diff(times)
+    values, counts = np.unique(steps, return_counts=True)
+    step = int(values[np.argmax(counts)])
+    offsets = times - times[0]
+    on_grid = offsets % step == 0
+    grid_size = int(offsets[-1] // step) + 1
+    report = SeriesReport(
+        rows=len(frame),
+        start=index[0].isoformat(),
+        end=index[-1].isoformat(),
+        frequency=_offset_alias(step),
+        missing_values={c: int(frame[c].isna().sum()) for c in frame.columns},
+        missing_timestamps=grid_size - int(on_grid.sum()),
+        off_grid_timestamps=int((~on_grid).sum()),
+        rows_after=len(frame),
+    )
+    for column in frame.columns:
+        if frame[column].isna().all():
+            raise ValueError(f"column {column!r} holds no values, only NaN")
+    if report.is_clean:
+        return frame, report
+    if not interpolate:
+        raise ValueError(
+            f"the series has gaps: {report.summary()}. Pass interpolate=True "
+            "(--interpolate) to fill them by linear interpolation in time, or "
+            "clean the data first."
+        )
+    grid = pd.date_range(index[0], periods=grid_size, freq=pd.Timedelta(step))
+    grid.name = index.name
+    merged = frame.reindex(index.union(grid))
+    merged = merged.interpolate(method="time", limit_direction="both")
+    frame = merged.reindex(grid)
+    report.interpolated = True
+    report.rows_after = len(frame)
+    return frame, report
+
+
+def _nanoseconds(index):
+    # pandas 3 stores microseconds by default, pandas 2 nanoseconds: compare
+    # steps in one unit whatever the resolution read.
+    return index.as_unit("ns").asi8
+
+
+def _offset_alias(step_nanoseconds):
+    day = pd.Timedelta(days=1).value
+    if step_nanoseconds % day == 0:
+        # pandas 3 spells one day "24h"; "D" is what users write.
+        days = step_nanoseconds // day
+        return "D" if days == 1 else f"{days}D"
+    try:
+        return pd.tseries.frequencies.to_offset(pd.Timedelta(step_nanoseconds)).freqstr
+    except ValueError:
+        return str(pd.Timedelta(step_nanoseconds))
+
+
+# --- 4. splits ----------------------------------------------------------------
+
+
+def split_bounds(rows, split=DEFAULT_SPLIT):
+    """Row boundaries of the chronological train, validation and test splits.
+
+    Args:
+        rows: number of rows of the series.
+        split: three fractions that sum to 1 (train and test rounded down,
+            validation takes the rest, as in the Autoformer/PatchTST code for
+            Electricity and Weather), or three row counts (the ETT setting,
+            e.g. ``(8640, 2880, 2880)``; rows after their sum are unused).
+
+    Returns:
+        ``(train_end, validation_end, test_end)``: train is rows
+        ``[0, train_end)``, validation ``[train_end, validation_end)``, test
+        ``[validation_end, test_end)``.
+
+    Raises:
+        ValueError: for a split that is not three positive numbers summing to
+            1 or to at most ``rows``.
+
+    Example:
+        >>> split_bounds(17520)
+        (12264, 14016, 17520)
+    """
+    if (
+        not isinstance(split, Sequence)
+        or len(split) != 3
+        or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in split
+        )
+        or min(split) <= 0
+    ):
+        raise ValueError(
+            "split must be three positive numbers (train, validation, test): "
+            f"fractions summing to 1 or row counts; received {split!r}"
+        )
+    if all(isinstance(v, int) for v in split) and sum(split) > 1:
+        if sum(split) > rows:
+            raise ValueError(
+                f"split row counts {list(split)} sum to {sum(split)}, more than "
+                f"the {rows} rows of the series"
+            )
+        train, validation, test = split
+    else:
+        if not math.isclose(sum(split), 1.0, abs_tol=1e-6):
+            raise ValueError(
+                f"split fractions must sum to 1; received {list(split)} "
+                f"(sum {sum(split):g})"
+            )
+        train = int(rows * split[0])
+        test = int(rows * split[2])
+        validation = rows - train - test
+    return train, train + validation, train + validation + test
+
+
+# --- 5. scaling ---------------------------------------------------------------
+
+
+class StandardScaler:
+    """Per-column z-scores: ``(x - mean) / scale``, saved as plain JSON data.
+
+    Args:
+        columns: the column names, in order.
+        mean: per-column means.
+        scale: per-column standard deviations (population, as scikit-learn).
+
+    Example:
+        >>> scaler = StandardScaler.fit(np.array([[1.0], [3.0]]), ["x"])
+        >>> scaler.transform(np.array([[3.0]])).tolist()
+        [[1.0]]
+    """
+
+    def __init__(self, columns, mean, scale):
+        self.columns = list(columns)
+        self.mean = np.asarray(mean, dtype="float64")
+        self.scale = np.asarray(scale, dtype="float64")
+        if self.mean.shape != (len(self.columns),) or self.scale.shape != (
+            len(self.columns),
+        ):
+            raise ValueError(
+                f"mean and scale must hold one value per column ({len(self.columns)}"
+                f"); received {self.mean.shape} and {self.scale.shape}"
+            )
+
+    @classmethod
+    def fit(cls, values, columns):
+        """Fit on ``values`` (rows, columns), the training rows only.
+
+        Raises:
+            ValueError: for a column that is constant over ``values`` (its
+                scaled values and scaled errors would be undefined).
+        """
+        values = np.asarray(values, dtype="float64")
+        mean, scale = values.mean(axis=0), values.std(axis=0)
+        constant = [
+            f"{c!r} (always {m:g})"
+            for c, m, s in zip(columns, mean, scale)
+            if not s > 1e-12 * max(1.0, abs(m))
+        ]
+        if constant:
+            raise ValueError(
+                f"column(s) {', '.join(constant)} are constant over the "
+                "training split: they cannot be scaled or forecast. Leave them "
+                "out of targets and covariates."
+            )
+        return cls(columns, mean, scale)
+
+    def transform(self, values):
+        """Scale ``values`` of shape (..., columns)."""
+        return (np.asarray(values, dtype="float64") - self.mean) / self.scale
+
+    def inverse_transform(self, values):
+        """Undo ``transform``."""
+        return np.asarray(values, dtype="float64") * self.scale + self.mean
+
+    def to_dict(self):
+        """Plain data for JSON."""
+        return {
+            "columns": self.columns,
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data):
+        """Inverse of ``to_dict``."""
+        return cls(data["columns"], data["mean"], data["scale"])
+
+
+# --- calendar features --------------------------------------------------------
+
+
+def calendar_features(index, names):
+    """Sine and cosine calendar features of timestamps.
+
+    Args:
+        index: a ``DatetimeIndex``.
+        names: keys of ``CALENDAR_FEATURES``, e.g. ``["hour_of_day",
+            "day_of_week"]``.
+
+    Returns:
+        float64 array (len(index), 2 * len(names)): for each name its sine,
+        then its cosine.
+
+    Raises:
+        ValueError: for an unknown name.
+
+    Example:
+        >>> calendar_features(pd.date_range("2014-01-01", periods=2, freq="6h"),
+        ...                   ["hour_of_day"]).round(3).tolist()
+        [[0.0, 1.0], [1.0, 0.0]]
+    """
+    names = _names(names, "calendar")
+    unknown = [n for n in names if n not in CALENDAR_FEATURES]
+    if unknown:
+        raise ValueError(
+            f"calendar names unknown feature(s) {unknown}; expected among "
+            f"{list(CALENDAR_FEATURES)}"
+        )
+    columns = []
+    for name in names:
+        unit, period = CALENDAR_FEATURES[name]
+        angle = 2.0 * np.pi * np.asarray(unit(index), dtype="float64") / period
+        columns += [np.sin(angle), np.cos(angle)]
+    return np.stack(columns, axis=-1) if columns else np.zeros((len(index), 0))
+
+
+def calendar_column_names(names):
+    """Column names of ``calendar_features(index, names)``."""
+    return [f"{name}_{part}" for name in names for part in ("sin", "cos")]
+
+
+# --- 6. windows ---------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class SeriesData:
+    """A checked, split and scaled series, and its windows.
+
+    Attributes:
+        frame: the series on its regular grid, original units, target then
+            covariate columns.
+        targets: target column names.
+        covariates: known-future covariate column names.
+        calendar: calendar feature names (see ``CALENDAR_FEATURES``).
+        lookback: history rows per window.
+        horizon: forecast rows per window.
+        bounds: ``split_bounds`` of the series.
+        scaler: ``StandardScaler`` of the targets, then the covariates.
+        report: the ``SeriesReport`` of the checks.
+        values: scaled targets, float32 (rows, targets).
+        known: scaled covariates and calendar features, float32 (rows, K).
+    """
+
+    frame: pd.DataFrame
+    targets: list
+    covariates: list
+    calendar: list
+    lookback: int
+    horizon: int
+    bounds: tuple
+    scaler: StandardScaler
+    report: SeriesReport
+    values: np.ndarray
+    known: np.ndarray
+
+    @property
+    def num_known(self):
+        """Number of known-future input columns (covariates + calendar)."""
+        return self.known.shape[1]
+
+    def window_starts(self, split, stride=1):
+        """First forecast row of each window of ``split``, every ``stride`` rows."""
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}; received {split!r}")
+        check_positive_int(stride, "stride")
+        begin = (0,) + tuple(self.bounds[:2])
+        first = max(begin[SPLITS.index(split)], self.lookback)
+        last = self.bounds[SPLITS.index(split)] - self.horizon
+        return np.arange(first, last + 1, stride, dtype="int64")
+
+    def arrays(self, split, stride=1):
+        """The windows of ``split`` as NumPy arrays.
+
+        Returns:
+            ``(inputs, targets)``: inputs (n, lookback, targets), or a dict
+            with ``past_values`` and ``future_covariates`` (n, lookback +
+            horizon, K) when there are known-future inputs; targets (n,
+            horizon, targets). All scaled, float32.
+        """
+        starts = self.window_starts(split, stride)
+        past = np.arange(-self.lookback, 0)[None, :] + starts[:, None]
+        future = np.arange(self.horizon)[None, :] + starts[:, None]
+        inputs = self.values[past]
+        if self.num_known:
+            everything = np.concatenate([past, future], axis=1)
+            inputs = {
+                "past_values": inputs,
+                "future_covariates": self.known[everything],
+            }
+        return inputs, self.values[future]
+
+    def dataset(self, split, batch_size, stride=1, shuffle=False, seed=0):
+        """A batched ``tf.data.Dataset`` of ``(inputs, targets)`` windows.
+
+        Windows are sliced from the series on the fly, so memory holds the
+        series once, not once per window.
+
+        Args:
+            split: ``"train"``, ``"validation"`` or ``"test"``.
+            batch_size: windows per batch.
+            stride: rows between the starts of consecutive windows.
+            shuffle: reshuffle the windows on each pass (seeded).
+            seed: the shuffle seed.
+
+        Returns:
+            The dataset; inputs and targets as in ``arrays``.
+        """
+        import tensorflow as tf  # Deferred: reading a CSV should not need it.
+
+        check_positive_int(batch_size, "batch_size")
+        starts = self.window_starts(split, stride)
+        values = tf.constant(self.values)
+        known = tf.constant(self.known)
+        lookback, horizon, has_known = self.lookback, self.horizon, self.num_known > 0
+
+        def window(start):
+            past = values[start - lookback : start]
+            target = values[start : start + horizon]
+            if has_known:
+                covariates = known[start - lookback : start + horizon]
+                return {"past_values": past, "future_covariates": covariates}, target
+            return past, target
+
+        dataset = tf.data.Dataset.from_tensor_slices(starts)
+        if shuffle:
+            dataset = dataset.shuffle(
+                len(starts), seed=seed, reshuffle_each_iteration=True
+            )
+        dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE)
+        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def load_series(
+    source,
+    *,
+    lookback,
+    horizon,
+    targets=None,
+    covariates=(),
+    calendar=(),
+    split=DEFAULT_SPLIT,
+    time_column=None,
+    interpolate=False,
+    scaler=None,
+):
+    """Read, check, split and scale a series; see the module docstring.
+
+    Args:
+        source: a ``.csv`` path or a DataFrame (see ``read_frame``).
+        lookback: history rows per window.
+        horizon: forecast rows per window.
+        targets: columns to forecast; None for every non-covariate column.
+        covariates: known-future columns (values over the horizon known in
+            advance).
+        calendar: calendar features from the timestamps, known-future too.
+        split: see ``split_bounds``.
+        time_column: see ``read_frame``.
+        interpolate: fill missing values and timestamps (see ``regularize``).
+        scaler: a fitted ``StandardScaler`` to reuse (its columns must be the
+            targets, then the covariates); None fits one on the training rows.
+
+    Returns:
+        A ``SeriesData``.
+
+    Raises:
+        ValueError: for bad arguments or data, including a series too short
+            for one window of ``lookback + horizon`` rows in every split.
+
+    Example:
+        >>> data = load_series(frame, lookback=336, horizon=96)  # doctest: +SKIP
+    """
+    check_positive_int(lookback, "lookback")
+    check_positive_int(horizon, "horizon")
+    frame = read_frame(source, time_column)
+    targets, covariates = select_columns(frame, targets, covariates)
+    calendar = _names(calendar, "calendar")
+    frame, report = regularize(frame, targets + covariates, interpolate)
+    bounds = split_bounds(len(frame), split)
+    _check_long_enough(len(frame), bounds, lookback, horizon)
+    if scaler is None:
+        scaler = StandardScaler.fit(frame.to_numpy()[: bounds[0]], targets + covariates)
+    elif scaler.columns != targets + covariates:
+        raise ValueError(
+            f"the saved scaler is for columns {scaler.columns}; received "
+            f"targets + covariates {targets + covariates}"
+        )
+    scaled = scaler.transform(frame.to_numpy()).astype("float32")
+    known = np.concatenate(
+        [scaled[:, len(targets) :], calendar_features(frame.index, calendar)], axis=1
+    ).astype("float32")
+    return SeriesData(
+        frame=frame,
+        targets=targets,
+        covariates=covariates,
+        calendar=calendar,
+        lookback=lookback,
+        horizon=horizon,
+        bounds=bounds,
+        scaler=scaler,
+        report=report,
+        values=np.ascontiguousarray(scaled[:, : len(targets)]),
+        known=known,
+    )
+
+
+def _check_long_enough(rows, bounds, lookback, horizon):
+    train_end, validation_end, test_end = bounds
+    needs = {
+        "train": (train_end, lookback + horizon),
+        "validation": (validation_end, max(lookback, train_end) + horizon),
+        "test": (test_end, max(lookback, validation_end) + horizon),
+    }
+    for name, (end, needed) in needs.items():
+        if end < needed:
+            raise ValueError(
+                f"the series is too short for lookback={lookback} and "
+                f"horizon={horizon}: the {name} split ends at row {end} but its "
+                f"first window needs rows up to {needed} ({rows} rows, splits "
+                f"end at {list(bounds)}). Use a longer series or a shorter "
+                "lookback or horizon."
+            )
+
+
+def check_positive_int(value, name):
+    """Raise ``ValueError`` unless ``value`` is a positive ``int``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; received {value!r}")

@@ -1,0 +1,50 @@
+"""Metrics of any forecaster on a windowed dataset, computed the same way."""
+
+import numpy as np
+
+
+def collect(model, dataset):
+    """Return ``(predictions, targets)`` of ``model`` over ``dataset`` as arrays."""
+    predictions, targets = [], []
+    for inputs, target in dataset:
+        predictions.append(np.asarray(model(inputs, training=False)))
+        targets.append(np.asarray(target))
+    return np.concatenate(predictions), np.concatenate(targets)
+
+
+def median_index(quantiles):
+    """Index of the quantile nearest 0.5 (the point forecast)."""
+    return int(np.argmin([abs(q - 0.5) for q in quantiles]))
+
+
+def forecast_metrics(predictions, targets, target_names, quantiles=None, focus=()):
+    """MSE and MAE over all targets, and per target column in ``focus``.
+
+    Args:
+        predictions: (windows, horizon, targets[, quantiles]).
+        targets: (windows, horizon, targets), on the same (scaled) scale.
+        target_names: names of the target columns.
+        quantiles: the levels of the last prediction axis, or None.
+        focus: target names that also get ``mse_NAME`` and ``mae_NAME``
+            (all of them when empty).
+
+    Returns:
+        A flat dict of floats; with quantiles also ``coverage`` (the share of
+        targets inside the outermost interval) and ``interval``.
+    """
+    metrics = {}
+    point = predictions
+    if quantiles:
+        point = predictions[..., median_index(quantiles)]
+        low, high = predictions[..., 0], predictions[..., -1]
+        metrics["coverage"] = float(np.mean((targets >= low) & (targets <= high)))
+        metrics["interval"] = f"{quantiles[0]:g}-{quantiles[-1]:g}"
+    error = point - targets
+    metrics["mse"] = float(np.mean(error**2))
+    metrics["mae"] = float(np.mean(np.abs(error)))
+    for index, name in enumerate(target_names):
+        if focus and name not in focus:
+            continue
+        metrics[f"mse_{name}"] = float(np.mean(error[..., index] ** 2))
+        metrics[f"mae_{name}"] = float(np.mean(np.abs(error[..., index])))
+    return metrics

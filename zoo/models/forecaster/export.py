@@ -1,0 +1,82 @@
+"""SavedModel export of a forecaster that serves raw, unscaled windows."""
+
+from pathlib import Path
+
+import numpy as np
+
+
+def export_forecaster(model, state, path):
+    """Write a SavedModel whose ``serve`` takes and returns original units.
+
+    The signature scales the raw history with the training split's scaler,
+    runs the model and unscales the forecast, so a server needs nothing but
+    TensorFlow.
+
+    Args:
+        model: a trained `TimeSeriesForecaster` (or a baseline).
+        state: the run's ``series.json`` content.
+        path: the SavedModel folder to write.
+
+    Returns:
+        ``path``. The signature ``serve`` takes ``history`` float32 (batch,
+        lookback, targets) in the order ``state["options"]["target"]`` (and,
+        for a model with known-future inputs, ``future_covariates`` (batch,
+        lookback + horizon, covariates + calendar): raw covariate values
+        followed by the sine/cosine calendar features) and returns
+        ``{"forecast": (batch, horizon, targets)}``, with a last axis of
+        quantiles when the model was trained with them.
+
+    Raises:
+        RuntimeError: on a backend other than TensorFlow.
+    """
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise RuntimeError(
+            "SavedModel export needs KERAS_BACKEND=tensorflow; received "
+            f"{keras.backend.backend()}"
+        )
+    options = state["options"]
+    targets, covariates = options["target"], options["covariates"]
+    mean = np.asarray(state["scaler"]["mean"], np.float32)
+    scale = np.asarray(state["scaler"]["scale"], np.float32)
+    target_mean, target_scale = mean[: len(targets)], scale[: len(targets)]
+    covariate_mean, covariate_scale = mean[len(targets) :], scale[len(targets) :]
+    quantiles = bool(getattr(model, "quantiles", None))
+    out_mean, out_scale = target_mean, target_scale
+    if quantiles:
+        out_mean, out_scale = out_mean[:, None], out_scale[:, None]
+    lookback, horizon = options["lookback"], options["horizon"]
+    num_known = len(covariates) + 2 * len(options["calendar"])
+
+    def scale_history(history):
+        return (history - tf.constant(target_mean)) / tf.constant(target_scale)
+
+    def unscale(forecast):
+        return forecast * tf.constant(out_scale) + tf.constant(out_mean)
+
+    history_spec = tf.TensorSpec((None, lookback, len(targets)), tf.float32)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    if num_known:
+        known_spec = tf.TensorSpec((None, lookback + horizon, num_known), tf.float32)
+
+        def serve(history, future_covariates):
+            raw = future_covariates[..., : len(covariates)]
+            scaled = (raw - tf.constant(covariate_mean)) / tf.constant(covariate_scale)
+            known = tf.concat([scaled, future_covariates[..., len(covariates) :]], -1)
+            inputs = {"past_values": scale_history(history), "future_covariates": known}
+            return {"forecast": unscale(model(inputs, training=False))}
+
+        archive.add_endpoint("serve", serve, [history_spec, known_spec])
+    else:
+
+        def serve(history):
+            forecast = model(scale_history(history), training=False)
+            return {"forecast": unscale(forecast)}
+
+        archive.add_endpoint("serve", serve, [history_spec])
+    path = Path(path)
+    archive.write_out(str(path), verbose=False)
+    return path

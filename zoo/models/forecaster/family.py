@@ -1,0 +1,212 @@
+"""The ``forecaster`` family: what ``zoo train forecaster`` and friends call.
+
+Data options ride in the source string (``--data "ETTh1.csv?target=OT&
+lookback=336&horizon=96"``, see `zoo.models.forecaster.sources`). The fitted
+scaler and the options are saved as ``series.json`` in the run folder; every
+later step (evaluate, predict, export) reuses them, so a model never sees data
+scaled differently from its training data.
+"""
+
+import json
+from pathlib import Path
+
+# Imported for their serialization registration: model.keras names the
+# optimizer's warm-up schedule, the model and its loss, and a fresh process
+# (zoo evaluate/predict/export) must know them before loading it.
+import training.schedules  # noqa: F401
+import zoo.models.forecaster  # noqa: F401
+from zoo import run_dir as runs
+from zoo.family import ModelFamily, PreparedData
+from zoo.models.forecaster.evaluation import collect, forecast_metrics
+from zoo.models.forecaster.presets import PRESETS, model_config
+from zoo.models.forecaster.sources import parse_source, read_source
+
+STATE_FILE = "series.json"
+"""Preprocessing state of a run: window options, columns and the scaler."""
+
+FOCUS = {"elecdemand": ("Demand",), "seattle_weather": ("temp_max",)}
+"""Columns that get their own metrics (the series' main target)."""
+
+
+def load_state(run_dir):
+    """Return the saved ``series.json`` of ``run_dir``, or None."""
+    path = Path(run_dir) / STATE_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
+    """Load, check, split, scale and window a series for a forecaster.
+
+    Args:
+        source: a built-in name or ``.csv`` path with ``?`` options.
+        batch_size: windows per batch.
+        seed: training shuffle seed.
+        stride: training window stride when the source gives none (1 if None).
+        state: a saved state (from a run folder); its window options and
+            scaler win over the source's, so windows match the trained model.
+
+    Returns:
+        ``(PreparedData, series_data, state)``: the datasets, the
+        ``zoo.data.series.SeriesData`` and a JSON-serializable state.
+    """
+    from zoo.data import series
+
+    location, options = parse_source(source)
+    if state is not None:
+        saved = state["options"]
+        options.lookback, options.horizon = saved["lookback"], saved["horizon"]
+        options.target, options.covariates = saved["target"], saved["covariates"]
+        options.calendar = saved["calendar"]
+    frame, time_column = read_source(location)
+    data = series.load_series(
+        frame,
+        lookback=options.lookback,
+        horizon=options.horizon,
+        targets=options.target,
+        covariates=options.covariates,
+        calendar=options.calendar,
+        split=options.split,
+        time_column=options.time or time_column,
+        interpolate=options.interpolate,
+        scaler=(series.StandardScaler.from_dict(state["scaler"]) if state else None),
+    )
+    train_stride = options.stride or stride or 1
+    if state is None:
+        from zoo.models.forecaster.naive import detect_period
+
+        # The first target is the main one (Demand, temp_max): its season
+        # serves all channels, as one seasonal-naive period must.
+        first_target = data.values[: data.bounds[0], 0]
+        period = detect_period(first_target, max_period=options.lookback)
+    else:
+        period = state["period"]
+    info = {
+        "lookback": data.lookback,
+        "horizon": data.horizon,
+        "num_channels": len(data.targets),
+        "targets": data.targets,
+        "covariates": data.covariates,
+        "calendar": data.calendar,
+        "num_known": data.num_known,
+        "period": period,
+        "focus": [c for c in FOCUS.get(location, ()) if c in data.targets],
+        "report": data.report.summary(),
+        "train_windows": len(data.window_starts("train", train_stride)),
+    }
+    new_state = {
+        "source": str(source),
+        "options": {
+            "lookback": data.lookback,
+            "horizon": data.horizon,
+            "target": data.targets,
+            "covariates": data.covariates,
+            "calendar": data.calendar,
+            "time": options.time or time_column,
+        },
+        "scaler": data.scaler.to_dict(),
+        "period": period,
+        "frequency": data.report.frequency,
+        "report": data.report.summary(),
+    }
+    prepared = PreparedData(
+        train=data.dataset(
+            "train", batch_size, stride=train_stride, shuffle=True, seed=seed
+        ),
+        validation=data.dataset("validation", batch_size),
+        test=data.dataset("test", batch_size),
+        info=info,
+    )
+    return prepared, data, new_state
+
+
+class ForecasterFamily(ModelFamily):
+    """Multi-horizon forecasting of multivariate series (`TimeSeriesForecaster`)."""
+
+    name = "forecaster"
+    description = "PatchTST-style transformer forecaster for multivariate series"
+    presets = PRESETS
+    default_preset = "tiny"
+    default_data = "elecdemand"
+    monitor = "val_loss"
+    learning_rate = 1e-3
+    schedule = "cosine"
+
+    def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
+        run_dir = Path(run_dir)
+        record = runs.read_run(run_dir) or {}
+        stride = (record.get("config") or {}).get("train_stride")
+        state = load_state(run_dir)
+        prepared, _, new_state = prepare_series(source, batch_size, seed, stride, state)
+        if state is None:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / STATE_FILE).write_text(json.dumps(new_state, indent=2))
+        return prepared
+
+    def build_model(self, config: dict, info: dict):
+        from zoo.models.forecaster.time_series_forecaster import (
+            TimeSeriesForecaster,
+        )
+
+        model = TimeSeriesForecaster(
+            info["lookback"],
+            info["horizon"],
+            info["num_channels"],
+            num_covariates=info["num_known"],
+            **model_config(config),
+        )
+        # Built up front: the recipe's backup callback needs the weights.
+        model.build()
+        return model
+
+    def compile_arguments(self, config: dict, info: dict) -> dict:
+        quantiles = config.get("quantiles")
+        if quantiles:
+            from zoo.models.forecaster.pinball_loss import PinballLoss
+
+            return {"loss": PinballLoss(quantiles), "metrics": []}
+        return {"loss": "mse", "metrics": ["mae"]}
+
+    def evaluate(self, model, data: PreparedData, run_dir: Path) -> dict:
+        predictions, targets = collect(model, data.test)
+        return forecast_metrics(
+            predictions,
+            targets,
+            data.info["targets"],
+            getattr(model, "quantiles", None),
+            focus=data.info.get("focus", ()),
+        )
+
+    def add_predict_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--plot", metavar="OUT.png", help="draw history, forecast and interval"
+        )
+
+    def predict(self, model, run_dir: Path, inputs: list, args) -> str:
+        from zoo.models.forecaster import prediction
+
+        state = _require_state(run_dir)
+        if len(inputs) != 1:
+            raise ValueError(
+                f"INPUT: expected one history .csv; received {len(inputs)} inputs"
+            )
+        forecast = prediction.forecast_csv(model, state, inputs[0])
+        text = prediction.format_forecast(forecast)
+        if getattr(args, "plot", None):
+            prediction.plot_forecast(forecast, args.plot)
+            text += f"\nplot written to {args.plot}"
+        return text
+
+    def export(self, model, run_dir: Path, path: Path) -> Path:
+        from zoo.models.forecaster.export import export_forecaster
+
+        return export_forecaster(model, _require_state(run_dir), path)
+
+
+def _require_state(run_dir):
+    state = load_state(run_dir)
+    if state is None:
+        raise ValueError(
+            f"DIR {str(run_dir)!r}: expected {STATE_FILE} in it (written by "
+            "`zoo train forecaster`)"
+        )
+    return state

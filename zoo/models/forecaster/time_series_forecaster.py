@@ -1,0 +1,301 @@
+"""A transformer that forecasts many steps of a multivariate series at once."""
+
+import keras
+from keras import ops
+
+from zoo.layers import (
+    PatchEmbedding,
+    PositionEmbedding,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+)
+from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
+
+ARCHITECTURES = ("patch", "encoder_decoder")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class TimeSeriesForecaster(keras.Model):
+    """PatchTST-style forecaster, or an encoder-decoder built of the same blocks.
+
+    ``architecture="patch"`` (default, Nie et al., ICLR 2023): each channel is
+    forecast independently with shared weights; its normalized history is cut
+    into non-overlapping patches, which are the tokens of a transformer
+    encoder; a linear head maps all patch tokens to the whole horizon at once.
+    ``"encoder_decoder"``: the same encoder, then learned query tokens, one per
+    future patch, cross-attend to it through decoder blocks (no causal mask:
+    the output is direct, not autoregressive) and each emits its patch.
+
+    Reversible instance normalization removes each window's level and scale
+    before the network and restores them after. Known-future covariates (e.g.
+    a workday flag) enter through a linear term per forecast step.
+
+    Args:
+        lookback: history steps per input window.
+        horizon: forecast steps.
+        num_channels: channels of the history.
+        target_indices: channels to output; None for all.
+        num_covariates: known-future inputs (covariates and calendar
+            features); when above 0 the model takes a dict
+            ``{"past_values", "future_covariates"}``.
+        architecture: ``"patch"`` or ``"encoder_decoder"``.
+        patch_size: steps per patch; the oldest ``lookback % patch_size``
+            steps are dropped.
+        hidden_dim: token width.
+        num_layers: encoder blocks (and decoder blocks for the variant).
+        num_heads: attention heads.
+        intermediate_dim: feed-forward width.
+        dropout: dropout rate in blocks and head.
+        quantiles: None for point forecasts, or quantile levels; the output
+            then has a last axis of ``len(quantiles)``.
+        revin: use reversible instance normalization.
+        **kwargs: base ``keras.Model`` arguments (``name``, ``dtype``).
+
+    Call arguments:
+        inputs: history (batch, lookback, num_channels), or the dict above
+            with ``past_values`` the history and ``future_covariates``
+            (batch, lookback + horizon, num_covariates), the layout of
+            ``zoo.data.series.SeriesData``; the last ``horizon`` steps are
+            used.
+        training: dropout on or off.
+
+    Returns:
+        (batch, horizon, targets), or (batch, horizon, targets, quantiles).
+
+    Example:
+        >>> model = TimeSeriesForecaster(336, 96, num_channels=3)
+        >>> model(np.zeros((2, 336, 3))).shape
+        (2, 96, 3)
+    """
+
+    def __init__(
+        self,
+        lookback,
+        horizon,
+        num_channels,
+        target_indices=None,
+        num_covariates=0,
+        architecture="patch",
+        patch_size=16,
+        hidden_dim=64,
+        num_layers=3,
+        num_heads=4,
+        intermediate_dim=128,
+        dropout=0.1,
+        quantiles=None,
+        revin=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        for name, value in (
+            ("lookback", lookback),
+            ("horizon", horizon),
+            ("num_channels", num_channels),
+            ("patch_size", patch_size),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(
+                    f"`{name}` must be a positive integer; received {value!r}"
+                )
+        if architecture not in ARCHITECTURES:
+            raise ValueError(
+                f"`architecture` must be one of {ARCHITECTURES}; received "
+                f"{architecture!r}"
+            )
+        if patch_size > lookback:
+            raise ValueError(
+                f"`patch_size` must be at most lookback={lookback}; received "
+                f"{patch_size}"
+            )
+        if target_indices is not None:
+            target_indices = [int(i) for i in target_indices]
+            bad = [i for i in target_indices if not 0 <= i < num_channels]
+            if bad or not target_indices:
+                raise ValueError(
+                    f"`target_indices` must be channel indices in [0, {num_channels})"
+                    f"; received {target_indices}"
+                )
+        if quantiles is not None:
+            quantiles = [float(q) for q in quantiles]
+            if not quantiles or any(not 0 < q < 1 for q in quantiles):
+                raise ValueError(
+                    f"`quantiles` must be levels in (0, 1); received {quantiles}"
+                )
+        self.lookback = lookback
+        self.horizon = horizon
+        self.num_channels = num_channels
+        self.target_indices = target_indices
+        self.num_covariates = int(num_covariates)
+        self.architecture = architecture
+        self.patch_size = patch_size
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.dropout = dropout
+        self.quantiles = quantiles
+        self.revin = revin
+
+        self.num_patches = lookback // patch_size
+        self.num_outputs = len(quantiles) if quantiles else 1
+        self.num_future_patches = -(-horizon // patch_size)
+        policy = self.dtype_policy
+        self.normalizer = (
+            ReversibleInstanceNorm(num_channels, dtype=policy, name="revin")
+            if revin
+            else None
+        )
+        self.patch_embedding = PatchEmbedding(
+            patch_size, hidden_dim, dtype=policy, name="patch_embedding"
+        )
+        self.position_embedding = PositionEmbedding(
+            self.num_patches, dtype=policy, name="position_embedding"
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=policy, name="embedding_dropout"
+        )
+        block_arguments = dict(
+            num_heads=num_heads,
+            intermediate_dim=intermediate_dim,
+            dropout=dropout,
+            activation="gelu",
+            dtype=policy,
+        )
+        self.encoder_blocks = [
+            TransformerEncoderBlock(**block_arguments, name=f"encoder_block_{i}")
+            for i in range(num_layers)
+        ]
+        self.head_dropout = keras.layers.Dropout(
+            dropout, dtype=policy, name="head_dropout"
+        )
+        if architecture == "patch":
+            self.head = keras.layers.Dense(
+                horizon * self.num_outputs, dtype=policy, name="head"
+            )
+        else:
+            self.query_position = PositionEmbedding(
+                self.num_future_patches, dtype=policy, name="query_position"
+            )
+            self.decoder_blocks = [
+                TransformerDecoderBlock(**block_arguments, name=f"decoder_block_{i}")
+                for i in range(num_layers)
+            ]
+            self.head = keras.layers.Dense(
+                patch_size * self.num_outputs, dtype=policy, name="head"
+            )
+        self.covariate_projection = (
+            keras.layers.Dense(
+                num_channels * self.num_outputs,
+                dtype=policy,
+                name="covariate_projection",
+            )
+            if self.num_covariates
+            else None
+        )
+
+    def build(self, input_shape=None):
+        # Every shape is known from the arguments, so one call on zeros builds
+        # all sublayers; `.keras` loading relies on it.
+        history = ops.zeros((1, self.lookback, self.num_channels))
+        if self.num_covariates:
+            history = {
+                "past_values": history,
+                "future_covariates": ops.zeros(
+                    (1, self.lookback + self.horizon, self.num_covariates)
+                ),
+            }
+        self.built = True
+        self._forward(history, training=False)
+
+    def _forward(self, inputs, training=None):
+        if self.num_covariates:
+            if not isinstance(inputs, dict):
+                raise ValueError(
+                    "inputs: expected a dict with 'past_values' and "
+                    "'future_covariates' "
+                    f"(num_covariates={self.num_covariates}); received "
+                    f"{type(inputs).__name__}"
+                )
+            history = inputs["past_values"]
+            covariates = inputs["future_covariates"][:, -self.horizon :, :]
+        else:
+            history, covariates = inputs, None
+        history = ops.cast(history, self.compute_dtype)
+        if self.normalizer is not None:
+            history, mean, std = self.normalizer.normalize(history)
+        usable = self.num_patches * self.patch_size
+        history = history[:, self.lookback - usable :, :]
+        # Channel independence: every channel is its own univariate sample.
+        series = ops.reshape(ops.transpose(history, (0, 2, 1)), (-1, usable, 1))
+        tokens = self.patch_embedding(series)
+        tokens = tokens + self.position_embedding(tokens)
+        tokens = self.embedding_dropout(tokens, training=training)
+        for block in self.encoder_blocks:
+            tokens = block(tokens, training=training)
+        if self.architecture == "patch":
+            flat = ops.reshape(tokens, (-1, self.num_patches * self.hidden_dim))
+            out = self.head(self.head_dropout(flat, training=training))
+            out = ops.reshape(
+                out, (-1, self.num_channels, self.horizon, self.num_outputs)
+            )
+        else:
+            # Learned queries: the position table itself is the query content.
+            queries = ops.zeros(
+                (ops.shape(tokens)[0], self.num_future_patches, self.hidden_dim),
+                tokens.dtype,
+            )
+            queries = queries + self.query_position(queries)
+            for block in self.decoder_blocks:
+                queries = block(
+                    queries, tokens, use_causal_mask=False, training=training
+                )
+            out = self.head(self.head_dropout(queries, training=training))
+            out = ops.reshape(
+                out,
+                (
+                    -1,
+                    self.num_channels,
+                    self.num_future_patches * self.patch_size,
+                    self.num_outputs,
+                ),
+            )[:, :, : self.horizon, :]
+        out = ops.transpose(out, (0, 2, 1, 3))
+        if covariates is not None:
+            extra = self.covariate_projection(ops.cast(covariates, self.compute_dtype))
+            extra = ops.reshape(
+                extra, (-1, self.horizon, self.num_channels, self.num_outputs)
+            )
+            out = out + extra
+        if self.normalizer is not None:
+            out = self.normalizer.denormalize(out, mean, std)
+        out = ops.cast(out, "float32")
+        if self.target_indices is not None:
+            out = ops.take(out, self.target_indices, axis=2)
+        if not self.quantiles:
+            out = out[..., 0]
+        return out
+
+    def call(self, inputs, training=None):
+        return self._forward(inputs, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "lookback": self.lookback,
+                "horizon": self.horizon,
+                "num_channels": self.num_channels,
+                "target_indices": self.target_indices,
+                "num_covariates": self.num_covariates,
+                "architecture": self.architecture,
+                "patch_size": self.patch_size,
+                "hidden_dim": self.hidden_dim,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "intermediate_dim": self.intermediate_dim,
+                "dropout": self.dropout,
+                "quantiles": self.quantiles,
+                "revin": self.revin,
+            }
+        )
+        return config
