@@ -3,12 +3,14 @@
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
 from training.callbacks.standard import early_stopping, standard_callbacks
 from training.callbacks.throughput_logger import ThroughputLogger
+from training.callbacks.time_budget import TimeBudget
 from training.callbacks.training_curve_plot import TrainingCurvePlot, plot_history
 
 __all__ = [
     "NaNGuard",
     "NonFiniteLossError",
     "ThroughputLogger",
+    "TimeBudget",
     "TrainingCurvePlot",
     "early_stopping",
     "plot_history",

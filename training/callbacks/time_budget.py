@@ -1,0 +1,83 @@
+"""Train for a wall-clock budget with a learning rate that follows the clock."""
+
+import math
+import time
+
+import keras
+
+
+class TimeBudget(keras.callbacks.Callback):
+    """Linear warm-up then cosine decay over a budget of training seconds.
+
+    An epoch-count schedule cannot know how many steps fit in "15 minutes on
+    this machine"; this callback sets the learning rate before every batch
+    from the share of the budget spent so far and stops training once it is
+    spent, so the rate reaches zero just as time runs out. Only training
+    steps count: validation passes at the end of an epoch do not.
+
+    The optimizer's learning rate must be a plain float (a variable), not a
+    `LearningRateSchedule`. Which steps happen depends on the clock, so a run
+    under a budget is not bit-reproducible.
+
+    Args:
+        seconds: Training seconds to spend.
+        learning_rate: Peak learning rate.
+        warmup_seconds: Seconds of linear warm-up from zero.
+        final_fraction: Learning rate at the end, as a share of the peak.
+
+    Attributes:
+        train_seconds: Training seconds spent so far.
+
+    Example:
+        >>> budget = TimeBudget(15 * 60, learning_rate=2e-3, warmup_seconds=30)
+        >>> model.fit(train, epochs=10_000, callbacks=[budget])  # doctest: +SKIP
+    """
+
+    def __init__(self, seconds, learning_rate, warmup_seconds=0.0, final_fraction=0.0):
+        super().__init__()
+        if not seconds > 0:
+            raise ValueError(f"`seconds` must be positive; received {seconds!r}")
+        if not 0 <= warmup_seconds < seconds:
+            raise ValueError(
+                f"`warmup_seconds` must be in [0, seconds={seconds}); received "
+                f"{warmup_seconds!r}"
+            )
+        self.seconds = float(seconds)
+        self.learning_rate = float(learning_rate)
+        self.warmup_seconds = float(warmup_seconds)
+        self.final_fraction = float(final_fraction)
+        self.train_seconds = 0.0
+        self._epoch_start = None
+        self._last_step_end = None
+
+    def rate_at(self, elapsed):
+        """The learning rate after ``elapsed`` training seconds."""
+        if elapsed < self.warmup_seconds:
+            return self.learning_rate * elapsed / self.warmup_seconds
+        share = min(
+            1.0, (elapsed - self.warmup_seconds) / (self.seconds - self.warmup_seconds)
+        )
+        floor = self.final_fraction
+        return self.learning_rate * (
+            floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * share))
+        )
+
+    def _elapsed(self):
+        return self.train_seconds + time.perf_counter() - self._epoch_start
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+        self._last_step_end = self._epoch_start
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate.assign(self.rate_at(self._elapsed()))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._last_step_end = time.perf_counter()
+        if self._elapsed() >= self.seconds:
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.train_seconds += self._last_step_end - self._epoch_start
+        if logs is not None:
+            logs["train_seconds"] = self.train_seconds
