@@ -17,7 +17,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 .PHONY: help install data demo test lint docs clean
 
 help:
-	@echo "make demo    set up, fetch Fashion-MNIST, run examples/demo.py"
+	@echo "make demo    set up, fetch Fashion-MNIST, train, explain and export a ViT"
 	@echo "make test    set up, lint, build the docs, run the tests (TensorFlow, then JAX)"
 	@echo "make lint    ruff check and ruff format --check"
 	@echo "make docs    mkdocs build --strict (into site/)"
@@ -47,10 +47,10 @@ docs: $(INSTALLED)
 
 test: lint docs data
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/training/test_distribution.py
 
 demo: data
-	$(BIN)/python examples/demo.py
+	$(BIN)/python examples/vit.py --preset tiny --epochs 3 --out runs/demo
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .ruff_cache build dist *.egg-info
