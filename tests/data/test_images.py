@@ -95,6 +95,8 @@ def test_pipeline_shuffles_deterministically_and_augments(fashion_mnist_small):
     dataset = image_data.make_image_dataset(x, y, [0.3], [0.3], 16, training=True)
     images, _ = next(iter(dataset))
     assert images.shape == (16, 28, 28, 1) and images.dtype == tf.float32
+    # Models read the static image size to build.
+    assert dataset.element_spec[0].shape.as_list() == [None, 28, 28, 1]
     plain = image_data.make_image_dataset(x, y, [0.3], [0.3], 16)
     images, batch = next(iter(plain))
     np.testing.assert_allclose(

@@ -112,7 +112,7 @@ CASES = {
     ),
     "patches_series": LayerCase(
         layers.PatchEmbedding,
-        {"patch_size": 4, "hidden_dim": 8},
+        {"patch_size": 4, "hidden_dim": 8, "stride": 2},
         [_floats(2, 16, 3)],
     ),
     "drop_path": LayerCase(layers.DropPath, {"rate": 0.2}, [_floats(2, 5, 8)]),

@@ -35,6 +35,26 @@ def test_series_patches():
     assert layer(np.zeros((2, 24, 3), "float32")).shape == (2, 6, 6)
 
 
+def test_overlapping_series_patches_start_every_stride_steps():
+    layer = PatchEmbedding(patch_size=4, hidden_dim=5, stride=2)
+    series = RNG.normal(size=(2, 12, 3)).astype("float32")
+    tokens = keras.ops.convert_to_numpy(layer(series))
+    kernel, bias = layer.projection.get_weights()  # (4, 3, 5), (5,)
+    expected = [
+        np.einsum("blc,lcd->bd", series[:, start : start + 4], kernel) + bias
+        for start in range(0, 9, 2)
+    ]
+    assert layer.compute_output_shape((2, 12, 3)) == (2, 5, 5)
+    np.testing.assert_allclose(tokens, np.stack(expected, axis=1), atol=1e-5)
+
+
+def test_length_off_the_stride_grid_is_rejected():
+    with pytest.raises(
+        ValueError, match=r"length must be the patch size plus a multiple of the stride"
+    ):
+        PatchEmbedding(patch_size=4, hidden_dim=6, stride=3)(np.zeros((1, 12, 1)))
+
+
 def test_image_size_not_divisible_by_patch_size_is_rejected():
     with pytest.raises(
         ValueError, match=r"width must be divisible.*received width 30 and patch size 7"

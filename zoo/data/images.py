@@ -250,6 +250,7 @@ def augment_images(images, seed, pad=2, flip=True):
     import tensorflow as tf
 
     crop_seed, flip_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    static_shape = images.shape
     batch, height, width = tf.unstack(tf.shape(images)[:3])
     if pad:
         padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]], "REFLECT")
@@ -263,7 +264,8 @@ def augment_images(images, seed, pad=2, flip=True):
     if flip:
         flipped = tf.random.stateless_uniform([batch], flip_seed) < 0.5
         images = tf.where(flipped[:, None, None, None], images[:, :, ::-1], images)
-    return images
+    # The gathers lose the static image size, which models read to build.
+    return tf.ensure_shape(images, static_shape)
 
 
 def make_image_dataset(

@@ -8,20 +8,24 @@ from zoo.layers.validation import check_positive_int, check_rank
 
 @keras.saving.register_keras_serializable(package="zoo")
 class PatchEmbedding(keras.layers.Layer):
-    """Cuts inputs into non-overlapping patches and projects each to a token.
+    """Cuts inputs into patches and projects each to a token.
 
     Images (batch, height, width, channels) give (batch, patches, hidden_dim)
     tokens in row-major patch order, as in "An Image is Worth 16x16 Words";
     series (batch, length, channels) give one token per ``patch_size`` steps
-    (PatchTST). The projection is a convolution whose kernel and stride equal
-    the patch size, which is the same as flattening each patch and applying
-    one dense layer.
+    (PatchTST). The projection is a convolution whose kernel is the patch and
+    whose stride is ``stride``, which is the same as flattening each patch and
+    applying one dense layer. Patches overlap when ``stride`` is smaller than
+    ``patch_size`` (PatchTST uses patch 16, stride 8).
 
     Args:
         patch_size: patch side in pixels (int or (height, width)) for images,
             or steps per patch for series.
         hidden_dim: size of each token.
         use_class_token: prepend a learned class token (ViT).
+        stride: steps between patch starts, an int or one per spatial axis;
+            None (default) is ``patch_size``: patches that do not overlap.
+            ``(size - patch_size)`` must be a multiple of it on every axis.
         kernel_initializer: initializer of the projection kernel.
         bias_initializer: initializer of the projection bias.
 
@@ -39,6 +43,7 @@ class PatchEmbedding(keras.layers.Layer):
         patch_size,
         hidden_dim,
         use_class_token=False,
+        stride=None,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
         **kwargs,
@@ -49,6 +54,12 @@ class PatchEmbedding(keras.layers.Layer):
             check_positive_int(size, "patch_size")
         check_positive_int(hidden_dim, "hidden_dim")
         self.patch_size = tuple(patch_size) if len(sizes) > 1 else sizes[0]
+        if stride is not None:
+            steps = stride if isinstance(stride, (list, tuple)) else (stride,)
+            for step in steps:
+                check_positive_int(step, "stride")
+            stride = tuple(stride) if len(steps) > 1 else steps[0]
+        self.stride = stride
         self.hidden_dim = hidden_dim
         self.use_class_token = use_class_token
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -65,6 +76,18 @@ class PatchEmbedding(keras.layers.Layer):
             return self.patch_size
         return (self.patch_size,) * spatial_rank
 
+    def _stride_shape(self, spatial_rank):
+        if self.stride is None:
+            return self._patch_shape(spatial_rank)
+        if isinstance(self.stride, tuple):
+            if len(self.stride) != spatial_rank:
+                raise ValueError(
+                    f"`stride` must have {spatial_rank} entries for inputs with "
+                    f"{spatial_rank} spatial axes; received stride={self.stride}."
+                )
+            return self.stride
+        return (self.stride,) * spatial_rank
+
     def build(self, input_shape):
         check_rank(
             input_shape,
@@ -74,18 +97,26 @@ class PatchEmbedding(keras.layers.Layer):
         )
         spatial = input_shape[1:-1]
         patch = self._patch_shape(len(spatial))
-        for axis, (size, step) in enumerate(zip(spatial, patch)):
-            if size is not None and size % step:
-                name = ("length",) if len(spatial) == 1 else ("height", "width")
+        strides = self._stride_shape(len(spatial))
+        names = ("length",) if len(spatial) == 1 else ("height", "width")
+        for name, size, width, step in zip(names, spatial, patch, strides):
+            if size is None:
+                continue
+            if size < width or (size - width) % step:
+                what = (
+                    "divisible by the patch size"
+                    if step == width
+                    else f"the patch size plus a multiple of the stride {step}"
+                )
                 raise ValueError(
-                    f"The input {name[axis]} must be divisible by the patch "
-                    f"size; received {name[axis]} {size} and patch size {step}."
+                    f"The input {name} must be {what}; received {name} {size} and "
+                    f"patch size {width}."
                 )
         convolution = keras.layers.Conv2D if len(spatial) == 2 else keras.layers.Conv1D
         self.projection = convolution(
             self.hidden_dim,
             kernel_size=patch,
-            strides=patch,
+            strides=strides,
             padding="valid",
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
@@ -115,9 +146,13 @@ class PatchEmbedding(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         spatial = input_shape[1:-1]
         patch = self._patch_shape(len(spatial))
+        strides = self._stride_shape(len(spatial))
         count = 1
-        for size, step in zip(spatial, patch):
-            count = None if size is None or count is None else count * (size // step)
+        for size, width, step in zip(spatial, patch, strides):
+            if size is None or count is None:
+                count = None
+            else:
+                count *= (size - width) // step + 1
         if count is not None and self.use_class_token:
             count += 1
         return (input_shape[0], count, self.hidden_dim)
@@ -129,6 +164,7 @@ class PatchEmbedding(keras.layers.Layer):
                 "patch_size": self.patch_size,
                 "hidden_dim": self.hidden_dim,
                 "use_class_token": self.use_class_token,
+                "stride": self.stride,
                 "kernel_initializer": keras.initializers.serialize(
                     self.kernel_initializer
                 ),

@@ -43,6 +43,39 @@ def test_covariates_change_the_forecast(window):
         model(window)
 
 
+def test_overlapping_patches_cover_the_newest_steps(window):
+    # PatchTST's layout: lookback 100, patch 16, stride 8 uses the last 96
+    # steps, plus one patch over the last value repeated: 12 + 1 patches.
+    model = TimeSeriesForecaster(
+        100, 24, 3, patch_stride=8, revin=False, dropout=0.0, **SMALL
+    )
+    assert model.num_patches == 12
+    base = np.asarray(model(window))
+    assert base.shape == (2, 24, 3)
+    older = window.copy()
+    older[:, :4] += 5.0  # the 4 oldest steps fall outside the patches...
+    np.testing.assert_allclose(model(older), base, atol=1e-5)
+    newest = window.copy()
+    newest[:, -1] += 1.0  # ...the newest step is read
+    assert not np.allclose(model(newest), base)
+
+
+def test_individual_heads_forecast_each_channel_on_its_own(window):
+    model = TimeSeriesForecaster(
+        100, 24, 3, individual_head=True, revin=False, dropout=0.0, **SMALL
+    )
+    base = np.asarray(model(window))
+    kernel = model.head.kernel
+    assert tuple(kernel.shape) == (3, model.num_patches * 16, 24)
+    # Zeroing channel 1's head changes channel 1's forecast only.
+    weights = kernel.numpy()
+    weights[1] = 0.0
+    kernel.assign(weights)
+    moved = np.asarray(model(window))
+    assert not np.allclose(moved[..., 1], base[..., 1])
+    np.testing.assert_allclose(moved[..., [0, 2]], base[..., [0, 2]], atol=1e-6)
+
+
 def test_revin_makes_the_forecast_follow_the_level(window):
     model = TimeSeriesForecaster(100, 24, 3, dropout=0.0, **SMALL)
     shifted = np.asarray(model(window + 10.0)) - np.asarray(model(window))
@@ -54,6 +87,7 @@ def test_revin_makes_the_forecast_follow_the_level(window):
     [
         dict(architecture="encoder_decoder", quantiles=[0.1, 0.5, 0.9]),
         dict(num_covariates=2, target_indices=[0, 2]),
+        dict(patch_stride=8, individual_head=True, quantiles=[0.5]),
     ],
 )
 def test_round_trips(window, tmp_path, arguments):
@@ -74,6 +108,11 @@ def test_round_trips(window, tmp_path, arguments):
         (dict(patch_size=200), "`patch_size` must be at most lookback=100"),
         (dict(target_indices=[3]), r"`target_indices` must be channel indices"),
         (dict(quantiles=[0.5, 1.5]), r"`quantiles` must be levels in \(0, 1\)"),
+        (dict(patch_stride=0), "`patch_stride` must be a positive integer"),
+        (
+            dict(individual_head=True, architecture="encoder_decoder"),
+            "`individual_head` needs architecture='patch'",
+        ),
     ],
 )
 def test_bad_arguments(arguments, match):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from zoo.models.vit import (
+    ConvolutionalStem,
     LocalityEncoderBlock,
     LocalitySelfAttention,
     ShiftedPatchTokenization,
@@ -24,6 +25,7 @@ VARIANTS = {
     "class_token": dict(use_class_token=True),
     "average_pool": dict(use_class_token=False, drop_path_rate=0.1),
     "spt_lsa": dict(shifted_patch_tokenization=True, locality_self_attention=True),
+    "conv_stem": dict(patch_size=4, conv_stem_filters=[4, 8]),
 }
 
 
@@ -45,7 +47,10 @@ def init_arguments(cls):
 def test_shapes_and_float32_logits(variant):
     model = classifier(**VARIANTS[variant])
     tokens = model.backbone(images())
-    expected_tokens = 16 + int(VARIANTS[variant].get("use_class_token", True))
+    options = {**SMALL, **VARIANTS[variant]}
+    expected_tokens = (28 // options["patch_size"]) ** 2 + int(
+        options.get("use_class_token", True)
+    )
     assert tuple(tokens.shape) == (2, expected_tokens, 16)
     logits = model(images())
     assert tuple(logits.shape) == (2, 10)
@@ -182,3 +187,34 @@ def test_bad_num_classes():
     backbone = ViTBackbone(28, num_channels=1, **SMALL)
     with pytest.raises(ValueError, match="num_classes.*received 1"):
         ViTClassifier(backbone, num_classes=1)
+
+
+def test_conv_stem_tokens_see_overlapping_neighbourhoods():
+    stem = ConvolutionalStem(patch_size=4, hidden_dim=8, filters=(4, 8))
+    x = np.zeros((1, 28, 28, 1), "float32")
+    base = keras.ops.convert_to_numpy(stem(x, training=False))
+    x[0, 4, 4, 0] = 1.0  # first pixel of the patch at grid (1, 1)
+    changed = keras.ops.convert_to_numpy(stem(x, training=False))
+    moved = np.flatnonzero(np.abs(changed - base).sum(-1)[0] > 1e-6)
+    # 3x3 convolutions reach past patch borders: neighbours of token 8 change.
+    assert 8 in moved and len(moved) > 1
+
+
+@pytest.mark.parametrize(
+    "kwargs, argument",
+    [
+        (dict(patch_size=7, hidden_dim=8, filters=(4, 8)), "patch_size"),
+        (dict(patch_size=4, hidden_dim=8, filters=()), "filters"),
+        (dict(patch_size=2, hidden_dim=0, filters=(4,)), "hidden_dim"),
+    ],
+)
+def test_conv_stem_bad_arguments_name_the_argument(kwargs, argument):
+    with pytest.raises(ValueError, match=argument):
+        ConvolutionalStem(**kwargs)
+
+
+def test_conv_stem_and_shifted_patches_are_exclusive():
+    with pytest.raises(ValueError, match="conv_stem_filters"):
+        classifier(
+            patch_size=4, conv_stem_filters=[4, 8], shifted_patch_tokenization=True
+        )

@@ -20,8 +20,11 @@ class TimeSeriesForecaster(keras.Model):
 
     ``architecture="patch"`` (default, Nie et al., ICLR 2023): each channel is
     forecast independently with shared weights; its normalized history is cut
-    into non-overlapping patches, which are the tokens of a transformer
-    encoder; a linear head maps all patch tokens to the whole horizon at once.
+    into patches (overlapping when ``patch_stride < patch_size``, the end
+    padded with the last value as in PatchTST), which are the tokens of a
+    transformer encoder; a linear head maps all patch tokens to the whole
+    horizon at once, shared by the channels or one per channel
+    (``individual_head``, PatchTST's ``individual``).
     ``"encoder_decoder"``: the same encoder, then learned query tokens, one per
     future patch, cross-attend to it through decoder blocks (no causal mask:
     the output is direct, not autoregressive) and each emits its patch.
@@ -39,8 +42,10 @@ class TimeSeriesForecaster(keras.Model):
             features); when above 0 the model takes a dict
             ``{"past_values", "future_covariates"}``.
         architecture: ``"patch"`` or ``"encoder_decoder"``.
-        patch_size: steps per patch; the oldest ``lookback % patch_size``
-            steps are dropped.
+        patch_size: steps per patch; the oldest steps that do not fill a
+            patch are dropped.
+        patch_stride: steps between patch starts; None is ``patch_size``
+            (no overlap). PatchTST uses patch 16, stride 8.
         hidden_dim: token width.
         num_layers: encoder blocks (and decoder blocks for the variant).
         num_heads: attention heads.
@@ -49,6 +54,10 @@ class TimeSeriesForecaster(keras.Model):
         quantiles: None for point forecasts, or quantile levels; the output
             then has a last axis of ``len(quantiles)``.
         revin: use reversible instance normalization.
+        individual_head: one linear head per channel instead of one shared
+            head (``"patch"`` architecture only): the encoder stays shared,
+            but channels as unlike as demand and a workday flag each get
+            their own map from tokens to forecast.
         **kwargs: base ``keras.Model`` arguments (``name``, ``dtype``).
 
     Call arguments:
@@ -77,6 +86,7 @@ class TimeSeriesForecaster(keras.Model):
         num_covariates=0,
         architecture="patch",
         patch_size=16,
+        patch_stride=None,
         hidden_dim=64,
         num_layers=3,
         num_heads=4,
@@ -84,6 +94,7 @@ class TimeSeriesForecaster(keras.Model):
         dropout=0.1,
         quantiles=None,
         revin=True,
+        individual_head=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -92,6 +103,7 @@ class TimeSeriesForecaster(keras.Model):
             ("horizon", horizon),
             ("num_channels", num_channels),
             ("patch_size", patch_size),
+            ("patch_stride", patch_size if patch_stride is None else patch_stride),
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(
@@ -101,6 +113,11 @@ class TimeSeriesForecaster(keras.Model):
             raise ValueError(
                 f"`architecture` must be one of {ARCHITECTURES}; received "
                 f"{architecture!r}"
+            )
+        if individual_head and architecture != "patch":
+            raise ValueError(
+                "`individual_head` needs architecture='patch'; received "
+                f"architecture={architecture!r}"
             )
         if patch_size > lookback:
             raise ValueError(
@@ -128,6 +145,7 @@ class TimeSeriesForecaster(keras.Model):
         self.num_covariates = int(num_covariates)
         self.architecture = architecture
         self.patch_size = patch_size
+        self.patch_stride = patch_stride
         self.hidden_dim = hidden_dim
         self.num_layers = num_layers
         self.num_heads = num_heads
@@ -135,8 +153,18 @@ class TimeSeriesForecaster(keras.Model):
         self.dropout = dropout
         self.quantiles = quantiles
         self.revin = revin
+        self.individual_head = bool(individual_head)
 
-        self.num_patches = lookback // patch_size
+        stride = patch_size if patch_stride is None else patch_stride
+        self._stride = stride
+        # The most recent steps that patches starting every `stride` cover.
+        self.usable_length = lookback - (lookback - patch_size) % stride
+        # Overlapping patches get one more at the end, over the last values
+        # repeated `stride` times, so the newest steps lead a patch too.
+        self._end_padding = stride if stride < patch_size else 0
+        self.num_patches = (
+            self.usable_length + self._end_padding - patch_size
+        ) // stride + 1
         self.num_outputs = len(quantiles) if quantiles else 1
         self.num_future_patches = -(-horizon // patch_size)
         policy = self.dtype_policy
@@ -146,7 +174,11 @@ class TimeSeriesForecaster(keras.Model):
             else None
         )
         self.patch_embedding = PatchEmbedding(
-            patch_size, hidden_dim, dtype=policy, name="patch_embedding"
+            patch_size,
+            hidden_dim,
+            stride=patch_stride,
+            dtype=policy,
+            name="patch_embedding",
         )
         self.position_embedding = PositionEmbedding(
             self.num_patches, dtype=policy, name="position_embedding"
@@ -168,7 +200,15 @@ class TimeSeriesForecaster(keras.Model):
         self.head_dropout = keras.layers.Dropout(
             dropout, dtype=policy, name="head_dropout"
         )
-        if architecture == "patch":
+        if architecture == "patch" and self.individual_head:
+            self.head = keras.layers.EinsumDense(
+                "bcf,cfo->bco",
+                output_shape=(num_channels, horizon * self.num_outputs),
+                bias_axes="co",
+                dtype=policy,
+                name="head",
+            )
+        elif architecture == "patch":
             self.head = keras.layers.Dense(
                 horizon * self.num_outputs, dtype=policy, name="head"
             )
@@ -223,8 +263,12 @@ class TimeSeriesForecaster(keras.Model):
         history = ops.cast(history, self.compute_dtype)
         if self.normalizer is not None:
             history, mean, std = self.normalizer.normalize(history)
-        usable = self.num_patches * self.patch_size
+        usable = self.usable_length
         history = history[:, self.lookback - usable :, :]
+        if self._end_padding:
+            last = ops.repeat(history[:, -1:, :], self._end_padding, axis=1)
+            history = ops.concatenate([history, last], axis=1)
+            usable += self._end_padding
         # Channel independence: every channel is its own univariate sample.
         series = ops.reshape(ops.transpose(history, (0, 2, 1)), (-1, usable, 1))
         tokens = self.patch_embedding(series)
@@ -233,7 +277,14 @@ class TimeSeriesForecaster(keras.Model):
         for block in self.encoder_blocks:
             tokens = block(tokens, training=training)
         if self.architecture == "patch":
-            flat = ops.reshape(tokens, (-1, self.num_patches * self.hidden_dim))
+            features = self.num_patches * self.hidden_dim
+            # A shared head sees every channel as one more example.
+            shape = (
+                (-1, self.num_channels, features)
+                if self.individual_head
+                else (-1, features)
+            )
+            flat = ops.reshape(tokens, shape)
             out = self.head(self.head_dropout(flat, training=training))
             out = ops.reshape(
                 out, (-1, self.num_channels, self.horizon, self.num_outputs)
@@ -289,6 +340,7 @@ class TimeSeriesForecaster(keras.Model):
                 "num_covariates": self.num_covariates,
                 "architecture": self.architecture,
                 "patch_size": self.patch_size,
+                "patch_stride": self.patch_stride,
                 "hidden_dim": self.hidden_dim,
                 "num_layers": self.num_layers,
                 "num_heads": self.num_heads,
@@ -296,6 +348,7 @@ class TimeSeriesForecaster(keras.Model):
                 "dropout": self.dropout,
                 "quantiles": self.quantiles,
                 "revin": self.revin,
+                "individual_head": self.individual_head,
             }
         )
         return config

@@ -1,5 +1,6 @@
 """Vision Transformer: backbone, classifier, presets and the ``vit`` family."""
 
+from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import (
     LocalityEncoderBlock,
     LocalitySelfAttention,
@@ -11,6 +12,7 @@ from zoo.models.vit.vit_classifier import ViTClassifier
 
 __all__ = [
     "VIT_PRESETS",
+    "ConvolutionalStem",
     "LocalityEncoderBlock",
     "LocalitySelfAttention",
     "ShiftedPatchTokenization",

@@ -60,6 +60,22 @@ VIT_PRESETS = {
         learning_rate=2e-3,
         batch_size=128,
     ),
+    # The paper's hybrid input in the form of Xiao et al. (2021): two stride-2
+    # 3x3 convolutions make the 7x7 grid of tokens that patch 4 would.
+    "hybrid_28": dict(
+        image_size=28,
+        patch_size=4,
+        conv_stem_filters=[32, 64],
+        hidden_dim=96,
+        num_layers=4,
+        num_heads=4,
+        intermediate_dim=192,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=2e-3,
+        batch_size=128,
+    ),
     "small_32": dict(
         image_size=32,
         patch_size=4,

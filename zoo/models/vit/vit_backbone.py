@@ -5,6 +5,7 @@ import numpy as np
 from keras import ops
 
 from zoo.layers import PatchEmbedding, PositionEmbedding, TransformerEncoderBlock
+from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import LocalityEncoderBlock
 from zoo.models.vit.shifted_patch_tokenization import ShiftedPatchTokenization
 
@@ -31,7 +32,9 @@ class ViTBackbone(keras.Model):
     embeddings are added, and pre-norm transformer blocks with stochastic depth
     encode the sequence, followed by a final layer normalization. Optionally
     Shifted Patch Tokenization and Locality Self-Attention (Lee et al., 2021)
-    replace the patch embedding and the attention, for small datasets.
+    replace the patch embedding and the attention, for small datasets, and
+    a convolutional stem (the paper's hybrid input, after Xiao et al., 2021)
+    can replace the patch projection.
 
     An image size that is not a multiple of the patch size is resized to the
     nearest smaller multiple inside the model.
@@ -52,6 +55,10 @@ class ViTBackbone(keras.Model):
         layer_norm_epsilon: epsilon of every layer normalization.
         shifted_patch_tokenization: use Shifted Patch Tokenization.
         locality_self_attention: use Locality Self-Attention.
+        conv_stem_filters: channels of the stride-2 3×3 convolutions of a
+            `ConvolutionalStem` that makes the tokens instead of the patch
+            projection; ``patch_size`` must then be ``2 ** len(filters)``.
+            None (default) is the plain patch embedding.
 
     Call arguments:
         images: float (batch, height, width, num_channels), normalized.
@@ -82,6 +89,7 @@ class ViTBackbone(keras.Model):
         layer_norm_epsilon=1e-6,
         shifted_patch_tokenization=False,
         locality_self_attention=False,
+        conv_stem_filters=None,
         **kwargs,
     ):
         height, width = image_pair(image_size)
@@ -114,7 +122,21 @@ class ViTBackbone(keras.Model):
         self.resizing = None
         if model_size != (height, width):
             self.resizing = keras.layers.Resizing(*model_size, name="resizing")
-        if shifted_patch_tokenization:
+        if conv_stem_filters and shifted_patch_tokenization:
+            raise ValueError(
+                "`conv_stem_filters` and `shifted_patch_tokenization` both replace "
+                "the patch embedding: expected at most one; received both"
+            )
+        if conv_stem_filters:
+            conv_stem_filters = [int(f) for f in conv_stem_filters]
+            self.tokenizer = ConvolutionalStem(
+                patch_size,
+                hidden_dim,
+                filters=conv_stem_filters,
+                use_class_token=use_class_token,
+                name="patch_embedding",
+            )
+        elif shifted_patch_tokenization:
             self.tokenizer = ShiftedPatchTokenization(
                 patch_size,
                 hidden_dim,
@@ -181,6 +203,7 @@ class ViTBackbone(keras.Model):
         self.layer_norm_epsilon = layer_norm_epsilon
         self.shifted_patch_tokenization = shifted_patch_tokenization
         self.locality_self_attention = locality_self_attention
+        self.conv_stem_filters = conv_stem_filters or None
         self.grid_size = grid
 
     def _embed(self, images):
@@ -222,6 +245,7 @@ class ViTBackbone(keras.Model):
             "layer_norm_epsilon": self.layer_norm_epsilon,
             "shifted_patch_tokenization": self.shifted_patch_tokenization,
             "locality_self_attention": self.locality_self_attention,
+            "conv_stem_filters": self.conv_stem_filters,
         }
 
     @classmethod
