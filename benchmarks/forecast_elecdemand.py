@@ -1,6 +1,6 @@
 """Forecast quality: the zoo forecaster against DLinear and the naive baselines.
 
-On ``elecdemand`` (lookback 336, horizon 96: two weeks → two days, half-hourly)
+On ``elecdemand`` (lookback 336, horizon 96: one week → two days, half-hourly)
 and ``seattle_weather`` (lookback 56, horizon 14, daily), in one process:
 the zoo ``TimeSeriesForecaster`` and DLinear are trained with the same recipe
 (``training.recipe.fit``: AdamW, cosine schedule, early stopping on the

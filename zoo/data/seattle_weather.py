@@ -42,9 +42,10 @@ def fetch() -> Path:
     Raises:
         RuntimeError: if the ``vega_datasets`` package is missing.
     """
-    directory = _directory()
-    if is_cached():
-        return directory
+    return cache.cached_csv(_directory(), FILE, _read_package)
+
+
+def _read_package():
     try:
         from vega_datasets import local_data
     except ImportError as error:
@@ -52,10 +53,7 @@ def fetch() -> Path:
             "seattle_weather comes from the PyPI package `vega_datasets`; install "
             "it with `pip install vega_datasets` (or the project's [data] extra)"
         ) from error
-    frame = local_data.seattle_weather()[[TIME_COLUMN, *COLUMNS]]
-    with cache.atomic_dir(directory) as tmp:
-        frame.to_csv(tmp / FILE, index=False)
-    return directory
+    return local_data.seattle_weather()[[TIME_COLUMN, *COLUMNS]]
 
 
 def load():

@@ -6,6 +6,17 @@ from keras import ops
 from zoo.layers.validation import check_positive_int, check_rank
 
 
+def prepend_class_token(tokens, class_token):
+    """Put a learned (1, 1, dim) ``class_token`` before each row of ``tokens``.
+
+    Shared by every tokenizer that offers ViT's class token.
+    """
+    class_token = ops.broadcast_to(
+        ops.cast(class_token, tokens.dtype), (ops.shape(tokens)[0], 1, tokens.shape[-1])
+    )
+    return ops.concatenate([class_token, tokens], axis=1)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class PatchEmbedding(keras.layers.Layer):
     """Cuts inputs into patches and projects each to a token.
@@ -136,11 +147,7 @@ class PatchEmbedding(keras.layers.Layer):
         tokens = self.projection(inputs)
         tokens = ops.reshape(tokens, (ops.shape(tokens)[0], -1, self.hidden_dim))
         if self.use_class_token:
-            class_token = ops.cast(self.class_token, tokens.dtype)
-            class_token = ops.broadcast_to(
-                class_token, (ops.shape(tokens)[0], 1, self.hidden_dim)
-            )
-            tokens = ops.concatenate([class_token, tokens], axis=1)
+            tokens = prepend_class_token(tokens, self.class_token)
         return tokens
 
     def compute_output_shape(self, input_shape):

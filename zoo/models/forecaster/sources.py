@@ -31,7 +31,7 @@ OPTIONS = (
 """Keys allowed after ``?``."""
 
 BUILT_IN = {
-    # name: (module, window defaults); two weeks → two days half-hourly, and
+    # name: (module, window defaults); one week → two days half-hourly, and
     # eight weeks → two weeks daily.
     "elecdemand": ("zoo.data.elecdemand", {"lookback": 336, "horizon": 96}),
     "seattle_weather": ("zoo.data.seattle_weather", {"lookback": 56, "horizon": 14}),

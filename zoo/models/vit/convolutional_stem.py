@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo.layers.patch_embedding import prepend_class_token
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ConvolutionalStem(keras.layers.Layer):
@@ -108,11 +110,7 @@ class ConvolutionalStem(keras.layers.Layer):
         grid = ops.shape(tokens)
         tokens = ops.reshape(tokens, (grid[0], grid[1] * grid[2], self.hidden_dim))
         if self.use_class_token:
-            class_token = ops.broadcast_to(
-                ops.cast(self.class_token, tokens.dtype),
-                (ops.shape(tokens)[0], 1, self.hidden_dim),
-            )
-            tokens = ops.concatenate([class_token, tokens], axis=1)
+            tokens = prepend_class_token(tokens, self.class_token)
         return tokens
 
     def compute_output_shape(self, input_shape):

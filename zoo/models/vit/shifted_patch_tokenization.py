@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo.layers.patch_embedding import prepend_class_token
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class ShiftedPatchTokenization(keras.layers.Layer):
@@ -103,11 +105,7 @@ class ShiftedPatchTokenization(keras.layers.Layer):
         x = ops.reshape(x, (-1, (height // p) * (width // p), p * p * channels))
         tokens = self.projection(self.norm(x))
         if self.use_class_token:
-            class_token = ops.cast(self.class_token, tokens.dtype)
-            class_token = ops.broadcast_to(
-                class_token, (ops.shape(tokens)[0], 1, self.hidden_dim)
-            )
-            tokens = ops.concatenate([class_token, tokens], axis=1)
+            tokens = prepend_class_token(tokens, self.class_token)
         return tokens
 
     def compute_output_shape(self, input_shape):
