@@ -2,7 +2,7 @@
 
 Window sizes come from the data (``?lookback=&horizon=`` in the source); the
 presets set the architecture and the training recipe. ``patchtst`` is
-PatchTST/42's size (3 layers, 16 heads, width 128, patch 16); ``tiny`` trains on
+PatchTST/42's size (3 layers, 16 heads, width 128, patch 16, stride 8); ``tiny`` trains on
 ``elecdemand`` in about a minute on two CPU cores.
 """
 
@@ -19,31 +19,26 @@ PRESETS = {
         "learning_rate": 1e-3,
         "train_stride": 4,
     },
+    # The benchmark's: PatchTST's overlapping patches (16, stride 8) and one
+    # head per channel; narrow and dropout 0.3 as PatchTST sizes it for
+    # small sets, since wider models overfit elecdemand's 12k windows.
     "small": {
         "architecture": "patch",
         "patch_size": 16,
-        "hidden_dim": 64,
+        "patch_stride": 8,
+        "individual_head": True,
+        "hidden_dim": 32,
         "num_layers": 2,
         "num_heads": 4,
-        "intermediate_dim": 128,
-        "dropout": 0.2,
-        "batch_size": 64,
-        "learning_rate": 5e-4,
-    },
-    "small_patch8": {
-        "architecture": "patch",
-        "patch_size": 8,
-        "hidden_dim": 64,
-        "num_layers": 2,
-        "num_heads": 4,
-        "intermediate_dim": 128,
-        "dropout": 0.2,
+        "intermediate_dim": 64,
+        "dropout": 0.3,
         "batch_size": 64,
         "learning_rate": 5e-4,
     },
     "patchtst": {
         "architecture": "patch",
         "patch_size": 16,
+        "patch_stride": 8,
         "hidden_dim": 128,
         "num_layers": 3,
         "num_heads": 16,
