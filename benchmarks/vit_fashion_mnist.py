@@ -38,6 +38,7 @@ def main():
     import numpy as np
 
     from training import TimeBudget, make_optimizer
+    from zoo import run_dir as runs
     from zoo.models.vit.family import ViTFamily
 
     family = ViTFamily()
@@ -46,6 +47,9 @@ def main():
     learning_rate = args.learning_rate or config.get("learning_rate", 1e-3)
     keras.utils.set_random_seed(args.seed)
     with tempfile.TemporaryDirectory() as run_dir:
+        # prepare_data reads the preset's augmentation from the run record.
+        record = {"model": "vit", "config": config}
+        (Path(run_dir) / runs.RUN_FILE).write_text(json.dumps(record))
         data = family.prepare_data("fashion_mnist", batch_size, run_dir, seed=args.seed)
     model = family.build_model(config, data.info)
     model.compile(

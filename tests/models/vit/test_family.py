@@ -158,6 +158,25 @@ def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
     assert served["names"].shape == (2, 10)
 
 
+def test_preset_without_augmentation_trains_on_the_plain_images(folder, tmp_path):
+    (tmp_path / "run.json").write_text(
+        json.dumps({"config": {"augment_padding": 0, "augment_flip": False}})
+    )
+    family = ViTFamily()
+    plain = family.prepare_data(str(folder), 200, tmp_path, seed=0)
+    augmented = family.prepare_data(str(folder), 200, tmp_path / "default", seed=0)
+
+    def two_passes(prepared):
+        passes = [b[0].numpy() for b in prepared.train.repeat(2)]
+        return [p[np.lexsort(p.reshape(len(p), -1).T)] for p in passes]
+
+    # Reshuffled passes over the same images; augmented passes differ.
+    first, second = two_passes(plain)
+    np.testing.assert_array_equal(first, second)
+    first, second = two_passes(augmented)
+    assert not np.array_equal(first, second)
+
+
 def test_prepare_folder_saves_and_reuses_preprocessing(folder, tmp_path):
     family = ViTFamily()
     data = family.prepare_data(str(folder), 16, tmp_path, seed=0)

@@ -9,6 +9,7 @@ import numpy as np
 # `zoo predict/export` can load model.keras (the trainer loads it after
 # importing the family).
 import training.schedules  # noqa: F401
+from zoo import run_dir as runs
 from zoo.data import images as image_data
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
@@ -196,6 +197,11 @@ class ViTFamily(ModelFamily):
 
         size = preprocessing["image_size"]
         mean, std = preprocessing["mean"], preprocessing["std"]
+        # The preset's augmentation, from the run record that `zoo train`
+        # writes before it prepares the data.
+        config = (runs.read_run(run_dir) or {}).get("config", {})
+        padding = config.get("augment_padding", max(1, round(size[0] / 14)))
+        flip = config.get("augment_flip", True)
         datasets = {}
         for split, (images, labels) in splits.items():
             images = _match_channels(images, preprocessing["channels"])
@@ -209,7 +215,8 @@ class ViTFamily(ModelFamily):
                 batch_size,
                 training=split == "train",
                 seed=seed,
-                pad=max(1, round(size[0] / 14)),
+                pad=padding,
+                flip=flip,
             )
         info = {
             "image_size": size,

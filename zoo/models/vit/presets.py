@@ -106,12 +106,19 @@ VIT_PRESETS = {
 
 TRAINING_KEYS = (
     "image_size",
+    "augment_padding",
+    "augment_flip",
     "learning_rate",
     "batch_size",
     "warmup_steps",
     "schedule",
 )
-"""Preset keys that are not `ViTBackbone` arguments (or are taken from the data)."""
+"""Preset keys that are not `ViTBackbone` arguments (or are taken from the data).
+
+``augment_padding`` (pixels of the random crop's padding, 0 for none; default
+1 per 14 pixels of the image) and ``augment_flip`` (random horizontal flips;
+default True) set the training augmentation.
+"""
 
 HEAD_KEYS = ("head_hidden_dim", "head_dropout")
 """Preset keys that are `ViTClassifier` arguments."""
