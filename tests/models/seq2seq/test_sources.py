@@ -73,3 +73,19 @@ def test_unknown_source():
         ValueError, match="data for seq2seq must be one of .*received 'x.csv'"
     ):
         load_splits("x.csv")
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ("l10n_en_xx", "data: expected one of the built-in language pairs"),
+        ("pairs.tsv?task=poetry", "data option task: expected one of g2p"),
+    ],
+)
+def test_zoo_train_reports_bad_data_in_one_line(data, message, tmp_path, capsys):
+    from zoo import cli
+
+    code = cli.main(["train", "seq2seq", "--data", data, "--out", str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("zoo: error: ") and message in err
