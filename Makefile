@@ -36,7 +36,7 @@ $(INSTALLED): setup.cfg pyproject.toml
 # ~/.cache/transformer-zoo) is not fetched again. Its completion marker there is
 # the stamp, so that moving the cache is noticed.
 data: $(INSTALLED)
-	$(BIN)/python -m zoo.data fetch fashion_mnist
+	$(BIN)/python -m zoo.data fetch fashion_mnist cmudict l10n_en_de debian_descriptions
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

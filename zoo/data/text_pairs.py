@@ -31,10 +31,16 @@ def read_tsv(path) -> dict[str, list[str]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such .tsv file: {path}")
+    data = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise ValueError(f"{path} is not UTF-8 text: {error}") from None
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ValueError(
+            f"{path}:{line}: expected UTF-8 text; received the bytes "
+            f"{data[error.start : error.end + 3]!r} at byte {error.start}, which "
+            "are not UTF-8 (convert the file, e.g. with iconv)"
+        ) from None
     pairs: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

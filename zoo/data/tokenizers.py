@@ -58,6 +58,13 @@ class Tokenizer:
         """Write the tokenizer to the JSON file ``path``."""
         raise NotImplementedError
 
+    def resources(self) -> list:
+        """The TensorFlow objects ``tf_encode``/``tf_decode`` capture.
+
+        A SavedModel must track them (lookup tables are resources).
+        """
+        return []
+
 
 class SymbolTokenizer(Tokenizer):
     """One id per symbol: characters of a word, or whitespace-separated tokens.
@@ -151,6 +158,9 @@ class SymbolTokenizer(Tokenizer):
             )
         return self._tables
 
+    def resources(self):
+        return list(self._lookup_tables())
+
     def tf_encode(self, strings):
         import tensorflow as tf
 
@@ -196,20 +206,26 @@ class SymbolTokenizer(Tokenizer):
         Path(path).write_text(json.dumps(self.get_config(), indent=1) + "\n")
 
 
-TOKENIZERS = {"SymbolTokenizer": SymbolTokenizer}
-"""Tokenizer classes by the name stored in their saved JSON."""
+TOKENIZERS = {
+    "SymbolTokenizer": "zoo.data.tokenizers:SymbolTokenizer",
+    "WordPieceTokenizer": "zoo.data.word_piece_tokenizer:WordPieceTokenizer",
+}
+"""Tokenizer classes (``module:Class``) by the name stored in their saved JSON."""
 
 
 def load(path) -> Tokenizer:
     """Load a tokenizer written by ``save``; the JSON names its class."""
-    config = json.loads(Path(path).read_text())
+    import importlib
+
+    config = json.loads(Path(path).read_text(encoding="utf-8"))
     name = config.get("class")
     if name not in TOKENIZERS:
         raise ValueError(
             f"{path}: unknown tokenizer class {name!r}; expected one of "
             f"{', '.join(TOKENIZERS)}"
         )
-    return TOKENIZERS[name].from_config(config)
+    module, class_name = TOKENIZERS[name].split(":")
+    return getattr(importlib.import_module(module), class_name).from_config(config)
 
 
 def _split(text, split):

@@ -32,7 +32,9 @@ def trained_run(cmudict_tsv, tmp_path_factory):
 
     run_dir = tmp_path_factory.mktemp("runs") / "g2p_tiny"
     family = registry.get_family("seq2seq")
-    metrics = trainer.train_run(family, "tiny", str(cmudict_tsv), run_dir, EPOCHS)
+    # A .tsv is translation unless told: ?task=g2p reads it as G2P.
+    source = f"{cmudict_tsv}?task=g2p"
+    metrics = trainer.train_run(family, "tiny", source, run_dir, EPOCHS)
     return run_dir, metrics
 
 
@@ -41,3 +43,73 @@ def trained_model(trained_run):
     import keras
 
     return keras.models.load_model(trained_run[0] / "model.keras")
+
+
+# Text tasks: small real subsets written as .tsv files (so the .tsv path and
+# its ?options are exercised), one tiny model trained on each per session.
+TEXT_EPOCHS = 10
+TEXT_BATCH = 64
+TRANSLATION_OPTIONS = "?vocabulary_size=1000&max_source_length=32&max_target_length=32"
+SUMMARIZATION_OPTIONS = (
+    "?task=summarization&vocabulary_size=1000&max_source_length=64&max_target_length=16"
+)
+
+
+@pytest.fixture(scope="session")
+def l10n_tsv(tmp_path_factory):
+    """About 5,000 real l10n_en_de pairs with sources of at most 6 words."""
+    from zoo.data.l10n import load_l10n
+
+    splits = load_l10n("l10n_en_de")
+    pairs = [
+        (source, target)
+        for name in ("train", "validation", "test")
+        for source, targets in splits[name]
+        for target in targets
+        if len(source.split()) <= 6
+    ]
+    pairs = pairs[:: len(pairs) // 5000][:5000]
+    path = tmp_path_factory.mktemp("l10n") / "l10n_en_de_short.tsv"
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def descriptions_tsv(tmp_path_factory):
+    """Every 15th real Debian description (~4,000) with its synopses."""
+    from zoo.data.debian_descriptions import read_descriptions
+
+    rows = read_descriptions()[::15]
+    path = tmp_path_factory.mktemp("descriptions") / "descriptions.tsv"
+    path.write_text(
+        "".join(f"{r['description']}\t{r['synopsis']}\n" for r in rows),
+        encoding="utf-8",
+    )
+    return path
+
+
+def _train_text_run(tmp_path_factory, name, source):
+    from zoo import registry, trainer
+
+    run_dir = tmp_path_factory.mktemp("runs") / name
+    family = registry.get_family("seq2seq")
+    metrics = trainer.train_run(
+        family, "tiny", source, run_dir, TEXT_EPOCHS, batch_size=TEXT_BATCH
+    )
+    return run_dir, metrics
+
+
+@pytest.fixture(scope="session")
+def translation_run(l10n_tsv, tmp_path_factory):
+    """``(run_dir, metrics)`` of ``tiny`` trained on ``l10n_tsv``."""
+    return _train_text_run(
+        tmp_path_factory, "translation", f"{l10n_tsv}{TRANSLATION_OPTIONS}"
+    )
+
+
+@pytest.fixture(scope="session")
+def summarization_run(descriptions_tsv, tmp_path_factory):
+    """``(run_dir, metrics)`` of ``tiny`` trained on ``descriptions_tsv``."""
+    return _train_text_run(
+        tmp_path_factory, "summarization", f"{descriptions_tsv}{SUMMARIZATION_OPTIONS}"
+    )

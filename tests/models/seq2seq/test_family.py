@@ -21,7 +21,7 @@ def test_registered(family):
 
 
 def test_prepare_data_saves_and_reuses_tokenizers(family, cmudict_tsv, tmp_path):
-    first = family.prepare_data(str(cmudict_tsv), 64, tmp_path, seed=0)
+    first = family.prepare_data(f"{cmudict_tsv}?task=g2p", 64, tmp_path, seed=0)
     saved = (tmp_path / "source_tokenizer.json").read_text()
     assert json.loads(saved)["split"] == "characters"
     assert first.info["target_vocabulary_size"] == 4 + 39  # ARPAbet w/o stress
@@ -35,7 +35,7 @@ def test_prepare_data_saves_and_reuses_tokenizers(family, cmudict_tsv, tmp_path)
 
 
 def test_train_batches_are_bucketed_finite_and_seeded(family, cmudict_tsv, tmp_path):
-    data = family.prepare_data(str(cmudict_tsv), 64, tmp_path, seed=0)
+    data = family.prepare_data(f"{cmudict_tsv}?task=g2p", 64, tmp_path, seed=0)
     batches = list(data.train.as_numpy_iterator())
     assert len(batches) == data.train.cardinality().numpy()
     real = sum(int((y != 0).sum()) for _, y in batches)
@@ -53,7 +53,7 @@ def test_train_batches_are_bucketed_finite_and_seeded(family, cmudict_tsv, tmp_p
         return [x["encoder_token_ids"][0].tolist() for x, _ in dataset][:5]
 
     order = first_rows(batches)
-    again = family.prepare_data(str(cmudict_tsv), 64, tmp_path / "b", seed=0)
+    again = family.prepare_data(f"{cmudict_tsv}?task=g2p", 64, tmp_path / "b", seed=0)
     assert first_rows(again.train.as_numpy_iterator()) == order
     # The same dataset reshuffles on every pass.
     assert first_rows(data.train.as_numpy_iterator()) != order

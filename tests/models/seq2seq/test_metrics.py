@@ -1,8 +1,8 @@
-"""WER and PER against several references, checked by hand."""
+"""WER and PER by hand; BLEU, chrF and ROUGE against sacrebleu and rouge-score."""
 
 import pytest
 
-from zoo.models.seq2seq.metrics import edit_distance, error_rates
+from zoo.models.seq2seq.metrics import bleu_chrf, edit_distance, error_rates, rouge
 
 
 def test_edit_distance_by_hand():
@@ -42,3 +42,61 @@ def test_bad_arguments():
         error_rates(["A"], [["A"], ["B"]])
     with pytest.raises(ValueError, match="no reference"):
         error_rates(["A"], [[]])
+
+
+# The example of sacrebleu's README, which gives BLEU = 48.53 and chrF2 = 59.73
+# for these hypotheses against two reference streams.
+README_HYPOTHESES = [
+    "The dog bit the man.",
+    "It wasn't surprising.",
+    "The man had just bitten him.",
+]
+README_REFERENCES = [
+    ["The dog bit the man.", "The dog had bit the man."],
+    ["It was not unexpected.", "No one was surprised."],
+    ["The man bit him first.", "The man had bitten the dog."],
+]
+
+
+def test_bleu_and_chrf_match_sacrebleu_readme():
+    scores = bleu_chrf(README_HYPOTHESES, README_REFERENCES)
+    assert scores["bleu"] == pytest.approx(48.53, abs=0.005)
+    assert scores["chrf"] == pytest.approx(59.73, abs=0.005)
+
+
+def test_every_reference_counts_and_counts_may_differ():
+    import sacrebleu
+
+    one = bleu_chrf(README_HYPOTHESES, [refs[:1] for refs in README_REFERENCES])
+    assert one["bleu"] < 48.5  # fewer references, lower BLEU
+    references = [README_REFERENCES[0], README_REFERENCES[1][:1], README_REFERENCES[2]]
+    streams = [
+        [refs[0] for refs in references],
+        [refs[1] if len(refs) > 1 else None for refs in references],
+    ]
+    expected = sacrebleu.corpus_bleu(README_HYPOTHESES, streams).score
+    assert bleu_chrf(README_HYPOTHESES, references)["bleu"] == pytest.approx(expected)
+    exact = bleu_chrf(["a b c d e"], [["a b c d e"]])
+    assert exact == {"bleu": pytest.approx(100.0), "chrf": pytest.approx(100.0)}
+
+
+def test_rouge_by_hand():
+    # "the cat sat" vs "the cat sat down": unigrams P 1, R 3/4; bigrams P 1,
+    # R 2/3; the longest common subsequence is 3 words.
+    scores = rouge(["the cat sat"], [["the cat sat down"]])
+    assert scores["rouge1"] == pytest.approx(100 * 2 * 0.75 / 1.75)
+    assert scores["rouge2"] == pytest.approx(80.0)
+    assert scores["rougeL"] == pytest.approx(scores["rouge1"])
+    # The best reference counts; Porter stemming matches "cats" and "cat".
+    assert rouge(["cats running"], [["a dog", "cat run"]])["rougeL"] == 100.0
+    mean = rouge(["the cat sat", "dog"], [["the cat sat"], ["cat"]])
+    assert mean == {"rouge1": 50.0, "rouge2": 50.0, "rougeL": 50.0}
+
+
+def test_text_metrics_bad_arguments():
+    with pytest.raises(ValueError, match="one hypothesis per example"):
+        bleu_chrf(["a"], [["a"], ["b"]])
+    with pytest.raises(ValueError, match="example 0 has no reference"):
+        rouge(["a"], [[]])
+    with pytest.raises(ValueError, match="at least one example"):
+        bleu_chrf([], [])

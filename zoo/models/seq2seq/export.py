@@ -3,13 +3,16 @@
 Tokenization, the search and detokenization all run inside the graph, so the
 SavedModel serves raw words with nothing but TensorFlow.
 
-Behaviour on bad input (documented in docs/g2p.md and tested):
+Behaviour on bad input (documented in docs/g2p.md, docs/translation.md and
+docs/summarization.md, and tested):
 
 * empty (or all-blank) strings give an empty output string;
 * characters never seen in training map to ``[UNK]`` and still get an
   output (digits and most punctuation are such characters for CMUdict);
-* an input longer than the model's ``source_sequence_length`` symbols fails
-  the whole call with ``InvalidArgumentError`` naming the limit;
+* an input longer than the model's ``source_sequence_length`` tokens fails
+  the whole call with ``InvalidArgumentError`` naming the limit (G2P), or
+  with ``truncate=True`` (translation, summarization) is cut to that many
+  tokens and flagged in the ``truncated`` output;
 * a non-string batch is refused by the signature (``TypeError`` or
   ``ValueError`` from TensorFlow).
 """
@@ -28,12 +31,15 @@ def export_seq2seq(
     path,
     beam_size=4,
     length_penalty=0.6,
+    truncate=False,
 ):
     """Write ``model`` with its tokenizers and search as a SavedModel.
 
     The ``serve`` signature (also the default ``serving_default``) takes
     ``inputs``: a 1-D ``tf.string`` tensor, and returns ``outputs``: a 1-D
-    ``tf.string`` tensor of the same length.
+    ``tf.string`` tensor of the same length; with ``truncate`` also
+    ``truncated``, a 1-D bool tensor that flags the inputs cut to the model's
+    source length.
 
     Args:
         model: a trained ``Seq2SeqTransformer``.
@@ -41,6 +47,7 @@ def export_seq2seq(
             ``tf_encode``/``tf_decode``).
         path: output folder.
         beam_size, length_penalty: the search (``beam_size=1`` is greedy).
+        truncate: cut inputs longer than the model reads instead of failing.
 
     Returns:
         ``path`` as a ``Path``.
@@ -60,22 +67,28 @@ def export_seq2seq(
         words = tf.strings.strip(inputs)
         ids = source_tokenizer.tf_encode(words)
         lengths = ids.row_lengths()
-        check = tf.debugging.assert_less_equal(
-            lengths,
-            tf.cast(limit, lengths.dtype),
-            message=f"an input is longer than the limit of {limit} symbols",
-        )
-        with tf.control_dependencies([check]):
-            dense = ids.to_tensor(default_value=0, shape=[None, limit])
+        if truncate:
+            dense = ids[:, :limit].to_tensor(default_value=0, shape=[None, limit])
+        else:
+            check = tf.debugging.assert_less_equal(
+                lengths,
+                tf.cast(limit, lengths.dtype),
+                message=f"an input is longer than the limit of {limit} symbols",
+            )
+            with tf.control_dependencies([check]):
+                dense = ids.to_tensor(default_value=0, shape=[None, limit])
         text = target_tokenizer.tf_decode(decoder.search(tf.cast(dense, tf.int32)))
-        return {"outputs": tf.where(lengths > 0, text, tf.constant(""))}
+        outputs = {"outputs": tf.where(lengths > 0, text, tf.constant(""))}
+        if truncate:
+            outputs["truncated"] = lengths > limit
+        return outputs
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     # The lookup tables are resources the graph captures: keep them tracked.
     archive._tf_trackable.zoo_tokenizer_tables = [
-        *source_tokenizer._lookup_tables(),
-        *target_tokenizer._lookup_tables(),
+        *source_tokenizer.resources(),
+        *target_tokenizer.resources(),
     ]
     archive.add_endpoint(
         "serve", serve, input_signature=[tf.TensorSpec([None], tf.string, "inputs")]

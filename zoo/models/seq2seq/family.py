@@ -1,15 +1,19 @@
 """The ``seq2seq`` family: Transformer encoder-decoder for the ``zoo`` command.
 
-Data: ``cmudict`` (built in), a ``.tsv`` of ``source<TAB>target`` lines, or
-``tfds:NAME[/CONFIG]`` (a supervised text-pair dataset). Sources are read
-character by character (lower-cased), targets as whitespace-separated
-symbols: graphemes in, ARPAbet phonemes out for G2P. The tokenizers are fit
-on the training split and saved in the run folder.
+The data source decides the task (``zoo.models.seq2seq.sources``):
+``cmudict`` is grapheme-to-phoneme (characters in, phonemes out, WER/PER),
+``l10n_en_de``/``_fr``/``_es`` translation (WordPiece subwords, BLEU/chrF),
+``debian_descriptions`` summarization (subwords, ROUGE); a ``.tsv`` of
+``source<TAB>target`` lines or ``tfds:NAME[/CONFIG]`` is translation unless
+``?task=`` says otherwise. The task, the tokenizers (fit on the training
+split) and the sequence lengths are saved in the run folder, so evaluate,
+predict, export and a resumed training reuse them.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 # Imported for their side effect too: ``keras.models.load_model`` of a run's
@@ -19,8 +23,10 @@ import training.losses  # noqa: F401
 import training.schedules  # noqa: F401
 from zoo.data import tokenizers as toks
 from zoo.family import ModelFamily, PreparedData
-from zoo.models.seq2seq import seq2seq_backbone, seq2seq_transformer  # noqa: F401
+from zoo.models.seq2seq import seq2seq_backbone, seq2seq_transformer, tasks  # noqa: F401
 from zoo.models.seq2seq.presets import PRESETS
+from zoo.models.seq2seq.sources import load_splits as load_sources
+from zoo.models.seq2seq.sources import parse_source
 
 SOURCE_TOKENIZER = "source_tokenizer.json"
 TARGET_TOKENIZER = "target_tokenizer.json"
@@ -44,70 +50,22 @@ def load_splits(source, seed=0):
     """Return split name -> list of ``(source_text, [target, ...])``.
 
     Args:
-        source: ``"cmudict"``, a ``.tsv`` path or ``"tfds:NAME[/CONFIG]"``.
-        seed: split seed for ``.tsv`` files (cmudict's split is fixed).
-
-    Raises:
-        ValueError: for any other ``source``.
+        source: a data source (see ``zoo.models.seq2seq.sources``); its ``?``
+            options are ignored here.
+        seed: split seed for ``.tsv`` files (the built-in splits are fixed).
     """
-    source = str(source)
-    if source == "cmudict":
-        from zoo.data.cmudict import load_cmudict
-
-        return load_cmudict()
-    if source.startswith("tfds:"):
-        return _load_tfds(source[len("tfds:") :], seed)
-    if source.endswith(".tsv"):
-        from zoo.data.text_pairs import load_tsv
-
-        return load_tsv(source, seed=seed)
-    raise ValueError(
-        "data for seq2seq must be 'cmudict', a .tsv path of source<TAB>target "
-        f"lines or 'tfds:NAME[/CONFIG]'; received {source!r}"
-    )
-
-
-def _load_tfds(name, seed):
-    import tensorflow_datasets as tfds
-
-    from zoo.data.cmudict import split_by_key
-
-    builder = tfds.builder(name)
-    builder.download_and_prepare()
-    available = set(builder.info.splits)
-
-    def read(split):
-        pairs = {}
-        for source, target in tfds.as_numpy(
-            builder.as_dataset(split=split, as_supervised=True)
-        ):
-            source, target = source.decode("utf-8"), target.decode("utf-8")
-            if source.strip() and target.strip():
-                pairs.setdefault(source.strip(), []).append(target.strip())
-        return pairs
-
-    if {"train", "validation", "test"} <= available:
-        return {
-            split: list(read(split).items())
-            for split in ("train", "validation", "test")
-        }
-    # A dataset without all three splits is split 90/5/5 by source.
-    pairs = read("train")
-    return {
-        name: [(key, pairs[key]) for key in keys]
-        for name, keys in split_by_key(pairs, seed=seed).items()
-    }
-
-
-def _round_up(value, multiple=8):
-    return -(-value // multiple) * multiple
+    location, _ = parse_source(source)
+    return load_sources(location, seed=seed)
 
 
 class Seq2SeqFamily(ModelFamily):
-    """Transformer encoder-decoder; G2P on CMUdict by default."""
+    """Transformer encoder-decoder: G2P, translation and summarization."""
 
     name = "seq2seq"
-    description = "Transformer encoder-decoder (G2P on cmudict, any .tsv of pairs)"
+    description = (
+        "Transformer encoder-decoder (G2P on cmudict, translation on l10n_en_*, "
+        "summarization on debian_descriptions, any .tsv of pairs)"
+    )
     presets = PRESETS
     default_preset = "tiny"
     default_data = "cmudict"
@@ -118,65 +76,77 @@ class Seq2SeqFamily(ModelFamily):
 
     # --- data -----------------------------------------------------------
     def tokenizers(self, run_dir):
-        """Load the run's (source, target) tokenizers and data info."""
+        """Load the run's (source, target) tokenizers and data info.
+
+        The info holds the task (``"g2p"`` for runs saved before tasks
+        existed) and the sequence lengths.
+        """
         run_dir = Path(run_dir)
         for name in (SOURCE_TOKENIZER, TARGET_TOKENIZER, DATA_FILE):
             if not (run_dir / name).is_file():
                 raise FileNotFoundError(
                     f"{run_dir} has no {name}: not a trained seq2seq run folder"
                 )
+        info = json.loads((run_dir / DATA_FILE).read_text())
+        info.setdefault("task", "g2p")
         return (
             toks.load(run_dir / SOURCE_TOKENIZER),
             toks.load(run_dir / TARGET_TOKENIZER),
-            json.loads((run_dir / DATA_FILE).read_text()),
+            info,
         )
 
     def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
         from zoo.data.bucketing import seq2seq_dataset
 
         run_dir = Path(run_dir)
-        splits = load_splits(source, seed=seed)
+        location, options = parse_source(source)
+        splits = load_sources(location, seed=seed)
         if not splits["train"]:
             raise ValueError(f"data {source!r} has an empty training split")
         if (run_dir / SOURCE_TOKENIZER).is_file():
-            source_tok, target_tok, lengths = self.tokenizers(run_dir)
+            source_tok, target_tok, saved = self.tokenizers(run_dir)
+            task = saved["task"]
+            lengths = {key: saved[key] for key in tasks.LENGTH_KEYS}
         else:
+            task = options.task
             train = splits["train"]
-            source_tok = toks.SymbolTokenizer.fit(
-                (s for s, _ in train), split="characters", lowercase=True
+            source_tok, target_tok = tasks.fit_tokenizers(task, train, options)
+            lengths = tasks.sequence_lengths(
+                task,
+                tasks.encode_all(source_tok, [s for s, _ in train]),
+                tasks.encode_all(target_tok, [t for _, ts in train for t in ts]),
+                options,
             )
-            target_tok = toks.SymbolTokenizer.fit(
-                (t for _, ts in train for t in ts), split="whitespace"
-            )
-            # Sequence lengths are fixed by the training split (+ the start
-            # or end token), rounded up so close datasets share shapes.
-            lengths = {
-                "source_sequence_length": _round_up(
-                    max(len(source_tok.symbols(s)) for s, _ in train)
-                ),
-                "target_sequence_length": _round_up(
-                    max(len(t.split()) for _, ts in train for t in ts) + 1
-                ),
-            }
             run_dir.mkdir(parents=True, exist_ok=True)
             source_tok.save(run_dir / SOURCE_TOKENIZER)
             target_tok.save(run_dir / TARGET_TOKENIZER)
-            (run_dir / DATA_FILE).write_text(json.dumps(lengths, indent=1) + "\n")
+            (run_dir / DATA_FILE).write_text(
+                json.dumps(dict(lengths, task=task), indent=1) + "\n"
+            )
+        source_limit = lengths["source_sequence_length"]
+        target_limit = lengths["target_sequence_length"]
+        truncated = {}
 
         def encoded(split):
+            examples = splits[split]
+            source_ids = tasks.encode_all(source_tok, [s for s, _ in examples])
+            target_ids = iter(
+                tasks.encode_all(target_tok, [t for _, ts in examples for t in ts])
+            )
             pairs = []
-            for text, targets in splits[split]:
-                ids = source_tok.encode(text)
-                for target in targets:
-                    target_ids = target_tok.encode(target)
+            truncated[split] = 0
+            for ids, (_, targets) in zip(source_ids, examples):
+                if task != "g2p" and len(ids) > source_limit:
+                    # Text keeps its beginning: the part that fits still
+                    # teaches the model (documented with the bad inputs).
+                    ids = ids[:source_limit]
+                    truncated[split] += 1
+                for _ in targets:
+                    target = next(target_ids)
                     # Pairs the model cannot hold are left out of the loss
-                    # datasets; evaluation still scores their words.
-                    if (
-                        ids
-                        and len(ids) <= lengths["source_sequence_length"]
-                        and len(target_ids) < lengths["target_sequence_length"]
-                    ):
-                        pairs.append((ids, target_ids))
+                    # datasets; evaluation still scores them.
+                    if ids and len(ids) <= source_limit and len(target) < target_limit:
+                        pairs.append((ids, target))
             return pairs
 
         def dataset(split, shuffle):
@@ -192,19 +162,21 @@ class Seq2SeqFamily(ModelFamily):
                 seed=seed,
             )
 
+        data = {
+            "train": dataset("train", True),
+            "validation": dataset("validation", False),
+            "test": dataset("test", False),
+        }
         info = dict(
             lengths,
+            task=task,
             source_vocabulary_size=source_tok.vocabulary_size,
             target_vocabulary_size=target_tok.vocabulary_size,
             split_sizes={name: len(pairs) for name, pairs in splits.items()},
+            truncated_sources=truncated,
             test_pairs=[[s, list(ts)] for s, ts in splits["test"]],
         )
-        return PreparedData(
-            train=dataset("train", True),
-            validation=dataset("validation", False),
-            test=dataset("test", False),
-            info=info,
-        )
+        return PreparedData(**data, info=info)
 
     # --- model ------------------------------------------------------------
     def build_model(self, config: dict, info: dict):
@@ -251,13 +223,16 @@ class Seq2SeqFamily(ModelFamily):
             "length_penalty": config.get("length_penalty", 0.6),
         }
 
-    def transcribe(self, model, run_dir, words, beam_size=None, batch_size=256):
-        """Return one output string per input string.
+    def decode(self, model, run_dir, texts, beam_size=None, batch_size=256):
+        """Decode ``texts`` without checks; return outputs and truncated indices.
 
-        Empty strings give ``""``; unseen symbols read as ``[UNK]``.
+        Empty inputs give ``""``. Inputs longer than the model reads are cut
+        to ``model.source_sequence_length`` tokens (their indices are
+        returned). The batches go by input length, so short inputs finish
+        together.
 
-        Raises:
-            ValueError: if an input is longer than the model reads.
+        Returns:
+            ``(outputs, truncated)``: one string per input, list of indices.
         """
         from zoo.decoding import Decoder
 
@@ -266,41 +241,84 @@ class Seq2SeqFamily(ModelFamily):
         if beam_size is not None:
             options["beam_size"] = beam_size
         decoder = Decoder(model, **options)
-        encoded = [source_tok.encode(word.strip()) for word in words]
         limit = model.source_sequence_length
-        for word, ids in zip(words, encoded):
-            if len(ids) > limit:
-                raise ValueError(
-                    f"input {word!r} has {len(ids)} symbols; this model reads at "
-                    f"most {limit}"
-                )
-        outputs = [""] * len(words)
-        todo = [i for i, ids in enumerate(encoded) if ids]
+        encoded = tasks.encode_all(source_tok, [text.strip() for text in texts])
+        truncated = [i for i, ids in enumerate(encoded) if len(ids) > limit]
+        encoded = [ids[:limit] for ids in encoded]
+        outputs = [""] * len(texts)
+        todo = sorted(
+            (i for i, ids in enumerate(encoded) if ids), key=lambda i: len(encoded[i])
+        )
         for start in range(0, len(todo), batch_size):
             chunk = todo[start : start + batch_size]
             for i, row in zip(chunk, decoder([encoded[i] for i in chunk])):
                 outputs[i] = target_tok.decode(row)
+        return outputs, truncated
+
+    def transcribe(self, model, run_dir, words, beam_size=None, batch_size=256):
+        """Return one output string per input string (the ``zoo predict`` path).
+
+        G2P: empty strings give ``""``, unseen symbols read as ``[UNK]``, and
+        an input longer than the model reads raises ``ValueError``.
+        Translation and summarization: an empty input raises ``ValueError``;
+        a longer one is truncated to the model's source length with a
+        ``UserWarning`` naming it.
+
+        Raises:
+            ValueError: as above, naming the input, the limit and the length.
+        """
+        source_tok, _, info = self.tokenizers(run_dir)
+        limit = model.source_sequence_length
+        if info["task"] == "g2p":
+            for word in words:
+                count = len(source_tok.encode(word.strip()))
+                if count > limit:
+                    raise ValueError(
+                        f"input {word!r} has {count} symbols; this model reads at "
+                        f"most {limit}"
+                    )
+        else:
+            for index, text in enumerate(words):
+                if not text.strip():
+                    raise ValueError(
+                        f"inputs[{index}]: expected non-empty text to "
+                        f"{'translate' if info['task'] == 'translation' else 'summarize'}"
+                        f"; received {text!r}"
+                    )
+        outputs, truncated = self.decode(model, run_dir, words, beam_size, batch_size)
+        for index in truncated:
+            warnings.warn(
+                f"inputs[{index}] is longer than the {limit} tokens this model "
+                f"reads; only its first {limit} tokens were used",
+                UserWarning,
+                stacklevel=2,
+            )
         return outputs
 
     def evaluate(self, model, data: PreparedData, run_dir: Path) -> dict:
-        from zoo.models.seq2seq.metrics import error_rates
-
         pairs = data.info["test_pairs"]
         if not pairs:
             raise ValueError("the test split is empty: nothing to evaluate")
-        limit = model.source_sequence_length
-        source_tok, _, _ = self.tokenizers(run_dir)
-        # Words the model cannot read count as wrong rather than stopping
-        # the evaluation.
-        readable = [len(source_tok.encode(w)) <= limit for w, _ in pairs]
-        outputs = iter(
-            self.transcribe(
-                model, run_dir, [w for (w, _), ok in zip(pairs, readable) if ok]
+        source_tok, _, info = self.tokenizers(run_dir)
+        sources = [source for source, _ in pairs]
+        if info["task"] == "g2p":
+            # Words the model cannot read count as wrong rather than stopping
+            # the evaluation.
+            limit = model.source_sequence_length
+            readable = [len(source_tok.encode(w)) <= limit for w in sources]
+            outputs = iter(
+                self.transcribe(
+                    model, run_dir, [w for w, ok in zip(sources, readable) if ok]
+                )
             )
+            hypotheses = [next(outputs) if ok else "" for ok in readable]
+            return tasks.score("g2p", hypotheses, [refs for _, refs in pairs])
+        hypotheses, truncated = self.decode(model, run_dir, sources)
+        metrics = tasks.score(
+            info["task"], hypotheses, [refs for _, refs in pairs], sources
         )
-        hypotheses = [next(outputs) if ok else "" for ok in readable]
-        rates = error_rates(hypotheses, [refs for _, refs in pairs])
-        return {"wer": rates["wer"], "per": rates["per"], "test_words": rates["words"]}
+        metrics["truncated_inputs"] = len(truncated)
+        return metrics
 
     def add_predict_arguments(self, parser) -> None:
         parser.add_argument(
@@ -311,8 +329,11 @@ class Seq2SeqFamily(ModelFamily):
         )
 
     def predict(self, model, run_dir: Path, inputs: list, args) -> str:
+        """G2P: ``word  phonemes`` lines; text tasks: one output line per input."""
         beam_size = getattr(args, "beam_size", None)
         outputs = self.transcribe(model, run_dir, inputs, beam_size=beam_size)
+        if self.tokenizers(run_dir)[2]["task"] != "g2p":
+            return "\n".join(outputs)
         width = max((len(word) for word in inputs), default=0)
         return "\n".join(
             f"{word.ljust(width)}  {output}" for word, output in zip(inputs, outputs)
@@ -321,7 +342,12 @@ class Seq2SeqFamily(ModelFamily):
     def export(self, model, run_dir: Path, path: Path) -> Path:
         from zoo.models.seq2seq.export import export_seq2seq
 
-        source_tok, target_tok, _ = self.tokenizers(run_dir)
+        source_tok, target_tok, info = self.tokenizers(run_dir)
         return export_seq2seq(
-            model, source_tok, target_tok, path, **self._search_options(run_dir)
+            model,
+            source_tok,
+            target_tok,
+            path,
+            truncate=info["task"] != "g2p",
+            **self._search_options(run_dir),
         )

@@ -1,4 +1,7 @@
-"""Word and phoneme error rates of G2P outputs against several references."""
+"""Metrics of seq2seq outputs against several references per example.
+
+Word and phoneme error rates (G2P), corpus BLEU and chrF (translation, via
+sacrebleu) and ROUGE F1 (summarization, via rouge-score)."""
 
 from __future__ import annotations
 
@@ -67,3 +70,84 @@ def error_rates(hypotheses, references) -> dict:
         "per": edits / reference_length if reference_length else 0.0,
         "words": words,
     }
+
+
+def _reference_streams(references):
+    """Turn one list of references per example into sacrebleu's streams.
+
+    sacrebleu wants one stream per reference position; an example with fewer
+    references than the most has ``None`` in the streams it lacks, which
+    sacrebleu skips.
+    """
+    width = max(map(len, references), default=0)
+    return [
+        [refs[k] if k < len(refs) else None for refs in references]
+        for k in range(width)
+    ]
+
+
+def _check_pairs(hypotheses, references):
+    if len(hypotheses) != len(references):
+        raise ValueError(
+            f"expected one hypothesis per example; received {len(hypotheses)} "
+            f"hypotheses for {len(references)} examples"
+        )
+    for index, options in enumerate(references):
+        if not options:
+            raise ValueError(f"example {index} has no reference")
+    if not hypotheses:
+        raise ValueError("expected at least one example; received none")
+
+
+def bleu_chrf(hypotheses, references) -> dict:
+    """Corpus BLEU and chrF (sacrebleu's defaults) against all references.
+
+    Args:
+        hypotheses: one detokenized output per example.
+        references: one non-empty list of reference strings per example.
+
+    Returns:
+        ``{"bleu": float, "chrf": float}`` on sacrebleu's 0-100 scale.
+
+    Example:
+    >>> bleu_chrf(["the cat sat on the mat"], [["the cat sat on the mat"]])
+    {'bleu': 100.0, 'chrf': 100.0}
+    """
+    import sacrebleu
+
+    _check_pairs(hypotheses, references)
+    streams = _reference_streams(references)
+    return {
+        "bleu": float(sacrebleu.corpus_bleu(hypotheses, streams).score),
+        "chrf": float(sacrebleu.corpus_chrf(hypotheses, streams).score),
+    }
+
+
+def rouge(hypotheses, references) -> dict:
+    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (rouge-score, Porter stemming).
+
+    Each example scores against its best reference (rouge-score's
+    ``score_multi``); the means are on a 0-100 scale.
+
+    Args:
+        hypotheses: one output per example.
+        references: one non-empty list of reference strings per example.
+
+    Returns:
+        ``{"rouge1": float, "rouge2": float, "rougeL": float}``.
+
+    Example:
+    >>> rouge(["the cat sat"], [["the cat sat down"]])["rouge1"]
+    85.714...
+    """
+    from rouge_score import rouge_scorer
+
+    _check_pairs(hypotheses, references)
+    kinds = ("rouge1", "rouge2", "rougeL")
+    scorer = rouge_scorer.RougeScorer(list(kinds), use_stemmer=True)
+    totals = dict.fromkeys(kinds, 0.0)
+    for hypothesis, options in zip(hypotheses, references):
+        scores = scorer.score_multi(options, hypothesis)
+        for kind in kinds:
+            totals[kind] += scores[kind].fmeasure
+    return {kind: 100.0 * totals[kind] / len(hypotheses) for kind in kinds}

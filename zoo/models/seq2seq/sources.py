@@ -1,0 +1,197 @@
+"""Data sources of the seq2seq family: a name or path, plus ``?`` options.
+
+The source decides the task: ``cmudict`` is grapheme-to-phoneme (G2P),
+``l10n_en_de``/``_fr``/``_es`` translation, ``debian_descriptions``
+summarization; a ``.tsv`` of ``source<TAB>target`` lines and ``tfds:NAME`` are
+translation unless ``task=`` says otherwise. ``zoo train --data`` takes one
+string, so options ride in it: ``pairs.tsv?task=summarization&vocabulary_size=4000``.
+
+| key | meaning | default |
+|---|---|---|
+| ``task`` | ``g2p`` (symbols), ``translation``, ``summarization`` (subwords) | by source |
+| ``vocabulary_size`` | WordPiece vocabulary size (per side when separate) | 8000 |
+| ``vocabulary`` | ``shared`` by both sides or ``separate`` | ``shared`` |
+| ``max_source_length`` | tokens the encoder reads; longer inputs are truncated | 64, 128 |
+| ``max_target_length`` | tokens the decoder writes (end token included) | 64, 32 |
+
+The two lengths are upper bounds: a run uses the longest training sequence
+when that is shorter. G2P keeps the lengths of its training data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+TASKS = ("g2p", "translation", "summarization")
+"""Tasks of the seq2seq family."""
+
+OPTIONS = (
+    "task",
+    "vocabulary_size",
+    "vocabulary",
+    "max_source_length",
+    "max_target_length",
+)
+"""Keys allowed after ``?``."""
+
+DEFAULT_LENGTHS = {"translation": (64, 64), "summarization": (128, 32)}
+"""Task -> (max_source_length, max_target_length) defaults."""
+
+
+@dataclasses.dataclass
+class SourceOptions:
+    """Parsed options of a source string; see the module docstring."""
+
+    task: str = "translation"
+    vocabulary_size: int = 8000
+    vocabulary: str = "shared"
+    max_source_length: int | None = None
+    max_target_length: int | None = None
+
+    def lengths(self):
+        """Return ``(max_source_length, max_target_length)`` for the task."""
+        source, target = DEFAULT_LENGTHS.get(self.task, (None, None))
+        return (self.max_source_length or source, self.max_target_length or target)
+
+
+def default_task(location: str) -> str:
+    """The task a source implies when ``task=`` is not given."""
+    if location == "cmudict":
+        return "g2p"
+    if location == "debian_descriptions":
+        return "summarization"
+    return "translation"
+
+
+def _positive_int(value, key, source):
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(
+            f"data option {key}: expected a positive integer; received {value!r} "
+            f"in {source!r}"
+        )
+    return int(value)
+
+
+def parse_source(source):
+    """Split ``source`` into its location and ``SourceOptions``.
+
+    Args:
+        source: ``"cmudict"``, ``"l10n_en_de"``, ``"debian_descriptions"``, a
+            ``.tsv`` path or ``"tfds:NAME[/CONFIG]"``, optionally followed by
+            ``?key=value&...``.
+
+    Returns:
+        ``(location, SourceOptions)``.
+
+    Raises:
+        ValueError: for an unknown key or a bad value, naming both.
+
+    Example:
+    >>> parse_source("pairs.tsv?task=summarization")[1].task
+    'summarization'
+    """
+    source = str(source)
+    location, _, query = source.partition("?")
+    options = SourceOptions(task=default_task(location))
+    for item in filter(None, query.split("&")):
+        key, separator, value = item.partition("=")
+        if key not in OPTIONS or not separator:
+            raise ValueError(
+                f"data option {item!r} in {source!r}: expected key=value with key "
+                f"one of {', '.join(OPTIONS)}"
+            )
+        if key == "task":
+            if value not in TASKS:
+                raise ValueError(
+                    f"data option task: expected one of {', '.join(TASKS)}; "
+                    f"received {value!r}"
+                )
+            options.task = value
+        elif key == "vocabulary":
+            if value not in ("shared", "separate"):
+                raise ValueError(
+                    "data option vocabulary: expected shared or separate; "
+                    f"received {value!r}"
+                )
+            options.vocabulary = value
+        else:
+            setattr(options, key, _positive_int(value, key, source))
+    if options.vocabulary_size < 64:
+        raise ValueError(
+            "data option vocabulary_size: expected at least 64; received "
+            f"{options.vocabulary_size}"
+        )
+    return location, options
+
+
+def load_splits(location, seed=0):
+    """Return split name -> list of ``(source_text, [target, ...])``.
+
+    Args:
+        location: a source without its ``?`` options.
+        seed: split seed for ``.tsv`` files and TFDS sets without the three
+            splits (the built-in splits are fixed).
+
+    Raises:
+        ValueError: for a source that is none of the above, or an
+            ``l10n_en_XX`` pair that is not built in.
+    """
+    location = str(location)
+    if location == "cmudict":
+        from zoo.data.cmudict import load_cmudict
+
+        return load_cmudict()
+    if location.startswith("l10n_"):
+        from zoo.data.l10n import load_l10n
+
+        return load_l10n(location)
+    if location == "debian_descriptions":
+        from zoo.data.debian_descriptions import load_debian_descriptions
+
+        return load_debian_descriptions()
+    if location.startswith("tfds:"):
+        return _load_tfds(location[len("tfds:") :], seed)
+    if location.endswith(".tsv"):
+        from zoo.data.text_pairs import load_tsv
+
+        return load_tsv(location, seed=seed)
+    raise ValueError(
+        "data for seq2seq must be one of 'cmudict', 'l10n_en_de', 'l10n_en_fr', "
+        "'l10n_en_es', 'debian_descriptions', a .tsv path of source<TAB>target "
+        f"lines or 'tfds:NAME[/CONFIG]'; received {location!r}"
+    )
+
+
+def _load_tfds(name, seed):
+    import tensorflow_datasets as tfds
+
+    from zoo.data.cmudict import split_by_key
+
+    builder = tfds.builder(name)
+    builder.download_and_prepare()
+    available = set(builder.info.splits)
+
+    def read(split):
+        pairs = {}
+        for source, target in tfds.as_numpy(
+            builder.as_dataset(split=split, as_supervised=True)
+        ):
+            source, target = source.decode("utf-8"), target.decode("utf-8")
+            if source.strip() and target.strip():
+                targets = pairs.setdefault(" ".join(source.split()), [])
+                target = " ".join(target.split())
+                if target not in targets:
+                    targets.append(target)
+        return pairs
+
+    if {"train", "validation", "test"} <= available:
+        return {
+            split: list(read(split).items())
+            for split in ("train", "validation", "test")
+        }
+    # A dataset without all three splits is split 90/5/5 by source.
+    pairs = read("train")
+    return {
+        name: [(key, pairs[key]) for key in keys]
+        for name, keys in split_by_key(pairs, seed=seed).items()
+    }
