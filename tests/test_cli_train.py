@@ -116,9 +116,9 @@ def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
         "--data",
         image_folder,
         "--epochs",
-        "2",
+        "5",
         "--batch-size",
-        "32",
+        "16",
         "--out",
         out,
     )
