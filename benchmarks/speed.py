@@ -4,6 +4,8 @@ Measures, after warm-up, the median of several timed repetitions of:
 
 - training throughput of a 2+2-layer encoder-decoder (zoo layers vs keras-hub's
   ``TokenAndPositionEmbedding`` + ``TransformerEncoder``/``TransformerDecoder``),
+  on random tokens and on real length-bucketed ``cmudict`` batches (counting
+  only non-padding target tokens),
 - training throughput of a ViT (zoo layers vs keras-hub's ``ViTBackbone``),
 - greedy decoding of 64 tokens: zoo with its key/value cache, zoo re-running
   the full decoder every step, and keras-hub's cached decoder driven by its
@@ -11,9 +13,10 @@ Measures, after warm-up, the median of several timed repetitions of:
 - the float32 matrix-multiply rate of this machine, and each training run's
   model FLOPs utilisation (training FLOPs per second over that rate).
 
-Writes ``benchmarks/results/speed.json`` and ``speed.md``.
+Writes ``benchmarks/results/speed.json`` and ``speed.md`` (``speed_no_xla.*``
+with ``--no-xla``).
 
-Usage: ``python benchmarks/speed.py [--repeats 5] [--quick]``
+Usage: ``python benchmarks/speed.py [--repeats 5] [--quick] [--no-xla]``
 """
 
 import argparse
@@ -60,6 +63,8 @@ def interleaved_median_seconds(functions, repeats, warmup=2):
 
 
 MATMUL_SIZE = 1024
+# Training batches of cmudict per timed pass (the first ones of an epoch).
+CMUDICT_BATCHES = 24
 
 
 def matmul_step():
@@ -94,8 +99,9 @@ SIDES = ("zoo", "keras_hub")
 
 
 def zoo_encoder_decoder(cfg):
-    source = keras.Input((cfg["length"],), dtype="int32")
-    target = keras.Input((cfg["length"],), dtype="int32")
+    # Variable length: the cmudict batches are bucketed to different lengths.
+    source = keras.Input((None,), dtype="int32")
+    target = keras.Input((None,), dtype="int32")
     x = layers.TokenAndPositionEmbedding(
         cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
     )(source)
@@ -110,8 +116,9 @@ def zoo_encoder_decoder(cfg):
 
 
 def hub_encoder_decoder(cfg):
-    source = keras.Input((cfg["length"],), dtype="int32")
-    target = keras.Input((cfg["length"],), dtype="int32")
+    # Variable length: the cmudict batches are bucketed to different lengths.
+    source = keras.Input((None,), dtype="int32")
+    target = keras.Input((None,), dtype="int32")
     x = keras_hub.layers.TokenAndPositionEmbedding(
         cfg["vocab"], cfg["length"], cfg["dim"], mask_zero=True
     )(source)
@@ -155,14 +162,55 @@ def hub_vit(cfg):
     return keras.Model(images, keras.layers.Dense(cfg["classes"])(features[:, 0]))
 
 
-def train_step(model, inputs, targets):
-    """Compile ``model`` (XLA) and return a callable running one training step."""
+def train_steps(model, batches, jit_compile=True):
+    """Compile ``model`` (XLA by default); return a callable training one step per batch."""
     model.compile(
         optimizer=keras.optimizers.Adam(1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        jit_compile=True,
+        jit_compile=jit_compile,
     )
-    return lambda: model.train_on_batch(inputs, targets)
+
+    def run():
+        for inputs, targets in batches:
+            model.train_on_batch(inputs, targets)
+
+    return run
+
+
+def cmudict_batches(count, batch_size):
+    """The first ``count`` training batches of the zoo's G2P pipeline on cmudict.
+
+    Length-bucketed as in training, so the batches differ in length and carry
+    little padding.
+
+    Returns:
+        ``(batches, vocabulary_size, longest, target_tokens)``: the batches as
+        ``([source, decoder_input], labels)`` numpy arrays, the larger of the
+        two vocabularies, the longest sequence, and the number of non-padding
+        target tokens in all batches.
+    """
+    import tempfile
+
+    from zoo import registry
+
+    family = registry.get_family("seq2seq")
+    with tempfile.TemporaryDirectory() as run_dir:
+        data = family.prepare_data("cmudict", batch_size, run_dir, seed=0)
+    batches = [
+        (
+            [
+                features["encoder_token_ids"].numpy(),
+                features["decoder_token_ids"].numpy(),
+            ],
+            labels.numpy(),
+        )
+        for features, labels in data.train.take(count)
+    ]
+    info = data.info
+    vocabulary = max(info["source_vocabulary_size"], info["target_vocabulary_size"])
+    longest = max(info["source_sequence_length"], info["target_sequence_length"])
+    target_tokens = sum(int(np.count_nonzero(labels)) for _, labels in batches)
+    return batches, vocabulary, longest, target_tokens
 
 
 def dense_flops_per_token(model):
@@ -328,6 +376,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="compile the training steps without XLA (Keras' default on a CPU)",
+    )
     args = parser.parse_args()
     keras.utils.set_random_seed(0)
     scale = 2 if args.quick else 1
@@ -361,29 +414,54 @@ def main():
     images = rng.random((vit["batch"], *vit["image_shape"]), dtype="float32")
     labels = rng.integers(0, 10, vit["batch"])
 
-    rows = []
-    for task, builders, data, flops_of, unit in (
+    batches, vocabulary, longest, cmudict_tokens = cmudict_batches(
+        CMUDICT_BATCHES, encdec["batch"]
+    )
+    # Same sizes as the random-token run; vocabulary and positions from cmudict.
+    cmudict = dict(encdec, vocab=vocabulary, length=longest)
+    encoder_decoders = (zoo_encoder_decoder, hub_encoder_decoder)
+    benchmarks = (
+        # task, config, builders, batches, FLOPs of one pass, units per pass, unit
         (
-            "encoder-decoder training",
-            (zoo_encoder_decoder, hub_encoder_decoder),
-            (inputs, targets),
+            "encoder-decoder training, random tokens",
+            encdec,
+            encoder_decoders,
+            [(inputs, targets)],
             encoder_decoder_train_flops,
             encdec["batch"] * encdec["length"],
+            "target tokens/s",
+        ),
+        (
+            # Only non-padding target tokens count, so padding costs show.
+            # No MFU: the FLOP count assumes one fixed length for both sides.
+            f"encoder-decoder training, {len(batches)} cmudict batches",
+            cmudict,
+            encoder_decoders,
+            batches,
+            None,
+            cmudict_tokens,
+            "non-padding target tokens/s",
         ),
         (
             "ViT training",
+            vit,
             (zoo_vit, hub_vit),
-            (images, labels),
+            [(images, labels)],
             vit_train_flops,
             vit["batch"],
+            "images/s",
         ),
-    ):
-        cfg = encdec if task.startswith("encoder") else vit
+    )
+    rows = []
+    for task, cfg, builders, data, flops_of, units, unit in benchmarks:
         models = {side: build(cfg) for side, build in zip(SIDES, builders)}
         # The matmul rate is timed among the steps, under the same load.
         seconds = interleaved_median_seconds(
             {
-                **{side: train_step(m, *data) for side, m in models.items()},
+                **{
+                    side: train_steps(m, data, jit_compile=not args.no_xla)
+                    for side, m in models.items()
+                },
                 "matmul": matmul,
             },
             args.repeats,
@@ -392,16 +470,17 @@ def main():
         rates.append(rate)
         measured = {}
         for side, model in models.items():
+            flops = flops_of(model, cfg) if flops_of else None
             measured[side] = {
-                "per_second": unit / seconds[side],
-                "mfu": flops_of(model, cfg) / seconds[side] / rate,
+                "per_second": units / seconds[side],
+                "mfu": flops / seconds[side] / rate if flops else None,
                 "parameters": model.count_params(),
             }
         rows.append(
             {
                 "task": task,
                 "matmul_gflops": rate / 1e9,
-                "unit": "target tokens/s" if task.startswith("encoder") else "images/s",
+                "unit": unit,
                 **{
                     f"{side}_{key}": value
                     for side, m in measured.items()
@@ -428,11 +507,17 @@ def main():
         },
         "repeats": args.repeats,
         "quick": args.quick,
+        "xla": not args.no_xla,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "speed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "speed.md").write_text(markdown(result))
+    name = "speed_no_xla" if args.no_xla else "speed"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
+
+
+def percent(fraction):
+    return "n/a" if fraction is None else f"{fraction:.0%}"
 
 
 def markdown(result):
@@ -440,7 +525,8 @@ def markdown(result):
         f"Backend {result['backend']}, device {result['device']}, keras "
         f"{result['keras']}, keras-hub {result['keras_hub']}; float32 matmul "
         f"rate {result['matmul_gflops']:.1f} GFLOP/s (timed among the training "
-        f"steps); medians of {result['repeats']} interleaved repetitions.",
+        f"steps); training steps {'with' if result['xla'] else 'without'} XLA; "
+        f"medians of {result['repeats']} interleaved repetitions.",
         "",
         "| training | unit | zoo | keras-hub | zoo / keras-hub | zoo MFU | keras-hub MFU |",
         "|---|---|---|---|---|---|---|",
@@ -449,8 +535,8 @@ def markdown(result):
         lines.append(
             f"| {row['task']} | {row['unit']} | {row['zoo_per_second']:.0f} | "
             f"{row['keras_hub_per_second']:.0f} | "
-            f"{row['ratio_zoo_over_keras_hub']:.2f}x | {row['zoo_mfu']:.0%} | "
-            f"{row['keras_hub_mfu']:.0%} |"
+            f"{row['ratio_zoo_over_keras_hub']:.2f}x | {percent(row['zoo_mfu'])} | "
+            f"{percent(row['keras_hub_mfu'])} |"
         )
     rates = result["decoding_tokens_per_second"]
     ratios = result["decoding_ratios"]
