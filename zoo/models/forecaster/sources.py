@@ -17,6 +17,8 @@
 
 import dataclasses
 
+from zoo.data.source_query import positive_int_option, split_source
+
 OPTIONS = (
     "lookback",
     "horizon",
@@ -54,15 +56,6 @@ class SourceOptions:
     interpolate: bool = False
 
 
-def _positive_int(value, key, source):
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(
-            f"data option {key}: expected a positive integer; received {value!r} "
-            f"in {source!r}"
-        )
-    return int(value)
-
-
 def parse_source(source):
     """Split ``source`` into its location and `SourceOptions`.
 
@@ -80,17 +73,11 @@ def parse_source(source):
         >>> parse_source("ETTh1.csv?target=OT&horizon=96")[1].target
         ['OT']
     """
-    location, _, query = str(source).partition("?")
+    location, items = split_source(source, OPTIONS)
     options = SourceOptions(**BUILT_IN.get(location, (None, {}))[1])
-    for item in filter(None, query.split("&")):
-        key, separator, value = item.partition("=")
-        if key not in OPTIONS or not separator:
-            raise ValueError(
-                f"data option {item!r} in {source!r}: expected key=value with key "
-                f"one of {', '.join(OPTIONS)}"
-            )
+    for key, value in items:
         if key in ("lookback", "horizon", "stride"):
-            setattr(options, key, _positive_int(value, key, source))
+            setattr(options, key, positive_int_option(value, key, source))
         elif key in ("target", "covariates", "calendar"):
             setattr(options, key, [v for v in value.split(",") if v])
         elif key == "split":

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from zoo.data.source_query import positive_int_option, split_source
+
 TASKS = ("g2p", "translation", "summarization")
 """Tasks of the seq2seq family."""
 
@@ -63,15 +65,6 @@ def default_task(location: str) -> str:
     return "translation"
 
 
-def _positive_int(value, key, source):
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(
-            f"data option {key}: expected a positive integer; received {value!r} "
-            f"in {source!r}"
-        )
-    return int(value)
-
-
 def parse_source(source):
     """Split ``source`` into its location and ``SourceOptions``.
 
@@ -91,15 +84,9 @@ def parse_source(source):
     'summarization'
     """
     source = str(source)
-    location, _, query = source.partition("?")
+    location, items = split_source(source, OPTIONS)
     options = SourceOptions(task=default_task(location))
-    for item in filter(None, query.split("&")):
-        key, separator, value = item.partition("=")
-        if key not in OPTIONS or not separator:
-            raise ValueError(
-                f"data option {item!r} in {source!r}: expected key=value with key "
-                f"one of {', '.join(OPTIONS)}"
-            )
+    for key, value in items:
         if key == "task":
             if value not in TASKS:
                 raise ValueError(
@@ -115,7 +102,7 @@ def parse_source(source):
                 )
             options.vocabulary = value
         else:
-            setattr(options, key, _positive_int(value, key, source))
+            setattr(options, key, positive_int_option(value, key, source))
     if options.vocabulary_size < 64:
         raise ValueError(
             "data option vocabulary_size: expected at least 64; received "
