@@ -54,7 +54,9 @@ def main():
     model = family.build_model(config, data.info)
     model.compile(
         optimizer=make_optimizer(learning_rate, weight_decay=0.05, model=model),
-        jit_compile="auto",
+        # XLA even on a CPU, where Keras' "auto" turns it off: an epoch of
+        # small_28 takes 65 s with it and 76 s without on the 2-core machine.
+        jit_compile=True,
         **family.compile_arguments(config, data.info),
     )
     seconds = args.minutes * 60

@@ -221,12 +221,13 @@ def test_standard_callbacks_layout(tmp_path):
     out = tmp_path / "run"
     callbacks = standard_callbacks(str(out), patience=4, save_freq=10, batch_size=8)
     by_type = {type(c).__name__: c for c in callbacks}
-    expected = ["NaNGuard", "ThroughputLogger", "ModelCheckpoint", "EarlyStopping"]
+    expected = ["NaNGuard", "ThroughputLogger", "AtomicModelCheckpoint"]
+    expected += ["EarlyStopping"]
     expected += ["TensorBoard"] if tensorboard_available() else []
-    expected += ["CSVLogger", "TrainingCurvePlot", "BackupAndRestore"]
+    expected += ["CSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
     assert list(by_type) == expected
-    assert by_type["ModelCheckpoint"].filepath == str(out / "model.keras")
-    assert by_type["ModelCheckpoint"].save_best_only
+    assert by_type["AtomicModelCheckpoint"].filepath == str(out / "model.keras")
+    assert by_type["AtomicModelCheckpoint"].save_best_only
     assert by_type["EarlyStopping"].patience == 4
     assert by_type["EarlyStopping"].restore_best_weights
     if tensorboard_available():
@@ -234,8 +235,8 @@ def test_standard_callbacks_layout(tmp_path):
     assert by_type["CSVLogger"].filename == str(out / "history.csv")
     assert not by_type["CSVLogger"].append  # nothing to resume yet
     assert by_type["TrainingCurvePlot"].path == str(out / "training_curve.png")
-    assert by_type["BackupAndRestore"].backup_dir == str(out / "backup")
-    assert by_type["BackupAndRestore"].save_freq == 10
+    assert by_type["AtomicBackupAndRestore"].backup_dir == str(out / "backup")
+    assert by_type["AtomicBackupAndRestore"].save_freq == 10
     no_stop = standard_callbacks(str(out), patience=None, tensorboard=False)
     assert not any(
         isinstance(c, (keras.callbacks.EarlyStopping, keras.callbacks.TensorBoard))
@@ -255,8 +256,9 @@ def test_monitor_direction(tmp_path):
             )
         }
 
-    assert modes("val_accuracy") == {"ModelCheckpoint": "max", "EarlyStopping": "max"}
-    assert modes("val_loss") == {"ModelCheckpoint": "min", "EarlyStopping": "min"}
+    checkpoint = "AtomicModelCheckpoint"
+    assert modes("val_accuracy") == {checkpoint: "max", "EarlyStopping": "max"}
+    assert modes("val_loss") == {checkpoint: "min", "EarlyStopping": "min"}
 
 
 def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):
@@ -268,7 +270,7 @@ def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):
     callbacks = {type(c).__name__: c for c in standard_callbacks(str(tmp_path))}
     assert callbacks["CSVLogger"].append
     # The first resumed epoch only replaces model.keras if it beats 0.3.
-    assert callbacks["ModelCheckpoint"].best == pytest.approx(0.3)
+    assert callbacks["AtomicModelCheckpoint"].best == pytest.approx(0.3)
     fresh = {type(c).__name__: c for c in standard_callbacks(str(tmp_path / "new"))}
     assert not fresh["CSVLogger"].append
-    assert fresh["ModelCheckpoint"].best in (None, np.inf)
+    assert fresh["AtomicModelCheckpoint"].best in (None, np.inf)

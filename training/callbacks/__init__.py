@@ -1,5 +1,9 @@
 """Callbacks of the fit recipe; `standard_callbacks` returns the full set."""
 
+from training.callbacks.atomic_checkpoints import (
+    AtomicBackupAndRestore,
+    AtomicModelCheckpoint,
+)
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
 from training.callbacks.standard import early_stopping, standard_callbacks
 from training.callbacks.throughput_logger import ThroughputLogger
@@ -7,6 +11,8 @@ from training.callbacks.time_budget import TimeBudget
 from training.callbacks.training_curve_plot import TrainingCurvePlot, plot_history
 
 __all__ = [
+    "AtomicBackupAndRestore",
+    "AtomicModelCheckpoint",
     "NaNGuard",
     "NonFiniteLossError",
     "ThroughputLogger",

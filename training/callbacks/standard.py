@@ -1,11 +1,18 @@
 """The callbacks every recipe run gets, and where they write."""
 
+import csv
 import importlib.util
+import json
 import math
 import os
 
 import keras
 
+from training.callbacks.atomic_checkpoints import (
+    AtomicBackupAndRestore,
+    AtomicModelCheckpoint,
+    replace_atomically,
+)
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.throughput_logger import ThroughputLogger
 from training.callbacks.training_curve_plot import TrainingCurvePlot, read_history_csv
@@ -30,6 +37,33 @@ def _best_so_far(csv_path, monitor, mode):
     if not values:
         return None
     return max(values) if _is_max_mode(monitor, mode) else min(values)
+
+
+def keep_history_rows(csv_path, epochs):
+    """Cut ``history.csv`` back to the rows of the ``epochs`` backed-up epochs.
+
+    The CSV row of an epoch is written before its backup, so a run killed in
+    between has a row (maybe half a line) for an epoch it will train again.
+    """
+    if not os.path.exists(csv_path):
+        return
+    with open(csv_path, newline="") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    if not lines:
+        return
+    columns = len(next(csv.reader([lines[0]])))
+    kept = [lines[0]]
+    for index, line in enumerate(lines[1 : epochs + 1]):
+        fields = next(csv.reader([line]))
+        complete = line.endswith("\n") and len(fields) == columns
+        if not complete or fields[0] != str(index):
+            break
+        kept.append(line)
+    if len(kept) < len(lines):
+        partial = f"{csv_path}.partial"
+        with open(partial, "w", newline="") as handle:
+            handle.writelines(kept)
+        replace_atomically(partial, csv_path)
 
 
 def tensorboard_available():
@@ -87,16 +121,18 @@ def standard_callbacks(
 ):
     """The recipe's callbacks, all writing under `out_dir`.
 
-    In order: `NaNGuard`; `ThroughputLogger`; `ModelCheckpoint` of the best
-    model to `model.keras`; `EarlyStopping` that restores the best weights;
+    In order: `NaNGuard`; `ThroughputLogger`; `AtomicModelCheckpoint` of the
+    best model to `model.keras`; `EarlyStopping` that restores the best weights;
     `TensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
     installed); `CSVLogger` to
     `history.csv`; `TrainingCurvePlot` to `training_curve.png`;
-    `BackupAndRestore` to `backup/`. The backup runs last so an epoch counts
-    as done only after everything else has recorded it. If `backup/` holds a
-    backup from an interrupted run, `fit` resumes from it, the CSV is appended
-    to, and the checkpoint only replaces `model.keras` when it beats the best
-    value already in the CSV.
+    `AtomicBackupAndRestore` to `backup/`. The backup runs last so an epoch
+    counts as done only after everything else has recorded it. If `backup/`
+    holds a backup from an interrupted run, `fit` resumes from it, the CSV
+    keeps the rows of the backed-up epochs and is appended to, and the
+    checkpoint only replaces `model.keras` when it beats the best value in
+    those rows. Checkpoint and backup files are replaced atomically, so a run
+    killed at any moment resumes.
 
     Args:
         out_dir: The run directory.
@@ -128,14 +164,18 @@ def standard_callbacks(
     os.makedirs(out_dir, exist_ok=True)
     backup_dir = os.path.join(out_dir, "backup")
     csv_path = os.path.join(out_dir, "history.csv")
-    resuming = os.path.exists(os.path.join(backup_dir, "training_metadata.json"))
+    metadata_path = os.path.join(backup_dir, "training_metadata.json")
+    resuming = os.path.exists(metadata_path)
+    if resuming:
+        with open(metadata_path) as handle:
+            keep_history_rows(csv_path, json.load(handle)["epoch"])
     keras_mode = "max" if _is_max_mode(monitor, mode) else "min"
 
     callbacks = [
         NaNGuard(),
         # Before the loggers, so its keys are in the logs they write.
         ThroughputLogger(batch_size=batch_size, tokens_per_example=tokens_per_example),
-        keras.callbacks.ModelCheckpoint(
+        AtomicModelCheckpoint(
             os.path.join(out_dir, "model.keras"),
             monitor=monitor,
             mode=keras_mode,
@@ -153,6 +193,6 @@ def standard_callbacks(
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
         keras.callbacks.CSVLogger(csv_path, append=resuming),
         TrainingCurvePlot(os.path.join(out_dir, "training_curve.png"), csv_path),
-        keras.callbacks.BackupAndRestore(backup_dir, save_freq=save_freq),
+        AtomicBackupAndRestore(backup_dir, save_freq=save_freq),
     ]
     return callbacks

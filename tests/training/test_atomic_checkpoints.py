@@ -1,0 +1,146 @@
+"""Checkpoints and backups stay readable when a run dies while writing them."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from training.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint
+from training.callbacks.atomic_checkpoints import partial_path
+from training.callbacks.standard import keep_history_rows, standard_callbacks
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL: the process stops in the middle of a write."""
+
+
+def tiny_model():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def data():
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(32, 4)), rng.normal(size=(32, 1))
+
+
+def die_while_writing(method_name, model, calls_before_dying):
+    """Make ``model.<method_name>`` write half a file and die after some calls."""
+    original = getattr(model, method_name)
+    calls = {"count": 0}
+
+    def write(path, *args, **kwargs):
+        calls["count"] += 1
+        if calls["count"] > calls_before_dying:
+            with open(path, "wb") as handle:
+                handle.write(b"\x89HDF\r\n")  # a truncated file
+            raise Killed
+        return original(path, *args, **kwargs)
+
+    setattr(model, method_name, write)
+
+
+class RecordWeights(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch] = [w.copy() for w in self.model.get_weights()]
+
+
+def test_a_kill_while_backing_up_resumes_from_the_last_whole_backup(tmp_path):
+    x, y = data()
+    model = tiny_model()
+    recorded = RecordWeights()
+    die_while_writing("save_weights", model, calls_before_dying=2)
+    backup = AtomicBackupAndRestore(str(tmp_path))
+    with pytest.raises(Killed):
+        model.fit(x, y, epochs=5, verbose=0, callbacks=[recorded, backup])
+    # Epochs 0 and 1 were backed up; the third backup died half-written.
+    metadata = json.loads((tmp_path / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 2
+
+    resumed = tiny_model()
+    started = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.setdefault("epoch", epoch)
+            started.setdefault("weights", self.model.get_weights())
+
+    resumed.fit(
+        x,
+        y,
+        epochs=5,
+        verbose=0,
+        callbacks=[AtomicBackupAndRestore(str(tmp_path)), FirstEpoch()],
+    )
+    assert started["epoch"] == 2
+    for got, expected in zip(started["weights"], recorded.by_epoch[1]):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_the_backup_keeps_one_weights_file(tmp_path):
+    x, y = data()
+    backup = AtomicBackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    tiny_model().fit(x, y, epochs=3, verbose=0, callbacks=[backup])
+    weights = [p.name for p in tmp_path.glob("*.weights.h5")]
+    metadata = json.loads((tmp_path / "training_metadata.json").read_text())
+    assert weights == [metadata["weights"]]
+    assert metadata["epoch"] == 3
+
+
+def test_a_kill_while_checkpointing_keeps_the_previous_model(tmp_path):
+    x, y = data()
+    path = tmp_path / "model.keras"
+    model = tiny_model()
+    recorded = RecordWeights()
+    # Every epoch is "best" with monitor loss on a fresh model; die on the 2nd save.
+    die_while_writing("save", model, calls_before_dying=1)
+    checkpoint = AtomicModelCheckpoint(str(path), monitor="loss", save_best_only=True)
+    with pytest.raises(Killed):
+        model.fit(x, y, epochs=3, verbose=0, callbacks=[recorded, checkpoint])
+    restored = keras.models.load_model(path)
+    for got, expected in zip(restored.get_weights(), recorded.by_epoch[0]):
+        np.testing.assert_array_equal(got, expected)
+    assert (tmp_path / "model.partial.keras").exists()  # the half-written one
+
+    # The next run's first save removes it and replaces the model whole.
+    fresh = tiny_model()
+    recorded = RecordWeights()
+    fresh.fit(
+        x,
+        y,
+        epochs=1,
+        verbose=0,
+        callbacks=[recorded, AtomicModelCheckpoint(str(path), monitor="loss")],
+    )
+    assert not (tmp_path / "model.partial.keras").exists()
+    restored = keras.models.load_model(path)
+    for got, expected in zip(restored.get_weights(), recorded.by_epoch[0]):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_partial_path_keeps_the_suffix_keras_checks():
+    assert partial_path("a/model.keras") == "a/model.partial.keras"
+    assert partial_path("a/b.weights.h5") == "a/b.partial.weights.h5"
+
+
+def test_history_rows_of_epochs_not_backed_up_are_dropped(tmp_path):
+    csv_path = tmp_path / "history.csv"
+    csv_path.write_text("epoch,loss\n0,1.0\n1,0.8\n2,0.7\n3,0.")  # died writing 3
+    keep_history_rows(str(csv_path), 2)
+    assert csv_path.read_text() == "epoch,loss\n0,1.0\n1,0.8\n"
+
+
+def test_resuming_cuts_the_history_back_to_the_backup(tmp_path):
+    (tmp_path / "backup").mkdir()
+    (tmp_path / "backup" / "training_metadata.json").write_text('{"epoch": 1}')
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,1.0,0.5\n1,0.8,0.3\n")
+    callbacks = {type(c).__name__: c for c in standard_callbacks(str(tmp_path))}
+    assert (tmp_path / "history.csv").read_text() == "epoch,loss,val_loss\n0,1.0,0.5\n"
+    # Epoch 1 will be trained again, so its 0.3 is not the best to beat.
+    assert callbacks["AtomicModelCheckpoint"].best == pytest.approx(0.5)

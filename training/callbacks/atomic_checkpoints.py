@@ -1,0 +1,126 @@
+"""Checkpoint and backup callbacks whose files survive a kill at any moment.
+
+Keras' `ModelCheckpoint` and `BackupAndRestore` write their files in place. A
+run killed while one is being written leaves a truncated file: the next run
+cannot open the backup ("bad object header version number"), or `model.keras`
+is unreadable. Here every file is written under another name, flushed to disk
+and then renamed over the old one (`os.replace` is atomic), so a file is
+either the old one or the new one, whole.
+"""
+
+import json
+import os
+import time
+
+import keras
+
+
+def _fsync(path):
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def replace_atomically(partial, path):
+    """Flush ``partial`` to disk and rename it to ``path`` in one step."""
+    _fsync(partial)
+    os.replace(partial, path)
+
+
+def write_json_atomically(path, value):
+    """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
+    partial = f"{path}.partial"
+    with open(partial, "w") as handle:
+        json.dump(value, handle)
+    replace_atomically(partial, path)
+
+
+def partial_path(path):
+    """The name a file is written under before it replaces ``path``.
+
+    Keeps the suffix Keras checks (``.keras``, ``.weights.h5``).
+
+    Example:
+        >>> partial_path("run/model.keras")
+        'run/model.partial.keras'
+    """
+    for suffix in (".weights.h5", ".keras", ".h5"):
+        if path.endswith(suffix):
+            return path[: -len(suffix)] + ".partial" + suffix
+    return path + ".partial"
+
+
+class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """`keras.callbacks.ModelCheckpoint` that replaces its file atomically.
+
+    Same arguments and behaviour; the model is saved to a partial file that
+    is renamed over ``filepath`` once complete, so a kill while saving leaves
+    the previous checkpoint readable.
+    """
+
+    def _get_file_path(self, epoch, batch, logs):
+        # Keras saves to the path this returns: the partial file.
+        return partial_path(self._final_path(epoch, batch, logs))
+
+    def _final_path(self, epoch, batch, logs):
+        return super()._get_file_path(epoch, batch, logs)
+
+    def _save_model(self, epoch, batch, logs):
+        partial = self._get_file_path(epoch, batch, logs)
+        if os.path.exists(partial):  # left by a run killed while saving
+            os.remove(partial)
+        super()._save_model(epoch, batch, logs)
+        if os.path.exists(partial):
+            replace_atomically(partial, self._final_path(epoch, batch, logs))
+
+
+class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
+    """`keras.callbacks.BackupAndRestore` whose backup is always whole.
+
+    Keras writes the weights and then ``training_metadata.json`` in place: a
+    kill in between leaves a truncated weights file, or new weights beside
+    the previous epoch's metadata (a resumed run would then train one epoch
+    twice). Here each backup's weights (with the optimizer state) go to a new
+    file, and the metadata, which names that file, is then replaced
+    atomically: the metadata is the commit. Older weight files are removed
+    after the commit. Same arguments as the Keras callback.
+    """
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        # A new name per backup (nanoseconds), so the committed file is never
+        # the one being written.
+        name = f"state-{time.time_ns()}.weights.h5"
+        path = os.path.join(self.backup_dir, name)
+        self.model.save_weights(path, overwrite=True)
+        _fsync(path)
+        write_json_atomically(
+            self._training_metadata_path,
+            {
+                "epoch": self._current_epoch,
+                "batch": self._last_batch_seen,
+                "weights": name,
+            },
+        )
+        for other in os.listdir(self.backup_dir):
+            if other.endswith(".weights.h5") and other != name:
+                os.remove(os.path.join(self.backup_dir, other))
+
+    def _load_model(self):
+        if not self.model.built:
+            raise ValueError(
+                "AtomicBackupAndRestore needs a built model before fit(); "
+                f"received the unbuilt model {self.model.name!r}"
+            )
+        if not os.path.exists(self._training_metadata_path):
+            return  # nothing committed yet: a fresh start
+        with open(self._training_metadata_path) as handle:
+            metadata = json.load(handle)
+        weights = os.path.join(
+            self.backup_dir, metadata.get("weights", "latest.weights.h5")
+        )
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            # Optimizer variables must exist before their values are loaded.
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(weights)
+        # Where fit() starts; Keras' own callback sets the same attribute.
+        self.model._initial_epoch = metadata["epoch"]
