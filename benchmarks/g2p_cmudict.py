@@ -11,7 +11,8 @@ CMU's g2p-seq2seq Transformer (2 layers x 256) about 31% WER, Phonetisaurus
 
 Writes ``benchmarks/results/g2p_cmudict.json`` and ``g2p_cmudict.md``.
 
-Usage: ``python benchmarks/g2p_cmudict.py [--minutes 60] [--preset small]``
+Usage: ``python benchmarks/g2p_cmudict.py [--minutes 60] [--preset small]
+[--learning-rate 1e-3]``
 """
 
 import argparse
@@ -41,6 +42,12 @@ def main():
     parser.add_argument("--preset", default="small")
     parser.add_argument("--beam-size", type=int, default=None)
     parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="peak rate; default: the preset's",
+    )
+    parser.add_argument(
         "--out",
         default="runs/benchmark_g2p",
         help="run folder for the model; must be new or empty (no resume)",
@@ -56,6 +63,8 @@ def main():
     config = family.check_preset(args.preset)
     if args.beam_size:
         config["beam_size"] = args.beam_size
+    if args.learning_rate:
+        config["learning_rate"] = args.learning_rate
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {str(out)!r} is not empty: expected a new folder")
@@ -90,6 +99,7 @@ def main():
     eval_seconds = time.perf_counter() - start
     result = {
         "preset": args.preset,
+        "learning_rate": config["learning_rate"],
         "budget_minutes": args.minutes,
         "epochs": len(history.epoch),
         "best_val_loss": min(history.history["val_loss"]),
@@ -126,7 +136,8 @@ def main():
         f"CMUdict without stress, {result['test_words']} test words, beam "
         f"{result['beam_size']}; {result['epochs']} epochs in "
         f"{result['train_seconds'] / 60:.1f} min of training (budget "
-        f"{args.minutes:g} min), {result['parameters']:,} parameters; "
+        f"{args.minutes:g} min), peak learning rate {config['learning_rate']:g}, "
+        f"{result['parameters']:,} parameters; "
         f"{result['device']}; Keras {result['keras']} ({result['backend']}).",
     ]
     (RESULTS / "g2p_cmudict.md").write_text("\n".join(table) + "\n")

@@ -198,3 +198,40 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(
         assert float(got["loss"]) == pytest.approx(float(expected["loss"]), rel=1e-6)
     for expected, got in zip(saved_weights(tmp_path / "reference"), saved_weights(out)):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
+
+
+class Killed(Exception):
+    """Stands in for SIGKILL at a chosen point of `zoo train`."""
+
+
+def test_a_run_killed_after_training_is_finished_without_training_again(
+    image_folder, tmp_path, monkeypatch
+):
+    from zoo import registry, trainer
+    from zoo import run_dir as runs
+
+    family = registry.get_family("vit")
+    out = tmp_path / "run"
+
+    def killed_while_exporting(*args, **kwargs):
+        raise Killed
+
+    with monkeypatch.context() as patch:
+        patch.setattr(family, "export", killed_while_exporting)
+        with pytest.raises(Killed):
+            trainer.train_run(family, "tiny", str(image_folder), out, 2, 16)
+    record = runs.read_run(out)
+    assert record["trained"] and record["epochs_completed"] == 2
+    assert not record.get("completed")
+    assert not (out / "backup").exists()
+    rows = history_rows(out)
+
+    def trained_again(*args, **kwargs):
+        raise AssertionError("a trained run was trained again")
+
+    monkeypatch.setattr("training.recipe.fit", trained_again)
+    metrics = trainer.train_run(family, "tiny", str(image_folder), out, 2, 16)
+    assert metrics["epochs_completed"] == 2
+    assert history_rows(out) == rows
+    assert (out / "saved_model" / "saved_model.pb").exists()
+    assert runs.read_run(out)["completed"]

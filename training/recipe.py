@@ -95,6 +95,7 @@ def fit(
     seed=None,
     jit_compile="auto",
     verbose="auto",
+    keep_backup=False,
 ):
     """Trains a model with the toolkit's precision, distribution and callbacks.
 
@@ -142,6 +143,8 @@ def fit(
         seed: Seed for `keras.utils.set_random_seed`, set before building.
         jit_compile: Passed to `compile` for an uncompiled model.
         verbose: Passed to `fit`.
+        keep_backup: Keep `out_dir/backup/` after training (see
+            `standard_callbacks`).
 
     Returns:
         The `keras.callbacks.History` of this call; the trained model (with
@@ -220,6 +223,7 @@ def fit(
             save_freq=save_freq,
             batch_size=batch_size,
             tokens_per_example=tokens_per_example,
+            keep_backup=keep_backup,
         )
         if verbose:
             print(

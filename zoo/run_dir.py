@@ -8,6 +8,8 @@ model, and ``zoo evaluate``/``predict``/``export`` know what they load.
 import json
 from pathlib import Path
 
+from training.callbacks.atomic_checkpoints import write_json_atomically
+
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
@@ -54,7 +56,7 @@ def start_or_resume(run_dir, record):
                 "expected an empty or new folder, or one from `zoo train`"
             )
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / RUN_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        write_json_atomically(run_dir / RUN_FILE, record)
         return False
     for key in ("model", "preset", "data"):
         if existing.get(key) != record.get(key):
@@ -69,16 +71,27 @@ def start_or_resume(run_dir, record):
 def write_metrics(run_dir, metrics):
     """Write ``metrics`` as ``DIR/metrics.json``."""
     path = Path(run_dir) / METRICS_FILE
-    path.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    write_json_atomically(path, metrics, sort_keys=True)
     return path
+
+
+def mark(run_dir, **fields):
+    """Add ``fields`` to ``run.json`` (replaced atomically).
+
+    ``trained`` (with ``epochs_completed``) is set once ``fit`` has returned
+    and ``model.keras`` holds the best epoch, so a run killed while it is
+    evaluated or exported is not trained again; ``completed`` once metrics
+    and the SavedModel are written.
+    """
+    path = Path(run_dir) / RUN_FILE
+    record = json.loads(path.read_text())
+    record.update(fields)
+    write_json_atomically(path, record)
 
 
 def mark_completed(run_dir):
     """Record in ``run.json`` that training finished and its outputs are written."""
-    path = Path(run_dir) / RUN_FILE
-    record = json.loads(path.read_text())
-    record["completed"] = True
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    mark(run_dir, completed=True)
 
 
 def read_metrics(run_dir):

@@ -5,12 +5,15 @@ call the same steps from Python.
 """
 
 import argparse
+import shutil
 import sys
 import time
 from pathlib import Path
 
 from zoo import registry
 from zoo import run_dir as runs
+
+BACKUP_DIR = "backup"
 
 
 def train_run(
@@ -35,6 +38,7 @@ def train_run(
     """
     import keras
 
+    from training.callbacks.training_curve_plot import read_history_csv
     from training.recipe import fit
 
     config = family.check_preset(preset)
@@ -66,31 +70,44 @@ def train_run(
     prepared = family.prepare_data(data, batch_size, out, seed=seed)
     compile_arguments = family.compile_arguments(config, prepared.info)
 
-    start = time.perf_counter()
-    history = fit(
-        lambda: family.build_model(config, prepared.info),
-        prepared.train,
-        prepared.validation,
-        str(out),
-        epochs,
-        precision=precision,
-        distribute=distribute,
-        schedule=config.get("schedule", family.schedule),
-        learning_rate=config.get("learning_rate", family.learning_rate),
-        warmup_steps=config.get("warmup_steps", family.warmup_steps),
-        monitor=family.monitor,
-        seed=seed,
-        **compile_arguments,
-    )
-    seconds = time.perf_counter() - start
+    if not runs.read_run(out).get("trained"):
+        start = time.perf_counter()
+        fit(
+            lambda: family.build_model(config, prepared.info),
+            prepared.train,
+            prepared.validation,
+            str(out),
+            epochs,
+            precision=precision,
+            distribute=distribute,
+            schedule=config.get("schedule", family.schedule),
+            learning_rate=config.get("learning_rate", family.learning_rate),
+            warmup_steps=config.get("warmup_steps", family.warmup_steps),
+            monitor=family.monitor,
+            seed=seed,
+            # Until "trained" is recorded, a killed run resumes from the backup.
+            keep_backup=True,
+            **compile_arguments,
+        )
+        runs.mark(
+            out,
+            trained=True,
+            # All sessions' epochs: the history keeps one row per epoch.
+            epochs_completed=len(
+                read_history_csv(out / "history.csv").get("epoch", [])
+            ),
+            train_seconds_last_session=round(time.perf_counter() - start, 1),
+        )
+        shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
     # The checkpoint holds the best epoch of all sessions of this run; early
     # stopping's restored weights only know the epochs since the last resume.
     model = keras.models.load_model(out / runs.MODEL_FILE)
     metrics = family.evaluate(model, prepared, out)
+    record = runs.read_run(out)
     metrics.update(
         {
-            "train_seconds_this_session": round(seconds, 1),
-            "epochs_completed": len(history.epoch) and history.epoch[-1] + 1,
+            "train_seconds_last_session": record["train_seconds_last_session"],
+            "epochs_completed": record["epochs_completed"],
             "parameters": int(model.count_params()),
         }
     )

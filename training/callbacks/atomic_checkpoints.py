@@ -26,11 +26,11 @@ def replace_atomically(partial, path):
     os.replace(partial, path)
 
 
-def write_json_atomically(path, value):
+def write_json_atomically(path, value, sort_keys=False):
     """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
     partial = f"{path}.partial"
     with open(partial, "w") as handle:
-        json.dump(value, handle)
+        handle.write(json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
     replace_atomically(partial, path)
 
 

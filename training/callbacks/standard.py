@@ -118,6 +118,7 @@ def standard_callbacks(
     batch_size=None,
     tokens_per_example=None,
     tensorboard=True,
+    keep_backup=False,
 ):
     """The recipe's callbacks, all writing under `out_dir`.
 
@@ -146,6 +147,9 @@ def standard_callbacks(
         batch_size: Global batch size, for examples per second.
         tokens_per_example: Mean tokens per example, for tokens per second.
         tensorboard: Whether to add the TensorBoard callback.
+        keep_backup: Keep `backup/` when training ends (it is deleted by
+            default), for a caller that has more to do before the run counts
+            as finished and removes it then.
 
     Returns:
         A list of callbacks for `model.fit`.
@@ -193,6 +197,8 @@ def standard_callbacks(
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
         keras.callbacks.CSVLogger(csv_path, append=resuming),
         TrainingCurvePlot(os.path.join(out_dir, "training_curve.png"), csv_path),
-        AtomicBackupAndRestore(backup_dir, save_freq=save_freq),
+        AtomicBackupAndRestore(
+            backup_dir, save_freq=save_freq, delete_checkpoint=not keep_backup
+        ),
     ]
     return callbacks
