@@ -1,12 +1,13 @@
 """The one fit recipe every model family trains with."""
 
-import json
 import os
 
 import keras
 import numpy as np
 
 from training.callbacks import standard_callbacks
+from training.callbacks.atomic_checkpoints import backed_up_epochs
+from training.callbacks.standard import BACKUP_DIR
 from training.distribution import resolve_strategy
 from training.optimizers import make_optimizer
 from training.precision import apply_precision
@@ -26,15 +27,6 @@ def _steps_per_epoch(dataset, steps_per_epoch):
     return count if count > 0 else None  # -1 infinite, -2 unknown.
 
 
-def _epochs_backed_up(out_dir):
-    """Epochs completed by earlier sessions of this run, from its backup."""
-    path = os.path.join(out_dir, "backup", "training_metadata.json")
-    if not os.path.exists(path):
-        return 0
-    with open(path) as handle:
-        return int(json.load(handle).get("epoch", 0))
-
-
 def resumable_stream(train_ds, steps_per_epoch, out_dir):
     """One endless stream of batches that a resumed run re-enters where it left.
 
@@ -51,7 +43,8 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     steps = _steps_per_epoch(train_ds, steps_per_epoch)
     if not hasattr(train_ds, "repeat") or steps is None:
         return train_ds, steps_per_epoch
-    skipped = _epochs_backed_up(out_dir) * steps
+    epochs_done = backed_up_epochs(os.path.join(out_dir, BACKUP_DIR)) or 0
+    skipped = epochs_done * steps
     return train_ds.repeat().skip(skipped), steps
 
 

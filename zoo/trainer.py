@@ -13,8 +13,6 @@ from pathlib import Path
 from zoo import registry
 from zoo import run_dir as runs
 
-BACKUP_DIR = "backup"
-
 
 def train_run(
     family,
@@ -38,6 +36,7 @@ def train_run(
     """
     import keras
 
+    from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
     from training.callbacks.training_curve_plot import read_history_csv
     from training.recipe import fit
 
@@ -93,9 +92,7 @@ def train_run(
             out,
             trained=True,
             # All sessions' epochs: the history keeps one row per epoch.
-            epochs_completed=len(
-                read_history_csv(out / "history.csv").get("epoch", [])
-            ),
+            epochs_completed=len(read_history_csv(out / HISTORY_FILE).get("epoch", [])),
             train_seconds_last_session=round(time.perf_counter() - start, 1),
         )
         shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)

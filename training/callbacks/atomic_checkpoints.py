@@ -14,6 +14,9 @@ import time
 
 import keras
 
+# Keras' name for the backup's metadata, kept so its tools still find it.
+METADATA_FILE = "training_metadata.json"
+
 
 def _fsync(path):
     with open(path, "rb") as handle:
@@ -47,6 +50,15 @@ def partial_path(path):
         if path.endswith(suffix):
             return path[: -len(suffix)] + ".partial" + suffix
     return path + ".partial"
+
+
+def backed_up_epochs(backup_dir):
+    """Epochs the backup in ``backup_dir`` has completed; None without a backup."""
+    path = os.path.join(backup_dir, METADATA_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return int(json.load(handle)["epoch"])
 
 
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):

@@ -2,7 +2,6 @@
 
 import csv
 import importlib.util
-import json
 import math
 import os
 
@@ -11,11 +10,16 @@ import keras
 from training.callbacks.atomic_checkpoints import (
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
+    backed_up_epochs,
     replace_atomically,
 )
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.throughput_logger import ThroughputLogger
 from training.callbacks.training_curve_plot import TrainingCurvePlot, read_history_csv
+
+# Where the standard callbacks write inside a run's out_dir.
+BACKUP_DIR = "backup"
+HISTORY_FILE = "history.csv"
 
 _MAX_MONITORS = ("acc", "accuracy", "auc", "bleu", "rouge", "f1", "precision", "recall")
 
@@ -166,13 +170,12 @@ def standard_callbacks(
             f"Received: save_freq={save_freq!r}"
         )
     os.makedirs(out_dir, exist_ok=True)
-    backup_dir = os.path.join(out_dir, "backup")
-    csv_path = os.path.join(out_dir, "history.csv")
-    metadata_path = os.path.join(backup_dir, "training_metadata.json")
-    resuming = os.path.exists(metadata_path)
+    backup_dir = os.path.join(out_dir, BACKUP_DIR)
+    csv_path = os.path.join(out_dir, HISTORY_FILE)
+    epochs_done = backed_up_epochs(backup_dir)
+    resuming = epochs_done is not None
     if resuming:
-        with open(metadata_path) as handle:
-            keep_history_rows(csv_path, json.load(handle)["epoch"])
+        keep_history_rows(csv_path, epochs_done)
     keras_mode = "max" if _is_max_mode(monitor, mode) else "min"
 
     callbacks = [
