@@ -63,7 +63,11 @@ def main():
     config = family.check_preset(args.preset)
     if args.beam_size:
         config["beam_size"] = args.beam_size
-    if args.learning_rate:
+    if args.learning_rate is not None:
+        if args.learning_rate <= 0:
+            parser.error(
+                f"--learning-rate: expected a positive number; received {args.learning_rate}"
+            )
         config["learning_rate"] = args.learning_rate
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
