@@ -12,7 +12,7 @@ CMU's g2p-seq2seq Transformer (2 layers x 256) about 31% WER, Phonetisaurus
 Writes ``benchmarks/results/g2p_cmudict.json`` and ``g2p_cmudict.md``.
 
 Usage: ``python benchmarks/g2p_cmudict.py [--minutes 60] [--preset small]
-[--learning-rate 1e-3]``
+[--learning-rate 1e-3] [--dropout 0.1]``
 """
 
 import argparse
@@ -48,6 +48,12 @@ def main():
         help="peak rate; default: the preset's",
     )
     parser.add_argument(
+        "--dropout",
+        type=float,
+        default=None,
+        help="residual and embedding dropout; default: the preset's",
+    )
+    parser.add_argument(
         "--out",
         default="runs/benchmark_g2p",
         help="run folder for the model; must be new or empty (no resume)",
@@ -69,6 +75,12 @@ def main():
                 f"--learning-rate: expected a positive number; received {args.learning_rate}"
             )
         config["learning_rate"] = args.learning_rate
+    if args.dropout is not None:
+        if not 0 <= args.dropout < 1:
+            parser.error(
+                f"--dropout: expected a number in [0, 1); received {args.dropout}"
+            )
+        config["dropout"] = args.dropout
     out = Path(args.out)
     if out.exists() and any(out.iterdir()):
         parser.error(f"--out {str(out)!r} is not empty: expected a new folder")
@@ -104,6 +116,7 @@ def main():
     result = {
         "preset": args.preset,
         "learning_rate": config["learning_rate"],
+        "dropout": config["dropout"],
         "budget_minutes": args.minutes,
         "epochs": len(history.epoch),
         "best_val_loss": min(history.history["val_loss"]),
@@ -141,6 +154,7 @@ def main():
         f"{result['beam_size']}; {result['epochs']} epochs in "
         f"{result['train_seconds'] / 60:.1f} min of training (budget "
         f"{args.minutes:g} min), peak learning rate {config['learning_rate']:g}, "
+        f"dropout {config['dropout']:g}, "
         f"{result['parameters']:,} parameters; "
         f"{result['device']}; Keras {result['keras']} ({result['backend']}).",
     ]

@@ -3,15 +3,19 @@
 Both models are trained in this one process on the same data (the built-in
 ``l10n_en_de`` split: LibreOffice and GCC messages), the same WordPiece
 tokenizer (one shared vocabulary, fit on the training split), the same
-batches and the same wall-clock budget of training seconds per model, with
-the same optimizer recipe (AdamW, warm-up then cosine decay over the budget:
-``training.TimeBudget``); the checkpoint with the best validation loss is
-kept. Then both translate the whole test split and are scored with
+batches and the same number of epochs, with the same optimizer recipe
+(AdamW, warm-up then cosine decay over the epochs); the checkpoint with the
+best validation loss is kept. ``--minutes`` gives each model a clock budget
+instead (``training.TimeBudget``), but the two models train one after the
+other, so on a shared machine a change of load between them changes their
+epoch counts: equal epochs compare the models, and the training times are
+reported next to them. Then both translate the whole test split and are scored with
 sacrebleu's corpus BLEU and chrF against all references.
 
-* **zoo**: ``Seq2SeqTransformer`` with a preset (default ``small``: 2+2 pre-norm
-  layers of 256, tied output embedding, label smoothing 0.1), beam search
-  (the preset's beam; greedy is reported too).
+* **zoo**: ``Seq2SeqTransformer`` with a preset (default ``compact``: the
+  baseline's sizes, 1+1 pre-norm layers of 256 with 8 heads and FFN 2048,
+  tied output embedding, label smoothing 0.1, no dropout), beam search (the
+  preset's beam; greedy is reported too).
 * **baseline**: the architecture of the keras.io example "English-to-Spanish
   translation with KerasHub", built from keras-hub layers: token and position
   embedding of 256, one ``TransformerEncoder`` and one ``TransformerDecoder``
@@ -23,7 +27,7 @@ Target (issue 5): zoo BLEU ≥ baseline BLEU + 3 on the test split.
 
 Writes ``benchmarks/results/translation_l10n.json`` and ``.md``.
 
-Usage: ``python benchmarks/translation_l10n.py [--minutes 15] [--preset small]``
+Usage: ``python benchmarks/translation_l10n.py [--epochs 6 | --minutes 15] [--preset compact]``
 """
 
 import argparse
@@ -153,39 +157,72 @@ def baseline_greedy(model, sources, source_length, target_length, batch_size=256
     return outputs
 
 
-def train(builder, data, out, seconds, learning_rate, loss, metrics):
-    """Fit with the shared recipe for ``seconds`` of training; return the best model."""
+def train(builder, data, out, learning_rate, loss, metrics, epochs=None, seconds=None):
+    """Fit with the shared recipe; return the best model, fit seconds and epochs.
+
+    With ``epochs``: warm-up (5% of the steps) then cosine decay over exactly
+    that many epochs. With ``seconds``: the same shape over a clock budget
+    (``training.TimeBudget``), so the epoch count depends on the machine.
+    """
     from training import TimeBudget
     from training.recipe import fit
 
-    budget = TimeBudget(seconds, learning_rate, warmup_seconds=min(60.0, seconds / 10))
+    callbacks, schedule = [], "cosine"
+    if seconds is not None:
+        budget = TimeBudget(
+            seconds, learning_rate, warmup_seconds=min(60.0, seconds / 10)
+        )
+        callbacks, schedule, epochs = [budget], learning_rate, 10_000
+    start = time.perf_counter()
     history = fit(
         builder,
         data.train,
         data.validation,
         str(out),
-        10_000,
+        epochs,
         loss=loss,
         metrics=metrics,
-        schedule=learning_rate,
+        schedule=schedule,
+        learning_rate=learning_rate,
         patience=None,
-        callbacks=[budget],
+        callbacks=callbacks,
         seed=0,
         verbose=2,
     )
+    fit_seconds = time.perf_counter() - start
     model = keras.models.load_model(Path(out) / "model.keras", compile=False)
-    return model, budget.train_seconds, len(history.epoch)
+    return model, fit_seconds, len(history.epoch)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=15.0, help="per model")
-    parser.add_argument("--preset", default="small")
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument(
+        "--epochs", type=int, default=6, help="per model (the default: 6)"
+    )
+    length.add_argument(
+        "--minutes",
+        type=float,
+        help="a clock budget per model instead of --epochs (the epoch counts then "
+        "depend on the machine's load while each model trains)",
+    )
+    parser.add_argument("--preset", default="compact")
     parser.add_argument("--data", default="l10n_en_de")
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
     parser.add_argument("--out", default="runs/benchmark_translation")
     args = parser.parse_args()
+    for name in ("epochs", "minutes", "learning_rate"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            parser.error(
+                f"--{name.replace('_', '-')} must be positive; received {value}"
+            )
+    if args.minutes is not None:
+        args.epochs = None
+    training_length = (
+        f"--minutes {args.minutes:g}" if args.minutes else f"--epochs {args.epochs}"
+    )
 
     from training.losses import (
         MaskedSparseCategoricalAccuracy,
@@ -215,7 +252,7 @@ def main():
     pairs = info["test_pairs"]
     sources = [source for source, _ in pairs]
     references = [refs for _, refs in pairs]
-    seconds = args.minutes * 60
+    seconds = args.minutes * 60 if args.minutes else None
     rows = []
 
     def accuracy():
@@ -225,7 +262,6 @@ def main():
         lambda: family.build_model(config, info),
         data,
         zoo_dir,
-        seconds,
         config.get("learning_rate", args.learning_rate),
         MaskedSparseCategoricalCrossentropy(
             label_smoothing=config.get("label_smoothing", 0.1),
@@ -233,6 +269,8 @@ def main():
             from_logits=True,
         ),
         accuracy(),
+        epochs=args.epochs,
+        seconds=seconds,
     )
     for beam in sorted({1, config.get("beam_size", 4)}):
         start = time.perf_counter()
@@ -264,12 +302,13 @@ def main():
         ),
         data,
         baseline_dir,
-        seconds,
         args.learning_rate,
         MaskedSparseCategoricalCrossentropy(
             label_smoothing=0.0, pad_id=PAD_ID, from_logits=False
         ),
         accuracy(),
+        epochs=args.epochs,
+        seconds=seconds,
     )
     start = time.perf_counter()
     encoded = tasks.encode_all(source_tok, sources)
@@ -302,7 +341,7 @@ def main():
     result = {
         "benchmark": "translation_l10n",
         "command": (
-            f"python benchmarks/translation_l10n.py --minutes {args.minutes:g} "
+            f"python benchmarks/translation_l10n.py {training_length} "
             f"--preset {args.preset}"
         ),
         "data": args.data,
@@ -314,6 +353,7 @@ def main():
             info["target_sequence_length"],
         ],
         "batch_size": args.batch_size,
+        "epochs_per_model": args.epochs,
         "budget_minutes_per_model": args.minutes,
         "prepare_seconds": round(prepare_seconds, 1),
         "rows": rows,
@@ -330,15 +370,16 @@ def main():
         json.dumps(result, indent=1, ensure_ascii=False) + "\n"
     )
     table = [
-        "| model | decoding | parameters | epochs | test BLEU | test chrF "
-        "| placeholders kept | decode time |",
-        "|---|---|---|---|---|---|---|---|",
+        "| model | decoding | parameters | epochs | training time | test BLEU "
+        "| test chrF | placeholders kept | decode time |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         kept = row["placeholder_match"]
         table.append(
             f"| {row['model']} | {row['decoding']} | {row['parameters']:,} | "
-            f"{row['epochs']} | {row['bleu']:.1f} | {row['chrf']:.1f} | "
+            f"{row['epochs']} | {row['train_seconds'] / 60:.1f} min | "
+            f"{row['bleu']:.1f} | {row['chrf']:.1f} | "
             f"{'' if kept is None else f'{100 * kept:.0f}%'} | "
             f"{row['decode_seconds']:.0f} s |"
         )
@@ -346,8 +387,13 @@ def main():
         "",
         f"`{args.data}` test split: {len(pairs):,} English messages "
         f"({info['split_sizes']['train']:,} in training); shared WordPiece "
-        f"vocabulary of {info['source_vocabulary_size']:,}; {args.minutes:g} min "
-        f"of training per model (batch {args.batch_size}); BLEU margin "
+        f"vocabulary of {info['source_vocabulary_size']:,}; "
+        + (
+            f"{args.minutes:g} min of training per model"
+            if args.minutes
+            else f"{args.epochs} epochs per model"
+        )
+        + f" (batch {args.batch_size}); BLEU margin "
         f"{result['bleu_margin']:+.1f} (target +3: "
         f"{'met' if result['target_met'] else 'not met'}); whole benchmark "
         f"{result['wall_seconds'] / 60:.0f} min on {result['device']}; Keras "

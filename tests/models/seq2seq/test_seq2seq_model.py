@@ -112,3 +112,25 @@ def test_presets_are_plain_data_with_the_papers_sizes():
         4096,
     )
     assert "tiny" in PRESETS
+    # keras.io's translation example sizes, the translation benchmark's baseline.
+    compact = PRESETS["compact"]
+    assert (compact["num_encoder_layers"], compact["num_decoder_layers"]) == (1, 1)
+    assert (compact["hidden_dim"], compact["num_heads"]) == (256, 8)
+    assert compact["intermediate_dim"] == 2048
+
+
+@pytest.mark.parametrize("name", ["compact", "small", "mini", "tiny"])
+def test_cpu_presets_build_models_that_return_logits(name):
+    from zoo import registry
+
+    family = registry.get_family("seq2seq")
+    info = dict(
+        source_vocabulary_size=30,
+        target_vocabulary_size=25,
+        source_sequence_length=12,
+        target_sequence_length=10,
+    )
+    model = family.build_model(family.check_preset(name), info)
+    assert model.backbone.num_heads == PRESETS[name]["num_heads"]
+    assert model.backbone.dropout == PRESETS[name]["dropout"]
+    assert tuple(model(INPUTS).shape) == (2, 4, 25)

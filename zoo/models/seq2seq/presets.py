@@ -55,6 +55,22 @@ PRESETS = {
         learning_rate=1e-3,
         warmup_steps=500,
     ),
+    # Sentence tasks on a CPU budget: the sizes of keras.io's translation
+    # example (1+1 layers, 8 heads, FFN 2048) with the zoo's recipe. Without
+    # dropout it learns fastest in the first epochs (docs/translation.md).
+    "compact": dict(
+        _PAPER,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        hidden_dim=256,
+        num_heads=8,
+        intermediate_dim=2048,
+        dropout=0.0,
+        normalize_first=True,
+        batch_size=128,
+        learning_rate=1e-3,
+        warmup_steps=500,
+    ),
     "mini": dict(
         _PAPER,
         num_encoder_layers=2,
