@@ -14,14 +14,21 @@ Measures, after warm-up, the median of several timed repetitions of:
   model FLOPs utilisation (training FLOPs per second over that rate).
 
 Writes ``benchmarks/results/speed.json`` and ``speed.md`` (``speed_no_xla.*``
-with ``--no-xla``).
+with ``--no-xla``; ``--name`` names them).
 
-Usage: ``python benchmarks/speed.py [--repeats 5] [--quick] [--no-xla]``
+On a GPU: ``KERAS_BACKEND=jax python benchmarks/speed.py --precision
+mixed_bfloat16 --batch-scale 8 --matmul-size 8192 --name speed_gpu``. The
+matmul rate is then measured in the compute dtype (bfloat16), the peer the
+training steps run in; without TensorFlow the cmudict rows are left out
+(its length-bucketed batches come from the ``tf.data`` pipeline).
+
+Usage: ``python benchmarks/speed.py [--repeats 5] [--quick] [--no-xla]
+[--precision float32] [--batch-scale 1] [--matmul-size 1024] [--name speed]``
 """
 
 import argparse
+import importlib.util
 import json
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -29,8 +36,10 @@ from pathlib import Path
 import keras
 import keras_hub
 import numpy as np
+from device_info import describe_device
 from keras import ops
 
+from training.precision import apply_precision
 from zoo import layers
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,22 +71,21 @@ def interleaved_median_seconds(functions, repeats, warmup=2):
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-MATMUL_SIZE = 1024
 # Training batches of cmudict per timed pass (the first ones of an epoch).
 CMUDICT_BATCHES = 24
 
 
-def matmul_step():
-    """A jit-compiled float32 matmul of ``MATMUL_SIZE`` squares, as a callable."""
-    a = keras.random.normal((MATMUL_SIZE, MATMUL_SIZE))
-    b = keras.random.normal((MATMUL_SIZE, MATMUL_SIZE))
-    step = _jit(lambda x, y: ops.sum(ops.matmul(x, y)))
+def matmul_step(size, dtype):
+    """A jit-compiled matmul of two ``size`` squares in ``dtype``, as a callable."""
+    a = keras.random.normal((size, size), dtype=dtype)
+    b = keras.random.normal((size, size), dtype=dtype)
+    step = _jit(lambda x, y: ops.sum(ops.cast(ops.matmul(x, y), "float32")))
     return lambda: float(step(a, b))
 
 
-def matmul_flops():
-    """FLOPs of one ``matmul_step``."""
-    return 2 * MATMUL_SIZE**3
+def matmul_flops(size):
+    """FLOPs of one ``matmul_step`` of ``size``."""
+    return 2 * size**3
 
 
 def _jit(function):
@@ -252,6 +260,8 @@ def decoding_benchmark(cfg, steps, repeats):
     """Greedy tokens/s: zoo cached, zoo uncached, keras-hub cached + sampler."""
     rng = np.random.default_rng(0)
     batch, dim, heads = cfg["decode_batch"], cfg["dim"], cfg["heads"]
+    # Key/value caches hold what the layers compute: bfloat16 under mixed_bfloat16.
+    cache_dtype = keras.config.dtype_policy().compute_dtype
     encoder_out = keras.random.normal((batch, cfg["length"], dim), seed=1)
     embedding = layers.TokenAndPositionEmbedding(cfg["vocab"], steps, dim)
     blocks = [layers.TransformerDecoderBlock(heads, cfg["ffn"]) for _ in range(2)]
@@ -264,7 +274,10 @@ def decoding_benchmark(cfg, steps, repeats):
     head(x)
 
     def cached():
-        caches = [ops.zeros((batch, 2, steps, heads, dim // heads)) for _ in blocks]
+        caches = [
+            ops.zeros((batch, 2, steps, heads, dim // heads), dtype=cache_dtype)
+            for _ in blocks
+        ]
         cross = [block.cross_attention.compute_cache(encoder_out) for block in blocks]
 
         def body(index, tokens, caches):
@@ -320,7 +333,10 @@ def decoding_benchmark(cfg, steps, repeats):
     sampler = keras_hub.samplers.GreedySampler()
 
     def hub_cached():
-        cache = ops.zeros((batch, 2 * len(hub_blocks), 2, steps, heads, dim // heads))
+        cache = ops.zeros(
+            (batch, 2 * len(hub_blocks), 2, steps, heads, dim // heads),
+            dtype=cache_dtype,
+        )
         cross = ops.stack(
             [
                 ops.stack(
@@ -381,7 +397,37 @@ def main():
         action="store_true",
         help="compile the training steps without XLA (Keras' default on a CPU)",
     )
+    parser.add_argument(
+        "--precision",
+        default="float32",
+        help="dtype policy of the models (training.precision): float32, "
+        "mixed_bfloat16, mixed_float16 or auto",
+    )
+    parser.add_argument(
+        "--batch-scale",
+        type=int,
+        default=1,
+        help="multiply the training batch sizes (a GPU needs larger batches)",
+    )
+    parser.add_argument(
+        "--matmul-size",
+        type=int,
+        default=1024,
+        help="side of the squares of the matmul-rate peer",
+    )
+    parser.add_argument("--name", default=None, help="stem of the result files")
     args = parser.parse_args()
+    for option in ("repeats", "batch_scale", "matmul_size"):
+        if getattr(args, option) < 1:
+            parser.error(
+                f"--{option.replace('_', '-')}: expected a positive integer; "
+                f"received {getattr(args, option)}"
+            )
+    try:
+        policy = apply_precision(args.precision)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
+    compute_dtype = keras.config.dtype_policy().compute_dtype
     keras.utils.set_random_seed(0)
     scale = 2 if args.quick else 1
     encdec = {
@@ -391,7 +437,7 @@ def main():
         "heads": 4,
         "ffn": 1024,
         "layers": 2,
-        "batch": 64 // scale,
+        "batch": 64 // scale * args.batch_scale,
         "decode_batch": 16,
     }
     vit = {
@@ -402,10 +448,10 @@ def main():
         "mlp": 512,
         "layers": 6,
         "classes": 10,
-        "batch": 128 // scale,
+        "batch": 128 // scale * args.batch_scale,
     }
 
-    matmul = matmul_step()
+    matmul = matmul_step(args.matmul_size, compute_dtype)
     rates = []
     rng = np.random.default_rng(0)
     tokens = rng.integers(1, encdec["vocab"], (2, encdec["batch"], encdec["length"]))
@@ -414,13 +460,8 @@ def main():
     images = rng.random((vit["batch"], *vit["image_shape"]), dtype="float32")
     labels = rng.integers(0, 10, vit["batch"])
 
-    batches, vocabulary, longest, cmudict_tokens = cmudict_batches(
-        CMUDICT_BATCHES, encdec["batch"]
-    )
-    # Same sizes as the random-token run; vocabulary and positions from cmudict.
-    cmudict = dict(encdec, vocab=vocabulary, length=longest)
     encoder_decoders = (zoo_encoder_decoder, hub_encoder_decoder)
-    benchmarks = (
+    benchmarks = [
         # task, config, builders, batches, FLOPs of one pass, units per pass, unit
         (
             "encoder-decoder training, random tokens",
@@ -432,17 +473,6 @@ def main():
             "target tokens/s",
         ),
         (
-            # Only non-padding target tokens count, so padding costs show.
-            # No MFU: the FLOP count assumes one fixed length for both sides.
-            f"encoder-decoder training, {len(batches)} cmudict batches",
-            cmudict,
-            encoder_decoders,
-            batches,
-            None,
-            cmudict_tokens,
-            "non-padding target tokens/s",
-        ),
-        (
             "ViT training",
             vit,
             (zoo_vit, hub_vit),
@@ -451,7 +481,27 @@ def main():
             vit["batch"],
             "images/s",
         ),
-    )
+    ]
+    if importlib.util.find_spec("tensorflow") is not None:
+        batches, vocabulary, longest, cmudict_tokens = cmudict_batches(
+            CMUDICT_BATCHES, encdec["batch"]
+        )
+        # Same sizes as the random-token run; vocabulary and positions from cmudict.
+        cmudict = dict(encdec, vocab=vocabulary, length=longest)
+        benchmarks.insert(
+            1,
+            (
+                # Only non-padding target tokens count, so padding costs show.
+                # No MFU: the FLOP count assumes one fixed length for both sides.
+                f"encoder-decoder training, {len(batches)} cmudict batches",
+                cmudict,
+                encoder_decoders,
+                batches,
+                None,
+                cmudict_tokens,
+                "non-padding target tokens/s",
+            ),
+        )
     rows = []
     for task, cfg, builders, data, flops_of, units, unit in benchmarks:
         models = {side: build(cfg) for side, build in zip(SIDES, builders)}
@@ -466,7 +516,7 @@ def main():
             },
             args.repeats,
         )
-        rate = matmul_flops() / seconds["matmul"]
+        rate = matmul_flops(args.matmul_size) / seconds["matmul"]
         rates.append(rate)
         measured = {}
         for side, model in models.items():
@@ -494,7 +544,10 @@ def main():
     decoding = decoding_benchmark(encdec, steps=64, repeats=args.repeats)
     result = {
         "backend": keras.backend.backend(),
-        "device": platform.processor() or platform.machine(),
+        "device": describe_device(),
+        "dtype_policy": policy,
+        "batch_scale": args.batch_scale,
+        "matmul_size": args.matmul_size,
         "keras": keras.__version__,
         "keras_hub": keras_hub.__version__,
         "matmul_gflops": statistics.median(rates) / 1e9,
@@ -510,7 +563,7 @@ def main():
         "xla": not args.no_xla,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    name = "speed_no_xla" if args.no_xla else "speed"
+    name = args.name or ("speed_no_xla" if args.no_xla else "speed")
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
@@ -520,11 +573,19 @@ def percent(fraction):
     return "n/a" if fraction is None else f"{fraction:.0%}"
 
 
+def _compute_dtype(result):
+    policy = result.get("dtype_policy", "float32")
+    return policy.removeprefix("mixed_")
+
+
 def markdown(result):
     lines = [
         f"Backend {result['backend']}, device {result['device']}, keras "
-        f"{result['keras']}, keras-hub {result['keras_hub']}; float32 matmul "
-        f"rate {result['matmul_gflops']:.1f} GFLOP/s (timed among the training "
+        f"{result['keras']}, keras-hub {result['keras_hub']}; dtype policy "
+        f"{result.get('dtype_policy', 'float32')}, batch sizes × "
+        f"{result.get('batch_scale', 1)}; "
+        f"{_compute_dtype(result)} matmul rate ({result.get('matmul_size', 1024)}"
+        f"² squares) {result['matmul_gflops']:.1f} GFLOP/s (timed among the training "
         f"steps); training steps {'with' if result['xla'] else 'without'} XLA; "
         f"medians of {result['repeats']} interleaved repetitions.",
         "",

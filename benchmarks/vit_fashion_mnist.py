@@ -6,16 +6,22 @@ crops and flips, 6,000 held out for validation) until ``--minutes`` of
 training time are spent, with a warm-up and cosine learning rate that follows
 the elapsed share of the budget (``training.TimeBudget``), then reports
 accuracy on the official 10,000 test images. Writes
-``benchmarks/results/vit_fashion_mnist[_PRESET].{json,md,png}``.
+``benchmarks/results/NAME.{json,md,png}`` (``--name``, default
+``vit_fashion_mnist``).
 
-Example:
+On a machine that runs Keras on JAX without TensorFlow (a lent GPU), the
+NumPy input pipeline (`zoo.data.numpy_images`) gives the same batches, and
+``--precision auto`` trains in bfloat16 on recent GPUs.
+
+Examples:
     python benchmarks/vit_fashion_mnist.py --preset small_28 --minutes 15
+    KERAS_BACKEND=jax python benchmarks/vit_fashion_mnist.py \
+        --preset medium_28_hybrid --minutes 5 --name vit_fashion_mnist_gpu
 """
 
 import argparse
+import importlib.util
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +38,33 @@ def main():
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--name", default="vit_fashion_mnist", help="stem of the result files"
+    )
+    parser.add_argument(
+        "--pipeline",
+        choices=("tf.data", "numpy"),
+        default=None,
+        help="input pipeline; default: tf.data where TensorFlow is installed",
+    )
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        help="dtype policy (training.precision); auto: bfloat16 on recent GPUs",
+    )
     args = parser.parse_args()
+    if args.minutes <= 0:
+        parser.error(f"--minutes: expected a positive number; received {args.minutes}")
+    if args.pipeline is None:
+        has_tf = importlib.util.find_spec("tensorflow") is not None
+        args.pipeline = "tf.data" if has_tf else "numpy"
 
     import keras
     import numpy as np
+    from device_info import describe_device
 
     from training import TimeBudget, make_optimizer
+    from training.precision import apply_precision
     from zoo import run_dir as runs
     from zoo.models.vit.family import ViTFamily
 
@@ -46,11 +73,17 @@ def main():
     batch_size = config.get("batch_size", 128)
     learning_rate = args.learning_rate or config.get("learning_rate", 1e-3)
     keras.utils.set_random_seed(args.seed)
+    try:
+        policy = apply_precision(args.precision)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
     with tempfile.TemporaryDirectory() as run_dir:
         # prepare_data reads the preset's augmentation from the run record.
         record = {"model": "vit", "config": config}
         (Path(run_dir) / runs.RUN_FILE).write_text(json.dumps(record))
-        data = family.prepare_data("fashion_mnist", batch_size, run_dir, seed=args.seed)
+        data = family.prepare_data(
+            "fashion_mnist", batch_size, run_dir, seed=args.seed, pipeline=args.pipeline
+        )
     model = family.build_model(config, data.info)
     model.compile(
         optimizer=make_optimizer(learning_rate, weight_decay=0.05, model=model),
@@ -75,7 +108,8 @@ def main():
     result = {
         "benchmark": "vit_fashion_mnist",
         "command": "python benchmarks/vit_fashion_mnist.py "
-        f"--preset {args.preset} --minutes {args.minutes:g}",
+        f"--preset {args.preset} --minutes {args.minutes:g}"
+        + (f" --name {args.name}" if args.name != "vit_fashion_mnist" else ""),
         "preset": args.preset,
         "test_accuracy": round(float(test_accuracy), 4),
         "test_loss": round(float(test_loss), 4),
@@ -86,26 +120,28 @@ def main():
         "config": config,
         "batch_size": batch_size,
         "peak_learning_rate": learning_rate,
-        "device": f"CPU ({os.cpu_count()} cores visible), {platform.processor() or platform.machine()}",
+        "device": describe_device(),
+        "dtype_policy": policy,
+        "pipeline": args.pipeline,
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "vit_fashion_mnist.json").write_text(json.dumps(result, indent=2))
+    (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2))
     rows = [
         ("test accuracy", f"{100 * result['test_accuracy']:.2f}%"),
         ("training time", f"{result['train_seconds']:.0f} s (budget {seconds:.0f} s)"),
         ("epochs", str(result["epochs"])),
         ("parameters", f"{result['parameters']:,}"),
-        ("device", result["device"]),
+        ("device", f"{result['device']}, {policy}"),
         ("command", f"`{result['command']}`"),
     ]
     table = "| metric | value |\n|---|---|\n" + "\n".join(
         f"| {name} | {value} |" for name, value in rows
     )
-    (args.out / "vit_fashion_mnist.md").write_text(table + "\n")
-    plot(result["history"], args.out / "vit_fashion_mnist.png")
+    (args.out / f"{args.name}.md").write_text(table + "\n")
+    plot(result["history"], args.out / f"{args.name}.png")
     print(table)
     print(np.round(result["history"].get("val_accuracy", []), 4))
 

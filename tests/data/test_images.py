@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.data.image_checks import assert_random_crops_and_flips
 from zoo.data import images as image_data
 
 
@@ -110,23 +111,7 @@ def test_augmented_images_are_crops_of_the_padded_originals(fashion_mnist_small)
     images = x[:32, ..., None]
     pad = 2
     out = image_data.augment_images(tf.constant(images), tf.constant([3, 4]), pad)
-    padded = np.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)], "reflect")
-    placements = set()
-    for original, augmented in zip(padded, out.numpy()):
-        matches = [
-            (dy, dx, flipped)
-            for dy in range(2 * pad + 1)
-            for dx in range(2 * pad + 1)
-            for flipped in (False, True)
-            if np.array_equal(
-                augmented[:, ::-1] if flipped else augmented,
-                original[dy : dy + 28, dx : dx + 28],
-            )
-        ]
-        assert matches, "an augmented image is no crop of its padded original"
-        placements.add(matches[0])
-    # Each image draws its own offsets and flip.
-    assert len(placements) > 5
+    assert_random_crops_and_flips(images, out.numpy(), pad)
 
 
 def test_mixup_gives_soft_labels(fashion_mnist_small):

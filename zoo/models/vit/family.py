@@ -11,6 +11,7 @@ import numpy as np
 import training.schedules  # noqa: F401
 from zoo import run_dir as runs
 from zoo.data import images as image_data
+from zoo.data import numpy_images
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
 
@@ -22,6 +23,9 @@ BUILTIN_DATASETS = ("fashion_mnist",)
 
 VALIDATION_FRACTION = 0.1
 """Share of the training data held out for validation when a source has none."""
+
+PIPELINES = ("tf.data", "numpy")
+"""Input pipelines of `ViTFamily.prepare_data`."""
 
 
 def _unknown_source(source):
@@ -174,11 +178,20 @@ class ViTFamily(ModelFamily):
     warmup_steps = None
     schedule = "cosine"
 
-    def prepare_data(self, source, batch_size, run_dir, seed=0):
-        """Load ``source``, fit or reuse the preprocessing, return batched splits."""
+    def prepare_data(self, source, batch_size, run_dir, seed=0, pipeline="tf.data"):
+        """Load ``source``, fit or reuse the preprocessing, return batched splits.
+
+        ``pipeline`` is ``"tf.data"`` (`zoo.data.images.make_image_dataset`)
+        or ``"numpy"`` (`zoo.data.numpy_images.ImageBatches`, the same
+        batches for machines that run Keras without TensorFlow).
+        """
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(
                 f"`batch_size` must be a positive integer; received {batch_size!r}"
+            )
+        if pipeline not in PIPELINES:
+            raise ValueError(
+                f"`pipeline` must be one of {PIPELINES}; received {pipeline!r}"
             )
         splits, names = load_splits(source, seed)
         path = Path(run_dir) / PREPROCESSING_FILE
@@ -207,7 +220,12 @@ class ViTFamily(ModelFamily):
             images = _match_channels(images, preprocessing["channels"])
             if list(images.shape[1:3]) != list(size):
                 images = image_data.resize_images(images, size)
-            datasets[split] = image_data.make_image_dataset(
+            make = (
+                image_data.make_image_dataset
+                if pipeline == "tf.data"
+                else numpy_images.ImageBatches
+            )
+            datasets[split] = make(
                 images,
                 labels,
                 mean,

@@ -80,6 +80,37 @@ VIT_PRESETS = {
         learning_rate=2e-3,
         batch_size=128,
     ),
+    # Sizes for the "at any budget" run on a GPU, with the convolutional stem
+    # that converges fastest on small data: a 7x7 grid of wider tokens, and a
+    # 14x14 grid (patch 2, one stride-2 convolution) for finer detail.
+    "medium_28_hybrid": dict(
+        image_size=28,
+        patch_size=4,
+        conv_stem_filters=[32, 64],
+        hidden_dim=192,
+        num_layers=6,
+        num_heads=3,
+        intermediate_dim=384,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=1e-3,
+        batch_size=256,
+    ),
+    "medium_28_hybrid_p2": dict(
+        image_size=28,
+        patch_size=2,
+        conv_stem_filters=[64],
+        hidden_dim=128,
+        num_layers=6,
+        num_heads=4,
+        intermediate_dim=256,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=1e-3,
+        batch_size=256,
+    ),
     "small_32": dict(
         image_size=32,
         patch_size=4,

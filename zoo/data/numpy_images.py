@@ -1,0 +1,140 @@
+"""An image input pipeline in NumPy, for machines without TensorFlow.
+
+`zoo.data.images.make_image_dataset` builds the ``tf.data`` pipeline that
+training uses wherever TensorFlow is installed. A GPU machine that runs Keras
+on JAX may have no TensorFlow at all; `ImageBatches` gives ``model.fit`` the
+same batches there: normalized ``float32`` images, a seeded reshuffle each
+pass, and the same augmentation (a random crop after reflection padding and a
+random horizontal flip, each image with its own draw).
+
+Example:
+    >>> batches = ImageBatches(images, labels, [0.29], [0.35], 128, training=True)
+    >>> model.fit(batches, epochs=10)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+
+
+def augment_images_numpy(images, rng, pad=2, flip=True):
+    """Random crop after reflection padding, and a random horizontal flip.
+
+    The NumPy counterpart of `zoo.data.images.augment_images`: one vectorized
+    gather for the whole batch, each image with its own offsets and flip.
+
+    Args:
+        images: (batch, height, width, channels) array.
+        rng: a ``numpy.random.Generator``; the same state gives the same output.
+        pad: pixels of reflection padding before cropping back to size.
+        flip: random horizontal flips (leave off for text or digits).
+
+    Returns:
+        The augmented images, same shape and dtype.
+    """
+    batch, height, width = images.shape[:3]
+    if pad:
+        padded = np.pad(images, [(0, 0), (pad, pad), (pad, pad), (0, 0)], "reflect")
+        offsets = rng.integers(0, 2 * pad + 1, size=(batch, 2))
+        rows = offsets[:, :1] + np.arange(height)
+        columns = offsets[:, 1:] + np.arange(width)
+        images = padded[
+            np.arange(batch)[:, None, None], rows[:, :, None], columns[:, None, :]
+        ]
+    if flip:
+        flipped = rng.random(batch) < 0.5
+        images = np.where(flipped[:, None, None, None], images[:, :, ::-1], images)
+    return images
+
+
+class ImageBatches(keras.utils.PyDataset):
+    """Batches of normalized images and labels for ``model.fit``, without TensorFlow.
+
+    Each pass is a pure function of ``(seed, pass)``: the order is a seeded
+    permutation and every batch's augmentation draws from a generator seeded
+    with ``(seed, pass, batch index)``, so a batch does not depend on the
+    order in which Keras' workers fetch it.
+
+    Args:
+        images: ``uint8`` (N, h, w, c) or (N, h, w).
+        labels: ``int`` (N,).
+        mean: per-channel mean (of images in [0, 1]).
+        std: per-channel standard deviation.
+        batch_size: examples per batch (the last batch may be smaller).
+        training: reshuffle every pass and augment.
+        seed: seed of the order and of the augmentation.
+        pad: padding of the random crop (training only).
+        flip: random horizontal flips (training only).
+        **kwargs: ``keras.utils.PyDataset`` arguments (``workers``, ...).
+
+    Raises:
+        ValueError: if the images and labels differ in number, or
+            ``batch_size`` is not a positive integer.
+    """
+
+    def __init__(
+        self,
+        images,
+        labels,
+        mean,
+        std,
+        batch_size,
+        training=False,
+        seed=0,
+        pad=2,
+        flip=True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[..., None]
+        labels = np.asarray(labels)
+        if len(images) != len(labels):
+            raise ValueError(
+                f"`images` and `labels` must have the same length; received "
+                f"{len(images)} images and {len(labels)} labels"
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+            raise ValueError(
+                f"`batch_size` must be a positive integer; received {batch_size!r}"
+            )
+        if batch_size < 1:
+            raise ValueError(
+                f"`batch_size` must be a positive integer; received {batch_size}"
+            )
+        self.images, self.labels = images, labels
+        self.mean = np.asarray(mean, np.float32)
+        self.std = np.asarray(std, np.float32)
+        self.batch_size = batch_size
+        self.training, self.seed, self.pad, self.flip = training, seed, pad, flip
+        self.set_pass(0)
+
+    def set_pass(self, index):
+        """Serve pass ``index`` next (a resumed run sets the pass it re-enters)."""
+        self.pass_index = index
+        self.order = (
+            np.random.default_rng([self.seed, index]).permutation(len(self.images))
+            if self.training
+            else np.arange(len(self.images))
+        )
+
+    def __len__(self):
+        return math.ceil(len(self.images) / self.batch_size)
+
+    def __getitem__(self, index):
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of {len(self)}")
+        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.images[chosen]
+        if self.training:
+            rng = np.random.default_rng([self.seed, self.pass_index, index])
+            images = augment_images_numpy(images, rng, self.pad, self.flip)
+        images = (images.astype(np.float32) / 255.0 - self.mean) / self.std
+        return images, self.labels[chosen]
+
+    def on_epoch_end(self):
+        self.set_pass(self.pass_index + 1)
