@@ -19,12 +19,12 @@ Usage: ``python benchmarks/forecast_elecdemand.py [--preset small] [--epochs 30]
 
 import argparse
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import keras
+from device_info import describe_device
 
 from training.recipe import fit
 from zoo.models.forecaster import DLinear, SeasonalNaive, naive
@@ -35,16 +35,6 @@ RESULTS = Path(__file__).parent / "results"
 DATASETS = ("elecdemand", "seattle_weather")
 WEEKLY_PERIOD = {"elecdemand": 336, "seattle_weather": 7}
 """Steps in a week: a second seasonal-naive period besides the detected one."""
-
-
-def device_name():
-    """What the benchmark ran on, in words."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"GPU: {tf.config.experimental.get_device_details(gpus[0]).get('device_name', gpus[0].name)}"
-    return f"CPU: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores"
 
 
 def train(builder, prepared, epochs, learning_rate, out_dir, seed):
@@ -221,7 +211,7 @@ def main():
             f"--epochs {args.epochs} --seed {args.seed} --datasets "
             + " ".join(args.datasets)
         ),
-        "device": device_name(),
+        "device": describe_device(),
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "wall_seconds": time.perf_counter() - start,

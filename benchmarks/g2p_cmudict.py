@@ -17,23 +17,13 @@ Usage: ``python benchmarks/g2p_cmudict.py [--minutes 60] [--preset small]
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import keras
+from device_info import describe_device
 
 RESULTS = Path(__file__).parent / "results"
-
-
-def device():
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"GPU: {gpus[0].name}"
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def main():
@@ -129,7 +119,7 @@ def main():
         "wall_seconds_training_with_validation": round(train_seconds, 1),
         "eval_seconds": round(eval_seconds, 1),
         "wall_seconds": round(time.perf_counter() - wall, 1),
-        "device": device(),
+        "device": describe_device(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "target_wer": 0.30,

@@ -21,25 +21,14 @@ Usage: ``python benchmarks/summarization_debian.py [--minutes 25] [--preset smal
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import keras
+from device_info import describe_device
 
 RESULTS = Path(__file__).parent / "results"
 PAD_ID = 0
-
-
-def device():
-    """What the benchmark ran on, in words."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"GPU: {gpus[0].name}"
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def lead(text, k):
@@ -176,7 +165,7 @@ def main():
         "prepare_seconds": round(prepare_seconds, 1),
         "samples": samples(sources, hypotheses, references),
         "wall_seconds": round(time.perf_counter() - wall, 1),
-        "device": device(),
+        "device": describe_device(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }

@@ -32,26 +32,15 @@ Usage: ``python benchmarks/translation_l10n.py [--epochs 6 | --minutes 15] [--pr
 
 import argparse
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import keras
 import numpy as np
+from device_info import describe_device
 
 RESULTS = Path(__file__).parent / "results"
 START_ID, END_ID, PAD_ID = 2, 3, 0
-
-
-def device():
-    """What the benchmark ran on, in words."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        return f"GPU: {gpus[0].name}"
-    return f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores"
 
 
 def keras_io_baseline(
@@ -361,7 +350,7 @@ def main():
         "target_margin": 3.0,
         "target_met": zoo_best >= rows[-1]["bleu"] + 3.0,
         "wall_seconds": round(time.perf_counter() - wall, 1),
-        "device": device(),
+        "device": describe_device(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
     }
