@@ -104,6 +104,10 @@ def main():
     metrics = family.evaluate(model, data, out)
     eval_seconds = time.perf_counter() - start
     result = {
+        "command": "python benchmarks/g2p_cmudict.py "
+        f"--preset {args.preset} --minutes {args.minutes:g}"
+        + (f" --learning-rate {args.learning_rate:g}" if args.learning_rate else "")
+        + (f" --dropout {args.dropout:g}" if args.dropout is not None else ""),
         "preset": args.preset,
         "learning_rate": config["learning_rate"],
         "dropout": config["dropout"],
