@@ -8,7 +8,7 @@ pass, and the same augmentation (a random crop after reflection padding and a
 random horizontal flip, each image with its own draw).
 
 Example:
-    >>> batches = ImageBatches(images, labels, [0.29], [0.35], 128, training=True)
+    >>> batches = ImageBatches(x, y, [0.29], [0.35], 128, training=True)  # doctest: +SKIP
     >>> model.fit(batches, epochs=10)  # doctest: +SKIP
 """
 
