@@ -71,6 +71,11 @@ def test_bad_arguments_are_named():
             numpy_images.ImageBatches(images, np.zeros(4), [0.5], [0.5], bad)
     with pytest.raises(IndexError):
         numpy_images.ImageBatches(images, np.zeros(4), [0.5], [0.5], 2)[2]
+    with pytest.raises(ValueError, match=r"shape \(N, height, width.*\(4, 64\)"):
+        numpy_images.ImageBatches(np.zeros((4, 64)), np.zeros(4), [0.5], [0.5], 2)
+    for bad in (-1, 1.5):
+        with pytest.raises(ValueError, match=r"`pad` must be a non-negative integer"):
+            numpy_images.ImageBatches(images, np.zeros(4), [0.5], [0.5], 2, pad=bad)
 
 
 def test_tiny_vit_trains_on_the_numpy_pipeline(fashion_mnist_small, tmp_path):

@@ -71,8 +71,9 @@ class ImageBatches(keras.utils.PyDataset):
         **kwargs: ``keras.utils.PyDataset`` arguments (``workers``, ...).
 
     Raises:
-        ValueError: if the images and labels differ in number, or
-            ``batch_size`` is not a positive integer.
+        ValueError: if the images are not of rank 3 or 4, the images and
+            labels differ in number, ``batch_size`` is not a positive integer
+            or ``pad`` is not a non-negative integer.
     """
 
     def __init__(
@@ -92,6 +93,13 @@ class ImageBatches(keras.utils.PyDataset):
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[..., None]
+        if images.ndim != 4:
+            raise ValueError(
+                "`images` must have shape (N, height, width[, channels]); "
+                f"received shape {images.shape}"
+            )
+        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
+            raise ValueError(f"`pad` must be a non-negative integer; received {pad!r}")
         labels = np.asarray(labels)
         if len(images) != len(labels):
             raise ValueError(

@@ -215,16 +215,16 @@ class ViTFamily(ModelFamily):
         config = (runs.read_run(run_dir) or {}).get("config", {})
         padding = config.get("augment_padding", max(1, round(size[0] / 14)))
         flip = config.get("augment_flip", True)
+        make = (
+            image_data.make_image_dataset
+            if pipeline == "tf.data"
+            else numpy_images.ImageBatches
+        )
         datasets = {}
         for split, (images, labels) in splits.items():
             images = _match_channels(images, preprocessing["channels"])
             if list(images.shape[1:3]) != list(size):
                 images = image_data.resize_images(images, size)
-            make = (
-                image_data.make_image_dataset
-                if pipeline == "tf.data"
-                else numpy_images.ImageBatches
-            )
             datasets[split] = make(
                 images,
                 labels,
