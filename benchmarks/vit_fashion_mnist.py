@@ -14,7 +14,7 @@ NumPy input pipeline (`zoo.data.numpy_images`) gives the same batches, and
 ``--precision auto`` trains in bfloat16 on recent GPUs.
 
 Examples:
-    python benchmarks/vit_fashion_mnist.py --preset small_28 --minutes 15
+    python benchmarks/vit_fashion_mnist.py --preset hybrid_28_cpu --minutes 15
     KERAS_BACKEND=jax python benchmarks/vit_fashion_mnist.py \
         --preset medium_28_hybrid --minutes 5 --name vit_fashion_mnist_gpu
 """
@@ -31,7 +31,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="small_28")
+    parser.add_argument("--preset", default="hybrid_28_cpu")
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="default: the preset's"

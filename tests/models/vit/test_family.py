@@ -209,6 +209,22 @@ def test_prepare_folder_saves_and_reuses_preprocessing(folder, tmp_path):
     assert tuple(model(next(iter(data.train))[0]).shape) == (16, 3)
 
 
+@pytest.mark.parametrize(
+    "preset",
+    [name for name, config in ViTFamily.presets.items() if config["image_size"] <= 32],
+)
+def test_small_image_presets_build_at_their_size(preset):
+    """Each 28 and 32 px preset builds and gives one logit per class."""
+    family = ViTFamily()
+    config = family.check_preset(preset)
+    size = config["image_size"]
+    info = {"image_size": [size, size], "channels": 1, "num_classes": 7}
+    model = family.build_model(config, info)
+    logits = model(np.zeros((2, size, size, 1), "float32"), training=False)
+    assert tuple(logits.shape) == (2, 7)
+    assert np.isfinite(keras.ops.convert_to_numpy(logits)).all()
+
+
 def test_unknown_and_missing_sources(tmp_path):
     family = ViTFamily()
     for source in ("imagenet_by_magic", str(tmp_path / "missing"), "tfds:"):

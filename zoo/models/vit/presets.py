@@ -32,8 +32,8 @@ VIT_PRESETS = {
         learning_rate=2e-3,
         batch_size=128,
     ),
-    # The 15-minute benchmark's preset. Flips only: with ~16 epochs in the
-    # budget, random crops slowed learning more than they cut overfitting
+    # A pure ViT for small images. Flips only: with ~16 epochs in 15 CPU
+    # minutes, random crops slowed learning more than they cut overfitting
     # (1 epoch: 77.1% val accuracy with crops and flips, 83.9% without).
     "small_28": dict(
         image_size=28,
@@ -79,6 +79,26 @@ VIT_PRESETS = {
         use_class_token=False,
         learning_rate=2e-3,
         batch_size=128,
+    ),
+    # The 15-minute CPU benchmark's preset: a convolutional stem of 32 and 64
+    # channels (the 7x7 grid of patch 4) and only 2 encoder blocks trains
+    # about 2.2 times as many images per second as small_28 and learns more
+    # per epoch. 4-minute runs, validation accuracy: 90.6%; 3 blocks 90.0%,
+    # width 96 90.1%, random crops 89.2% (docs/vit.md).
+    "hybrid_28_cpu": dict(
+        image_size=28,
+        patch_size=4,
+        conv_stem_filters=[32, 64],
+        hidden_dim=64,
+        num_layers=2,
+        num_heads=4,
+        intermediate_dim=128,
+        dropout=0.0,
+        drop_path_rate=0.1,
+        use_class_token=False,
+        learning_rate=2e-3,
+        batch_size=128,
+        augment_padding=0,
     ),
     # Sizes for the "at any budget" run on a GPU, with the convolutional stem
     # that converges fastest on small data: a 7x7 grid of wider tokens, and a
