@@ -7,7 +7,9 @@ package family, so ``foo`` and ``foo-doc`` are never on both sides):
   subwords (one shared vocabulary fit on the training split; descriptions cut
   to 128 tokens, synopses up to 32), trained for a wall-clock budget with
   ``training.TimeBudget`` (AdamW, warm-up then cosine decay over the budget),
-  the checkpoint with the best validation loss kept; beam search.
+  the checkpoint with the best validation loss kept; beam search with the
+  length penalty that scores best on 1,000 validation descriptions
+  (``--length-penalties``; ``--dropout`` overrides the preset's).
 * **lead-k**: the first ``k`` words of the description, with ``k`` chosen on
   the validation split (the best mean ROUGE-L F1 over k = 1..30).
 
@@ -16,7 +18,8 @@ the references) on the test split. Target (issue 5): zoo ROUGE-L ≥ lead + 5.
 
 Writes ``benchmarks/results/summarization_debian.json`` and ``.md``.
 
-Usage: ``python benchmarks/summarization_debian.py [--minutes 25] [--preset small]``
+Usage: ``python benchmarks/summarization_debian.py [--minutes 25] [--preset small]
+[--dropout 0.1] [--length-penalties 0,0.6,1.2]``
 """
 
 import argparse
@@ -49,6 +52,27 @@ def choose_lead_k(pairs, ks=range(1, 31)):
     return best, scores
 
 
+def choose_length_penalty(family, model, run_dir, pairs, penalties, count=1000):
+    """Return ``(penalty, {penalty: ROUGE-L})``, the best on ``count`` pairs.
+
+    With one penalty nothing is decoded. Like lead-k's ``k``, the choice is
+    made on validation, never on the test split.
+    """
+    from zoo.models.seq2seq.metrics import rouge
+
+    if len(penalties) == 1:
+        return penalties[0], {}
+    pairs = pairs[:count]
+    sources = [source for source, _ in pairs]
+    references = [refs for _, refs in pairs]
+    scores = {}
+    for penalty in penalties:
+        outputs, _ = family.decode(model, run_dir, sources, length_penalty=penalty)
+        scores[penalty] = round(rouge(outputs, references)["rougeL"], 2)
+        print(f"length penalty {penalty:g}: validation ROUGE-L {scores[penalty]}")
+    return max(scores, key=scores.get), {str(k): v for k, v in scores.items()}
+
+
 def samples(sources, hypotheses, references, count=6):
     """The best and the worst outputs by ROUGE-L, for the docs."""
     from zoo.models.seq2seq.metrics import rouge
@@ -69,8 +93,27 @@ def main():
     parser.add_argument("--minutes", type=float, default=25.0)
     parser.add_argument("--preset", default="small")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument(
+        "--dropout", type=float, default=None, help="default: the preset's"
+    )
+    parser.add_argument(
+        "--length-penalties",
+        default="0,0.6,1.2",
+        help="comma-separated beam length penalties; the best on validation is used",
+    )
     parser.add_argument("--out", default="runs/benchmark_summarization")
     args = parser.parse_args()
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        parser.error(f"--dropout: expected a number in [0, 1); received {args.dropout}")
+    try:
+        penalties = [float(value) for value in args.length_penalties.split(",")]
+    except ValueError:
+        penalties = []
+    if not penalties or any(value < 0 for value in penalties):
+        parser.error(
+            "--length-penalties: expected comma-separated non-negative numbers; "
+            f"received {args.length_penalties!r}"
+        )
 
     from training import TimeBudget
     from training.recipe import fit
@@ -82,6 +125,8 @@ def main():
     wall = time.perf_counter()
     family = registry.get_family("seq2seq")
     config = family.check_preset(args.preset)
+    if args.dropout is not None:
+        config["dropout"] = args.dropout
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # decode() reads the search options from the run record.
@@ -120,6 +165,14 @@ def main():
         **family.compile_arguments(config, info),
     )
     model = keras.models.load_model(out / runs.MODEL_FILE)
+    penalty, penalty_scores = choose_length_penalty(
+        family, model, out, splits["validation"], penalties
+    )
+    config["length_penalty"] = penalty
+    # The run decodes as benchmarked: zoo predict reads the record's config.
+    record = runs.read_run(out) or {}
+    record.setdefault("config", {})["length_penalty"] = penalty
+    (out / runs.RUN_FILE).write_text(json.dumps(record))
     start = time.perf_counter()
     hypotheses, truncated = family.decode(model, out, sources)
     zoo_metrics = tasks.score("summarization", hypotheses, references)
@@ -131,6 +184,12 @@ def main():
         "command": (
             f"python benchmarks/summarization_debian.py --minutes {args.minutes:g} "
             f"--preset {args.preset}"
+            + (f" --dropout {args.dropout:g}" if args.dropout is not None else "")
+            + (
+                f" --length-penalties {args.length_penalties}"
+                if len(penalties) > 1
+                else ""
+            )
         ),
         "split_sizes": info["split_sizes"],
         "test_examples": len(test),
@@ -144,6 +203,9 @@ def main():
             zoo_metrics,
             preset=args.preset,
             beam_size=config.get("beam_size", 4),
+            dropout=config.get("dropout"),
+            length_penalty=penalty,
+            validation_rougeL_by_length_penalty=penalty_scores,
             parameters=int(model.count_params()),
             epochs=len(history.epoch),
             train_seconds=round(budget.train_seconds, 1),
@@ -177,7 +239,8 @@ def main():
     table = [
         "| model | test ROUGE-1 | test ROUGE-2 | test ROUGE-L |",
         "|---|---|---|---|",
-        f"| zoo seq2seq {args.preset} (beam {zoo_row['beam_size']}, "
+        f"| zoo seq2seq {args.preset} (dropout {zoo_row['dropout']:g}, beam "
+        f"{zoo_row['beam_size']}, length penalty {penalty:g}, "
         f"{zoo_row['parameters']:,} parameters, {zoo_row['epochs']} epochs) | "
         f"{zoo_row['rouge1']:.1f} | {zoo_row['rouge2']:.1f} | {zoo_row['rougeL']:.1f} |",
         f"| lead-{k} (first {k} words; k chosen on validation) | "

@@ -153,3 +153,33 @@ def test_tfds_summarization_source(family, tmp_path):
         )
     assert data.info["task"] == "summarization"
     assert data.info["split_sizes"]["train"] > 0
+
+
+def test_decode_overrides_the_runs_search_options(
+    family, summarization_run, monkeypatch
+):
+    import zoo.decoding
+
+    searches = []
+
+    class RecordingDecoder(zoo.decoding.Decoder):
+        def __init__(self, model, **options):
+            searches.append(options)
+            super().__init__(model, **options)
+
+    monkeypatch.setattr(zoo.decoding, "Decoder", RecordingDecoder)
+    run_dir = summarization_run[0]
+    model = keras.models.load_model(run_dir / "model.keras")
+    texts = ["A tool to convert PDF files."]
+    stored = family._search_options(run_dir)
+    outputs, _ = family.decode(model, run_dir, texts)
+    assert searches[-1] == stored
+    family.decode(model, run_dir, texts, length_penalty=1.7)
+    assert searches[-1] == dict(stored, length_penalty=1.7)
+    family.decode(model, run_dir, texts, beam_size=1)
+    assert searches[-1] == dict(stored, beam_size=1)
+    # Passing the stored penalty explicitly decodes as the run does.
+    again, _ = family.decode(
+        model, run_dir, texts, length_penalty=stored["length_penalty"]
+    )
+    assert again == outputs

@@ -223,13 +223,22 @@ class Seq2SeqFamily(ModelFamily):
             "length_penalty": config.get("length_penalty", 0.6),
         }
 
-    def decode(self, model, run_dir, texts, beam_size=None, batch_size=256):
+    def decode(
+        self,
+        model,
+        run_dir,
+        texts,
+        beam_size=None,
+        batch_size=256,
+        length_penalty=None,
+    ):
         """Decode ``texts`` without checks; return outputs and truncated indices.
 
         Empty inputs give ``""``. Inputs longer than the model reads are cut
         to ``model.source_sequence_length`` tokens (their indices are
         returned). The batches go by input length, so short inputs finish
-        together.
+        together. ``beam_size`` and ``length_penalty`` override the run's
+        search options.
 
         Returns:
             ``(outputs, truncated)``: one string per input, list of indices.
@@ -240,6 +249,8 @@ class Seq2SeqFamily(ModelFamily):
         options = self._search_options(run_dir)
         if beam_size is not None:
             options["beam_size"] = beam_size
+        if length_penalty is not None:
+            options["length_penalty"] = length_penalty
         decoder = Decoder(model, **options)
         limit = model.source_sequence_length
         encoded = tasks.encode_all(source_tok, [text.strip() for text in texts])
