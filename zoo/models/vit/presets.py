@@ -84,7 +84,9 @@ VIT_PRESETS = {
     # channels (the 7x7 grid of patch 4) and only 2 encoder blocks trains
     # about 2.2 times as many images per second as small_28 and learns more
     # per epoch. 4-minute runs, validation accuracy: 90.6%; 3 blocks 90.0%,
-    # width 96 90.1%, random crops 89.2% (docs/vit.md).
+    # width 96 90.1%. Crops of one pixel cost in short runs but stop the
+    # overfitting of 15 minutes: 92.34% test accuracy against 91.29% with
+    # flips only (docs/vit.md).
     "hybrid_28_cpu": dict(
         image_size=28,
         patch_size=4,
@@ -98,7 +100,7 @@ VIT_PRESETS = {
         use_class_token=False,
         learning_rate=2e-3,
         batch_size=128,
-        augment_padding=0,
+        augment_padding=1,
     ),
     # Sizes for the "at any budget" run on a GPU, with the convolutional stem
     # that converges fastest on small data: a 7x7 grid of wider tokens, and a
