@@ -170,9 +170,7 @@ def main():
     )
     config["length_penalty"] = penalty
     # The run decodes as benchmarked: zoo predict reads the record's config.
-    record = runs.read_run(out) or {}
-    record.setdefault("config", {})["length_penalty"] = penalty
-    (out / runs.RUN_FILE).write_text(json.dumps(record))
+    runs.mark(out, config=config)
     start = time.perf_counter()
     hypotheses, truncated = family.decode(model, out, sources)
     zoo_metrics = tasks.score("summarization", hypotheses, references)

@@ -17,6 +17,22 @@ _PAPER = dict(
     batch_size=64,
 )
 
+# The 28 px presets below are variations of this one: 4 blocks of width 64 on
+# the 7x7 grid of patch 4, average pooling, drop path 0.1.
+_SMALL_28 = dict(
+    image_size=28,
+    patch_size=4,
+    hidden_dim=64,
+    num_layers=4,
+    num_heads=4,
+    intermediate_dim=128,
+    dropout=0.0,
+    drop_path_rate=0.1,
+    use_class_token=False,
+    learning_rate=2e-3,
+    batch_size=128,
+)
+
 VIT_PRESETS = {
     "tiny": dict(
         # Trains on all of Fashion-MNIST in about a minute on 2 CPU cores.
@@ -35,51 +51,13 @@ VIT_PRESETS = {
     # A pure ViT for small images. Flips only: with ~16 epochs in 15 CPU
     # minutes, random crops slowed learning more than they cut overfitting
     # (1 epoch: 77.1% val accuracy with crops and flips, 83.9% without).
-    "small_28": dict(
-        image_size=28,
-        patch_size=4,
-        hidden_dim=64,
-        num_layers=4,
-        num_heads=4,
-        intermediate_dim=128,
-        dropout=0.0,
-        drop_path_rate=0.1,
-        use_class_token=False,
-        learning_rate=2e-3,
-        batch_size=128,
-        augment_padding=0,
-    ),
+    "small_28": dict(_SMALL_28, augment_padding=0),
     "small_28_spt_lsa": dict(
-        image_size=28,
-        patch_size=4,
-        hidden_dim=64,
-        num_layers=4,
-        num_heads=4,
-        intermediate_dim=128,
-        dropout=0.0,
-        drop_path_rate=0.1,
-        use_class_token=False,
-        shifted_patch_tokenization=True,
-        locality_self_attention=True,
-        learning_rate=2e-3,
-        batch_size=128,
+        _SMALL_28, shifted_patch_tokenization=True, locality_self_attention=True
     ),
     # The paper's hybrid input in the form of Xiao et al. (2021): two stride-2
     # 3x3 convolutions make the 7x7 grid of tokens that patch 4 would.
-    "hybrid_28": dict(
-        image_size=28,
-        patch_size=4,
-        conv_stem_filters=[16, 32],
-        hidden_dim=64,
-        num_layers=4,
-        num_heads=4,
-        intermediate_dim=128,
-        dropout=0.0,
-        drop_path_rate=0.1,
-        use_class_token=False,
-        learning_rate=2e-3,
-        batch_size=128,
-    ),
+    "hybrid_28": dict(_SMALL_28, conv_stem_filters=[16, 32]),
     # The 15-minute CPU benchmark's preset: a convolutional stem of 32 and 64
     # channels (the 7x7 grid of patch 4) and only 2 encoder blocks trains
     # about 2.2 times as many images per second as small_28 and learns more
@@ -88,19 +66,7 @@ VIT_PRESETS = {
     # overfitting of 15 minutes: 92.34% test accuracy against 91.29% with
     # flips only (docs/vit.md).
     "hybrid_28_cpu": dict(
-        image_size=28,
-        patch_size=4,
-        conv_stem_filters=[32, 64],
-        hidden_dim=64,
-        num_layers=2,
-        num_heads=4,
-        intermediate_dim=128,
-        dropout=0.0,
-        drop_path_rate=0.1,
-        use_class_token=False,
-        learning_rate=2e-3,
-        batch_size=128,
-        augment_padding=1,
+        _SMALL_28, conv_stem_filters=[32, 64], num_layers=2, augment_padding=1
     ),
     # Sizes for the "at any budget" run on a GPU, with the convolutional stem
     # that converges fastest on small data: a 7x7 grid of wider tokens, and a
