@@ -8,10 +8,14 @@ import numpy as np
 from training.callbacks import standard_callbacks
 from training.callbacks.atomic_checkpoints import backed_up_epochs
 from training.callbacks.standard import BACKUP_DIR
+from training.callbacks.time_budget import TimeBudget
 from training.distribution import resolve_strategy
 from training.optimizers import make_optimizer
 from training.precision import apply_precision
 from training.schedules import make_schedule
+
+TIME_BUDGET_FILE = "time_budget.json"
+"""Where a `TimeBudget` passed to `fit` records its seconds (see its docs)."""
 
 
 def _steps_per_epoch(dataset, steps_per_epoch):
@@ -34,16 +38,22 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     run resumed at epoch ``k`` would see epoch 0's order again. Repeating the
     finite dataset into one stream and skipping the batches that earlier
     sessions consumed gives a resumed run exactly the batches of an
-    uninterrupted one.
+    uninterrupted one. A dataset with a ``set_pass(index)`` method is told
+    the pass to serve instead.
 
     Returns:
         ``(dataset, steps_per_epoch)``; the dataset unchanged when it is not a
         finite ``tf.data.Dataset``.
     """
+    epochs_done = backed_up_epochs(os.path.join(out_dir, BACKUP_DIR)) or 0
+    if hasattr(train_ds, "set_pass"):
+        # A PyDataset whose passes are functions of their index
+        # (`zoo.data.numpy_images.ImageBatches`) re-enters the next one.
+        train_ds.set_pass(epochs_done)
+        return train_ds, steps_per_epoch
     steps = _steps_per_epoch(train_ds, steps_per_epoch)
     if not hasattr(train_ds, "repeat") or steps is None:
         return train_ds, steps_per_epoch
-    epochs_done = backed_up_epochs(os.path.join(out_dir, BACKUP_DIR)) or 0
     skipped = epochs_done * steps
     return train_ds.repeat().skip(skipped), steps
 
@@ -132,7 +142,10 @@ def fit(
         batch_size: Global batch size for throughput; None reads it from
             `train_ds`.
         tokens_per_example: Mean tokens per example for tokens per second.
-        callbacks: Extra callbacks, run before the standard ones.
+        callbacks: Extra callbacks, run before the standard ones. A
+            `TimeBudget` without a ``state_file`` gets
+            ``out_dir/time_budget.json``, so a resumed run continues its
+            schedule and budget.
         seed: Seed for `keras.utils.set_random_seed`, set before building.
         jit_compile: Passed to `compile` for an uncompiled model.
         verbose: Passed to `fit`.
@@ -209,7 +222,12 @@ def fit(
             monitor = "val_loss" if val_ds is not None else "loss"
         if batch_size is None:
             batch_size = _batch_size(train_ds)
-        run_callbacks = list(callbacks or []) + standard_callbacks(
+        callbacks = list(callbacks or [])
+        for callback in callbacks:
+            # A resumed run continues the budget's schedule, not a fresh one.
+            if isinstance(callback, TimeBudget) and callback.state_file is None:
+                callback.state_file = os.path.join(out_dir, TIME_BUDGET_FILE)
+        run_callbacks = callbacks + standard_callbacks(
             out_dir,
             monitor=monitor,
             patience=patience,

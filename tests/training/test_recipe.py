@@ -161,6 +161,61 @@ def test_mid_epoch_backup_resumes_the_interrupted_epoch(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
 
 
+class PassIndexedBatches(keras.utils.PyDataset):
+    """Batches that are a function of the pass, like `ImageBatches`."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.x = rng.normal(size=(64, 4)).astype("float32")
+        self.y = self.x.sum(axis=1, keepdims=True)
+        self.passes_served = []
+        self.set_pass(0)
+
+    def set_pass(self, index):
+        self.pass_index = index
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, index):
+        if index == len(self) - 1:  # peeks read only the first batch
+            self.passes_served.append(self.pass_index)
+        order = np.random.default_rng(self.pass_index).permutation(64)
+        chosen = order[index * 16 : (index + 1) * 16]
+        return self.x[chosen], self.y[chosen]
+
+    def on_epoch_end(self):
+        self.set_pass(self.pass_index + 1)
+
+
+def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(tmp_path):
+    def fit(train, out_dir, callbacks=()):
+        return recipe.fit(
+            build,
+            train,
+            None,
+            str(out_dir),
+            epochs=4,
+            loss="mse",
+            callbacks=list(callbacks),
+            verbose=0,
+        )
+
+    uninterrupted = PassIndexedBatches()
+    fit(uninterrupted, tmp_path / "reference")
+    interrupted = PassIndexedBatches()
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, tmp_path / "run", [CrashAt(2)])
+    resumed = PassIndexedBatches()
+    assert fit(resumed, tmp_path / "run").epoch == [2, 3]
+    # The two sessions together train on the passes of one uninterrupted run.
+    assert len(uninterrupted.passes_served) == 4
+    assert interrupted.passes_served + resumed.passes_served == (
+        uninterrupted.passes_served
+    )
+
+
 def test_compiled_model_is_used_as_compiled(tmp_path):
     def compiled():
         model = build()

@@ -1,10 +1,14 @@
-"""`TimeBudget`: the learning rate follows the clock and training stops in time."""
+"""`TimeBudget`: the rate follows the clock, training stops in time, resumes continue."""
+
+import json
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tests.training.conftest import tiny_regressor
+from training import recipe
 from training.callbacks import time_budget
 from training.callbacks.time_budget import TimeBudget
 
@@ -71,3 +75,73 @@ def test_fit_follows_the_clock_and_stops_when_the_budget_is_spent(
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
         TimeBudget(learning_rate=1.0, **kwargs)
+
+
+class CrashBefore(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")
+
+
+def budgeted_fit(out_dir, regression_data, *extra_callbacks):
+    """`training.fit` under a fresh budget, as a rerun command would make it.
+
+    With the fake clock an epoch of 8 batches takes about 31 "seconds", so
+    the 200-second budget spans about 7 epochs.
+    """
+    x, y = regression_data
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+    budget = TimeBudget(200, learning_rate=0.1, warmup_seconds=40)
+    record = RecordRate()
+    history = recipe.fit(
+        tiny_regressor,
+        train,
+        None,
+        str(out_dir),
+        epochs=100,
+        loss="mse",
+        schedule=0.1,
+        patience=None,
+        callbacks=[budget, record, *extra_callbacks],
+        verbose=0,
+    )
+    return history, budget, record
+
+
+def test_a_resumed_run_continues_the_budget_where_the_backup_left_it(
+    tmp_path, regression_data, monkeypatch
+):
+    monkeypatch.setattr(time_budget.time, "perf_counter", FakeClock())
+    with pytest.raises(KeyboardInterrupt):
+        budgeted_fit(tmp_path, regression_data, CrashBefore(3))
+    state = json.loads((tmp_path / "time_budget.json").read_text())
+    spent = state["seconds_after_epoch"]
+    assert sorted(spent) == ["1", "2", "3"]
+    assert 40 < spent["2"] < spent["3"] < 200
+
+    history, budget, record = budgeted_fit(tmp_path, regression_data)
+    assert history.epoch[0] == 3  # resumed from the backup
+    assert history.history["train_seconds"][0] > spent["3"]
+    # No second warm-up: the first resumed step runs at the rate the schedule
+    # had reached (a few fake seconds of other callbacks' clock reads later),
+    # and the run stops once the remaining seconds are spent.
+    first = record.rates[0]
+    assert budget.rate_at(spent["3"] + 5) <= first <= budget.rate_at(spent["3"])
+    assert first > 0.05
+    assert 200 <= budget.train_seconds < 200 + (spent["3"] - spent["2"]) + 2
+
+
+def test_a_fresh_run_ignores_the_record_of_an_earlier_one(
+    tmp_path, regression_data, monkeypatch
+):
+    monkeypatch.setattr(time_budget.time, "perf_counter", FakeClock())
+    budgeted_fit(tmp_path, regression_data)  # finishes: the backup is removed
+    history, budget, record = budgeted_fit(tmp_path, regression_data)
+    assert history.epoch[0] == 0
+    assert record.rates[0] < 0.01  # warming up again from zero
+    state = json.loads((tmp_path / "time_budget.json").read_text())
+    assert len(state["seconds_after_epoch"]) == len(history.epoch)

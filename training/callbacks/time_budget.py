@@ -1,7 +1,10 @@
 """Train for a wall-clock budget with a learning rate that follows the clock."""
 
+import json
 import math
+import os
 import time
+import warnings
 
 import keras
 
@@ -24,6 +27,8 @@ class TimeBudget(keras.callbacks.Callback):
         learning_rate: Peak learning rate.
         warmup_seconds: Seconds of linear warm-up from zero.
         final_fraction: Learning rate at the end, as a share of the peak.
+        state_file: JSON file that records the seconds spent after each
+            epoch (None: nothing is recorded and a resumed run starts over).
 
     Attributes:
         train_seconds: Training seconds spent so far.
@@ -33,7 +38,14 @@ class TimeBudget(keras.callbacks.Callback):
         >>> model.fit(train, epochs=10_000, callbacks=[budget])  # doctest: +SKIP
     """
 
-    def __init__(self, seconds, learning_rate, warmup_seconds=0.0, final_fraction=0.0):
+    def __init__(
+        self,
+        seconds,
+        learning_rate,
+        warmup_seconds=0.0,
+        final_fraction=0.0,
+        state_file=None,
+    ):
         super().__init__()
         if not seconds > 0:
             raise ValueError(f"`seconds` must be positive; received {seconds!r}")
@@ -46,7 +58,9 @@ class TimeBudget(keras.callbacks.Callback):
         self.learning_rate = float(learning_rate)
         self.warmup_seconds = float(warmup_seconds)
         self.final_fraction = float(final_fraction)
+        self.state_file = state_file
         self.train_seconds = 0.0
+        self._first_epoch = True
         self._epoch_start = None
         self._last_step_end = None
 
@@ -65,7 +79,13 @@ class TimeBudget(keras.callbacks.Callback):
     def _elapsed(self):
         return self.train_seconds + time.perf_counter() - self._epoch_start
 
+    def on_train_begin(self, logs=None):
+        self._first_epoch = True
+
     def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch and self.state_file and epoch > 0:
+            self.train_seconds = self._recorded_seconds(epoch)
+        self._first_epoch = False
         self._epoch_start = time.perf_counter()
         self._last_step_end = self._epoch_start
 
@@ -81,3 +101,35 @@ class TimeBudget(keras.callbacks.Callback):
         self.train_seconds += self._last_step_end - self._epoch_start
         if logs is not None:
             logs["train_seconds"] = self.train_seconds
+        if self.state_file:
+            self._record(epoch + 1)
+
+    def _read_state(self):
+        if not os.path.exists(self.state_file):
+            return {}
+        with open(self.state_file) as file:
+            return json.load(file)
+
+    def _recorded_seconds(self, epochs_done):
+        """Seconds spent after ``epochs_done`` epochs of the resumed run."""
+        recorded = self._read_state().get("seconds_after_epoch", {})
+        if str(epochs_done) in recorded:
+            return float(recorded[str(epochs_done)])
+        warnings.warn(
+            f"TimeBudget: {self.state_file} has no record of epoch {epochs_done}, "
+            f"where training resumes; the budget of {self.seconds:g} s starts over",
+            stacklevel=2,
+        )
+        return self.train_seconds
+
+    def _record(self, epochs_done):
+        recorded = self._read_state().get("seconds_after_epoch", {})
+        # Later epochs left by an earlier run would not match this one's.
+        recorded = {k: v for k, v in recorded.items() if int(k) < epochs_done}
+        recorded[str(epochs_done)] = self.train_seconds
+        state = {"budget_seconds": self.seconds, "seconds_after_epoch": recorded}
+        # Written whole, then renamed: a crash leaves the old or the new record.
+        partial = f"{self.state_file}.partial"
+        with open(partial, "w") as file:
+            json.dump(state, file)
+        os.replace(partial, self.state_file)
