@@ -43,6 +43,12 @@ def main():
     parser.add_argument(
         "--learning-rate", type=float, default=None, help="default: the preset's"
     )
+    parser.add_argument(
+        "--mixup",
+        type=float,
+        default=None,
+        help="MixUp's Beta alpha (0 for none); default: the preset's",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -68,6 +74,8 @@ def main():
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error(f"--minutes: expected a positive number; received {args.minutes}")
+    if args.mixup is not None and args.mixup < 0:
+        parser.error(f"--mixup: expected a number >= 0; received {args.mixup}")
     if args.pipeline is None:
         has_tf = importlib.util.find_spec("tensorflow") is not None
         args.pipeline = "tf.data" if has_tf else "numpy"
@@ -84,6 +92,8 @@ def main():
 
     family = ViTFamily()
     config = family.check_preset(args.preset)
+    if args.mixup is not None:
+        config["mixup"] = args.mixup
     batch_size = config.get("batch_size", 128)
     learning_rate = args.learning_rate or config.get("learning_rate", 1e-3)
     keras.utils.set_random_seed(args.seed)
@@ -140,6 +150,7 @@ def main():
         "benchmark": "vit_fashion_mnist",
         "command": "python benchmarks/vit_fashion_mnist.py "
         f"--preset {args.preset} --minutes {args.minutes:g}"
+        + (f" --mixup {args.mixup:g}" if args.mixup is not None else "")
         + (f" --name {args.name}" if args.name != "vit_fashion_mnist" else ""),
         "preset": args.preset,
         "test_accuracy": round(float(test_accuracy), 4),

@@ -18,6 +18,8 @@ from training.distribution import resolve_strategy
 from training.losses import (
     MaskedSparseCategoricalAccuracy,
     MaskedSparseCategoricalCrossentropy,
+    MixupAccuracy,
+    MixupCrossentropy,
 )
 from training.optimizers import exclude_no_decay_variables, make_optimizer
 from training.precision import apply_precision, resolve_precision
@@ -28,6 +30,8 @@ __all__ = [
     "InverseSqrtSchedule",
     "MaskedSparseCategoricalAccuracy",
     "MaskedSparseCategoricalCrossentropy",
+    "MixupAccuracy",
+    "MixupCrossentropy",
     "NaNGuard",
     "NonFiniteLossError",
     "ThroughputLogger",

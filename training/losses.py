@@ -1,8 +1,12 @@
-"""Token-level cross-entropy and accuracy that ignore padding.
+"""Losses and metrics the model families share.
 
-Sequence batches are padded to a common length; padded positions must not
-count towards the loss or the accuracy, or short sequences would be trained
-towards predicting padding and the numbers would depend on batch shapes.
+Token-level cross-entropy and accuracy ignore padding: sequence batches are
+padded to a common length, and padded positions must not count towards the
+loss or the accuracy, or short sequences would be trained towards predicting
+padding and the numbers would depend on batch shapes.
+
+`MixupCrossentropy` and `MixupAccuracy` take class ids or MixUp's mixed
+one-hot labels, so training and validation batches can differ in form.
 """
 
 import keras
@@ -142,3 +146,74 @@ class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
 
     def get_config(self):
         return {"pad_id": self.pad_id, "name": self.name, "dtype": self.dtype}
+
+
+def _as_distribution(y_true, y_pred):
+    """Labels as class distributions: class ids are one-hot encoded.
+
+    Ids come as (batch,) or (batch, 1); distributions (MixUp's mixed one-hot
+    labels) as (batch, classes), like the predictions.
+    """
+    classes = y_pred.shape[-1]
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == classes != 1:
+        return ops.cast(y_true, "float32")
+    ids = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+    return ops.one_hot(ids, classes, dtype="float32")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MixupCrossentropy(keras.losses.Loss):
+    """Cross-entropy whose labels are class ids or class distributions.
+
+    MixUp trains on mixed one-hot labels while validation and test batches
+    keep their class ids; one compiled loss must take both. Computed in
+    float32 from logits.
+
+    Args:
+        from_logits: whether predictions are logits (else probabilities).
+        reduction: Keras loss reduction.
+        name: loss name.
+
+    Example:
+        >>> model.compile("adam", loss=MixupCrossentropy(), metrics=[MixupAccuracy()])
+    """
+
+    def __init__(
+        self, from_logits=True, reduction="sum_over_batch_size", name="crossentropy"
+    ):
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        y_pred = ops.cast(y_pred, "float32")
+        return keras.losses.categorical_crossentropy(
+            _as_distribution(y_true, y_pred), y_pred, from_logits=self.from_logits
+        )
+
+    def get_config(self):
+        return {
+            "from_logits": self.from_logits,
+            "reduction": self.reduction,
+            "name": self.name,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MixupAccuracy(keras.metrics.MeanMetricWrapper):
+    """Accuracy against class ids, or against the top class of a distribution.
+
+    The counterpart of `MixupCrossentropy`: on mixed labels the target is the
+    class with the larger share. Named ``accuracy`` so that histories keep the
+    usual ``accuracy`` and ``val_accuracy`` keys.
+    """
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(_top_class_matches, name=name, dtype=dtype)
+
+    def get_config(self):
+        return {"name": self.name, "dtype": self.dtype}
+
+
+def _top_class_matches(y_true, y_pred):
+    target = ops.argmax(_as_distribution(y_true, y_pred), axis=-1)
+    return ops.cast(ops.equal(ops.argmax(y_pred, axis=-1), target), "float32")

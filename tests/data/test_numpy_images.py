@@ -100,3 +100,57 @@ def test_tiny_vit_trains_on_the_numpy_pipeline(fashion_mnist_small, tmp_path):
 def test_family_rejects_an_unknown_pipeline(tmp_path):
     with pytest.raises(ValueError, match=r"`pipeline` must be one of.*'torch'"):
         ViTFamily().prepare_data("fashion_mnist", 16, tmp_path, pipeline="torch")
+
+
+def test_mixup_mixes_each_image_and_label_with_one_other_of_the_batch(
+    fashion_mnist_small,
+):
+    (x, y), _ = fashion_mnist_small
+    x, y = x[:64], y[:64]
+    alpha = 0.4
+
+    def make(mixup):
+        return numpy_images.ImageBatches(
+            x,
+            y,
+            [0.3],
+            [0.3],
+            16,
+            training=True,
+            seed=2,
+            pad=0,
+            flip=False,
+            mixup=mixup,
+            num_classes=10,
+        )
+
+    plain_images, plain_labels = make(0.0)[1]
+    images, labels = make(alpha)[1]
+    assert labels.shape == (16, 10) and labels.dtype == np.float32
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-6)
+    # Without crops or flips the batch's generator draws the weight first.
+    weight = np.random.default_rng([2, 0, 1]).beta(alpha, alpha)
+    one_hot = np.eye(10, dtype=np.float32)[plain_labels]
+    partners = []
+    for i in range(16):
+        mixes = weight * plain_images[i] + (1 - weight) * plain_images
+        matches = [j for j in range(16) if np.allclose(images[i], mixes[j], atol=1e-5)]
+        assert matches, f"image {i} is not a mix of two images of the batch"
+        j = matches[0]
+        partners.append(j)
+        expected = weight * one_hot[i] + (1 - weight) * one_hot[j]
+        np.testing.assert_allclose(labels[i], expected, atol=1e-6)
+    assert sorted(partners) == list(range(16))  # a permutation of the batch
+    # A pure function of (seed, pass, batch), like the augmentation.
+    again_images, again_labels = make(alpha)[1]
+    np.testing.assert_array_equal(again_images, images)
+    np.testing.assert_array_equal(again_labels, labels)
+
+
+def test_bad_mixup_arguments_are_named():
+    images, labels = np.zeros((4, 8, 8), np.uint8), np.zeros(4, int)
+    for bad in (-0.1, "0.2", True):
+        with pytest.raises(ValueError, match=r"`mixup` must be a non-negative"):
+            numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, mixup=bad)
+    with pytest.raises(ValueError, match=r"`num_classes` must be an integer >= 2"):
+        numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, mixup=0.2)

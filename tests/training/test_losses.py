@@ -5,6 +5,8 @@ import pytest
 from training.losses import (
     MaskedSparseCategoricalAccuracy,
     MaskedSparseCategoricalCrossentropy,
+    MixupAccuracy,
+    MixupCrossentropy,
 )
 
 RNG = np.random.default_rng(0)
@@ -135,3 +137,59 @@ def test_trains_with_fit_ignoring_padding():
     history = model.fit(x, y, epochs=30, batch_size=16, verbose=0)
     assert history.history["masked_accuracy"][-1] == 1.0
     assert history.history["loss"][-1] < 0.1
+
+
+def test_mixup_crossentropy_takes_ids_and_mixed_labels():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 4)).astype("float32")
+    ids = np.array([0, 3, 1, 1, 2, 3])
+    other = np.array([2, 0, 1, 3, 3, 0])
+    loss = MixupCrossentropy()
+    sparse = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    expected = float(sparse(ids, logits))
+    # Ids as (batch,) and (batch, 1), and their one-hot distributions.
+    assert float(loss(ids, logits)) == pytest.approx(expected, rel=1e-6)
+    assert float(loss(ids[:, None], logits)) == pytest.approx(expected, rel=1e-6)
+    one_hot = np.eye(4, dtype="float32")
+    assert float(loss(one_hot[ids], logits)) == pytest.approx(expected, rel=1e-6)
+    # Cross-entropy is linear in the target: a 0.3/0.7 mix of two labels.
+    mixed = 0.3 * one_hot[ids] + 0.7 * one_hot[other]
+    blend = 0.3 * expected + 0.7 * float(sparse(other, logits))
+    assert float(loss(mixed, logits)) == pytest.approx(blend, rel=1e-6)
+
+
+def test_mixup_accuracy_scores_the_larger_share():
+    logits = np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 3.0]], "float32")
+    one_hot = np.eye(3, dtype="float32")
+    metric = MixupAccuracy()
+    metric.update_state(np.array([0, 1, 0]), logits)
+    assert float(metric.result()) == pytest.approx(2 / 3)
+    metric.reset_state()
+    # Targets: class 0 (0.6 share), class 0 (0.8), class 2 (0.55).
+    mixed = np.stack(
+        [
+            0.6 * one_hot[0] + 0.4 * one_hot[1],
+            0.8 * one_hot[0] + 0.2 * one_hot[1],
+            0.45 * one_hot[1] + 0.55 * one_hot[2],
+        ]
+    )
+    metric.update_state(mixed, logits)
+    assert float(metric.result()) == pytest.approx(2 / 3)
+    assert metric.name == "accuracy"
+
+
+def test_mixup_loss_and_metric_survive_save_and_load(tmp_path):
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    model.compile("adam", loss=MixupCrossentropy(), metrics=[MixupAccuracy()])
+    x = np.random.default_rng(1).normal(size=(8, 4)).astype("float32")
+    mixed = np.full((8, 3), 1 / 3, "float32")
+    model.fit(x, mixed, epochs=1, verbose=0)  # trained on distributions
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.loss, MixupCrossentropy)
+    ids = np.arange(8) % 3  # evaluated on class ids
+    before = model.evaluate(x, ids, verbose=0, return_dict=True)
+    after = loaded.evaluate(x, ids, verbose=0, return_dict=True)
+    assert set(after) == {"loss", "accuracy"}
+    np.testing.assert_allclose(after["loss"], before["loss"], rtol=1e-6)

@@ -5,7 +5,7 @@ training uses wherever TensorFlow is installed. A GPU machine that runs Keras
 on JAX may have no TensorFlow at all; `ImageBatches` gives ``model.fit`` the
 same batches there: normalized ``float32`` images, a seeded reshuffle each
 pass, and the same augmentation (a random crop after reflection padding and a
-random horizontal flip, each image with its own draw).
+random horizontal flip, each image with its own draw; optionally MixUp).
 
 Example:
     >>> batches = ImageBatches(x, y, [0.29], [0.35], 128, training=True)  # doctest: +SKIP
@@ -50,6 +50,22 @@ def augment_images_numpy(images, rng, pad=2, flip=True):
     return images
 
 
+def mix_batch(images, labels, num_classes, alpha, rng):
+    """MixUp: each example mixed with another of the batch by one Beta weight.
+
+    The NumPy counterpart of MixUp in `zoo.data.images.make_image_dataset`.
+
+    Returns:
+        ``(images, labels)``: the mixed ``float32`` images and the mixed
+        one-hot labels, ``float32`` (batch, ``num_classes``).
+    """
+    weight = np.float32(rng.beta(alpha, alpha))
+    order = rng.permutation(len(images))
+    one_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    images = weight * images + (1 - weight) * images[order]
+    return images, weight * one_hot + (1 - weight) * one_hot[order]
+
+
 class ImageBatches(keras.utils.PyDataset):
     """Batches of normalized images and labels for ``model.fit``, without TensorFlow.
 
@@ -68,12 +84,18 @@ class ImageBatches(keras.utils.PyDataset):
         seed: seed of the order and of the augmentation.
         pad: padding of the random crop (training only).
         flip: random horizontal flips (training only).
+        mixup: if > 0, MixUp with this alpha (training only): one
+            Beta(alpha, alpha) weight per batch mixes each image and its
+            one-hot label with another of the batch; labels become
+            ``float32`` (batch, ``num_classes``).
+        num_classes: number of classes (for ``mixup``).
         **kwargs: ``keras.utils.PyDataset`` arguments (``workers``, ...).
 
     Raises:
         ValueError: if the images are not of rank 3 or 4, the images and
             labels differ in number, ``batch_size`` is not a positive integer
-            or ``pad`` is not a non-negative integer.
+            or ``pad`` is not a non-negative integer, ``mixup`` is negative
+            or ``num_classes`` is missing with ``mixup``.
     """
 
     def __init__(
@@ -87,6 +109,8 @@ class ImageBatches(keras.utils.PyDataset):
         seed=0,
         pad=2,
         flip=True,
+        mixup=0.0,
+        num_classes=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -100,6 +124,16 @@ class ImageBatches(keras.utils.PyDataset):
             )
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ValueError(f"`pad` must be a non-negative integer; received {pad!r}")
+        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
+            raise ValueError(
+                f"`mixup` must be a non-negative number (Beta alpha, 0 for none); "
+                f"received {mixup!r}"
+            )
+        if mixup and (not isinstance(num_classes, int) or num_classes < 2):
+            raise ValueError(
+                "`num_classes` must be an integer >= 2 with `mixup`; "
+                f"received {num_classes!r}"
+            )
         labels = np.asarray(labels)
         if len(images) != len(labels):
             raise ValueError(
@@ -119,6 +153,7 @@ class ImageBatches(keras.utils.PyDataset):
         self.std = np.asarray(std, np.float32)
         self.batch_size = batch_size
         self.training, self.seed, self.pad, self.flip = training, seed, pad, flip
+        self.mixup, self.num_classes = float(mixup), num_classes
         self.set_pass(0)
 
     def set_pass(self, index):
@@ -137,12 +172,16 @@ class ImageBatches(keras.utils.PyDataset):
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of {len(self)}")
         chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
-        images = self.images[chosen]
+        images, labels = self.images[chosen], self.labels[chosen]
         if self.training:
             rng = np.random.default_rng([self.seed, self.pass_index, index])
             images = augment_images_numpy(images, rng, self.pad, self.flip)
         images = (images.astype(np.float32) / 255.0 - self.mean) / self.std
-        return images, self.labels[chosen]
+        if self.training and self.mixup:
+            images, labels = mix_batch(
+                images, labels, self.num_classes, self.mixup, rng
+            )
+        return images, labels
 
     def on_epoch_end(self):
         self.set_pass(self.pass_index + 1)

@@ -177,6 +177,37 @@ def test_preset_without_augmentation_trains_on_the_plain_images(folder, tmp_path
     assert not np.array_equal(first, second)
 
 
+@pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
+def test_mixup_trains_on_mixed_labels_and_validates_on_class_ids(
+    folder, tmp_path, pipeline
+):
+    family = ViTFamily()
+    config = dict(family.check_preset("tiny"), mixup=0.2)
+    (tmp_path / "run.json").write_text(json.dumps({"config": config}))
+    data = family.prepare_data(str(folder), 32, tmp_path, seed=0, pipeline=pipeline)
+    _, labels = data.train[0] if pipeline == "numpy" else next(iter(data.train))
+    labels = np.asarray(labels)
+    assert labels.shape == (32, 3)  # three class folders
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((labels > 0) & (labels < 1)).any()  # mixed, not one-hot
+    keras.utils.set_random_seed(0)
+    model = family.build_model(config, data.info)
+    model.compile("adam", **family.compile_arguments(config, data.info))
+    # Validation batches keep class ids: the loss and metric take both forms.
+    history = model.fit(
+        data.train, validation_data=data.validation, epochs=2, verbose=0
+    )
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        assert np.isfinite(history.history[key]).all(), key
+    assert 0 <= family.evaluate(model, data, tmp_path)["accuracy"] <= 1
+
+
+def test_bad_mixup_value_is_named(folder, tmp_path):
+    (tmp_path / "run.json").write_text(json.dumps({"config": {"mixup": "lots"}}))
+    with pytest.raises(ValueError, match=r"`mixup` must be a non-negative.*'lots'"):
+        ViTFamily().prepare_data(str(folder), 32, tmp_path)
+
+
 def test_prepare_folder_saves_and_reuses_preprocessing(folder, tmp_path):
     family = ViTFamily()
     data = family.prepare_data(str(folder), 16, tmp_path, seed=0)

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-# Registers the learning-rate schedule saved in a run's optimizer state, so that
-# `zoo predict/export` can load model.keras (the trainer loads it after
-# importing the family).
+# Registers the learning-rate schedule saved in a run's optimizer state and the
+# MixUp loss of its compile config, so that `zoo predict/export` can load
+# model.keras (the trainer loads it after importing the family).
 import training.schedules  # noqa: F401
+from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
 from zoo.data import images as image_data
 from zoo.data import numpy_images
@@ -215,6 +216,12 @@ class ViTFamily(ModelFamily):
         config = (runs.read_run(run_dir) or {}).get("config", {})
         padding = config.get("augment_padding", max(1, round(size[0] / 14)))
         flip = config.get("augment_flip", True)
+        mixup = config.get("mixup", 0.0)
+        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
+            raise ValueError(
+                "`mixup` must be a non-negative number (MixUp's Beta alpha, 0 for "
+                f"none); received {mixup!r}"
+            )
         make = (
             image_data.make_image_dataset
             if pipeline == "tf.data"
@@ -235,6 +242,8 @@ class ViTFamily(ModelFamily):
                 seed=seed,
                 pad=padding,
                 flip=flip,
+                mixup=mixup if split == "train" else 0.0,
+                num_classes=len(names),
             )
         info = {
             "image_size": size,
@@ -270,9 +279,16 @@ class ViTFamily(ModelFamily):
         )
 
     def compile_arguments(self, config, info):
-        """Sparse cross-entropy on logits and accuracy."""
+        """Sparse cross-entropy on logits and accuracy.
+
+        With MixUp (``config["mixup"] > 0``) training labels are mixed class
+        distributions while validation keeps class ids:
+        `training.losses.MixupCrossentropy` and `MixupAccuracy` take both.
+        """
         import keras
 
+        if config.get("mixup"):
+            return {"loss": MixupCrossentropy(), "metrics": [MixupAccuracy()]}
         return {
             "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             "metrics": ["accuracy"],

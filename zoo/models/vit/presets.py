@@ -148,6 +148,7 @@ TRAINING_KEYS = (
     "image_size",
     "augment_padding",
     "augment_flip",
+    "mixup",
     "learning_rate",
     "batch_size",
     "warmup_steps",
@@ -156,8 +157,9 @@ TRAINING_KEYS = (
 """Preset keys that are not `ViTBackbone` arguments (or are taken from the data).
 
 ``augment_padding`` (pixels of the random crop's padding, 0 for none; default
-1 per 14 pixels of the image) and ``augment_flip`` (random horizontal flips;
-default True) set the training augmentation.
+1 per 14 pixels of the image), ``augment_flip`` (random horizontal flips;
+default True) and ``mixup`` (MixUp's Beta alpha; 0 or absent for none) set the
+training augmentation.
 """
 
 HEAD_KEYS = ("head_hidden_dim", "head_dropout")
