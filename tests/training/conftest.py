@@ -29,3 +29,15 @@ def tiny_regressor(units=8):
     hidden = keras.layers.Dense(units, activation="relu", name="hidden")(inputs)
     outputs = keras.layers.Dense(1, name="head")(hidden)
     return keras.Model(inputs, outputs)
+
+
+class CrashAt(keras.callbacks.Callback):
+    """Raises KeyboardInterrupt, as a kill would stop a run, before ``epoch``."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")

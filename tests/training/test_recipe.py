@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.training.conftest import CrashAt
 from training import recipe
 from training.callbacks.standard import tensorboard_available
 from training.schedules import InverseSqrtSchedule, WarmupSchedule
@@ -78,16 +79,6 @@ def test_fit_writes_the_run_directory(tmp_path):
     _, val = datasets()
     metrics = loaded.evaluate(val, verbose=0, return_dict=True)
     assert metrics["loss"] == pytest.approx(best, rel=1e-5)
-
-
-class CrashAt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.conftest import tiny_regressor
+from tests.training.conftest import CrashAt, tiny_regressor
 from training import recipe
 from training.callbacks import time_budget
 from training.callbacks.time_budget import TimeBudget
@@ -77,16 +77,6 @@ def test_bad_arguments_name_the_argument(kwargs, argument):
         TimeBudget(learning_rate=1.0, **kwargs)
 
 
-class CrashBefore(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")
-
-
 def budgeted_fit(out_dir, regression_data, *extra_callbacks):
     """`training.fit` under a fresh budget, as a rerun command would make it.
 
@@ -117,7 +107,7 @@ def test_a_resumed_run_continues_the_budget_where_the_backup_left_it(
 ):
     monkeypatch.setattr(time_budget.time, "perf_counter", FakeClock())
     with pytest.raises(KeyboardInterrupt):
-        budgeted_fit(tmp_path, regression_data, CrashBefore(3))
+        budgeted_fit(tmp_path, regression_data, CrashAt(3))
     state = json.loads((tmp_path / "time_budget.json").read_text())
     spent = state["seconds_after_epoch"]
     assert sorted(spent) == ["1", "2", "3"]
