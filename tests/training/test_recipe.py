@@ -170,7 +170,8 @@ class PassIndexedBatches(keras.utils.PyDataset):
         return 4
 
     def __getitem__(self, index):
-        if index == len(self) - 1:  # peeks read only the first batch
+        # A pass counts once its last batch is read (fit peeks at the first).
+        if index == len(self) - 1:
             self.passes_served.append(self.pass_index)
         order = np.random.default_rng(self.pass_index).permutation(64)
         chosen = order[index * 16 : (index + 1) * 16]
