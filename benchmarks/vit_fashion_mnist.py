@@ -26,7 +26,6 @@ Examples:
 """
 
 import argparse
-import csv
 import importlib.util
 import json
 import tempfile
@@ -85,6 +84,7 @@ def main():
     from device_info import describe_device
 
     from training import TimeBudget, make_optimizer
+    from training.callbacks.training_curve_plot import read_history_csv
     from training.precision import apply_precision
     from training.recipe import fit
     from zoo import run_dir as runs
@@ -144,7 +144,9 @@ def main():
         wall = time.perf_counter() - start
         model = session.model  # the last epoch's weights
         test_loss, test_accuracy = model.evaluate(data.test, verbose=0)
-        history = read_history(run_dir / "history.csv")
+        # Every epoch of a resumed run, not only this session's.
+        history = read_history_csv(run_dir / "history.csv")
+        history.pop("epoch")
 
     result = {
         "benchmark": "vit_fashion_mnist",
@@ -187,18 +189,6 @@ def main():
     plot(result["history"], args.out / f"{args.name}.png")
     print(table)
     print(np.round(result["history"].get("val_accuracy", []), 4))
-
-
-def read_history(path):
-    """Metric name → values per epoch, from a run's ``history.csv``.
-
-    The CSV holds every epoch of a resumed run, not only this session's.
-    """
-    with open(path, newline="") as file:
-        rows = list(csv.DictReader(file))
-    return {
-        name: [float(row[name]) for row in rows] for name in rows[0] if name != "epoch"
-    }
 
 
 def plot(history, path):

@@ -268,6 +268,25 @@ def augment_images(images, seed, pad=2, flip=True):
     return tf.ensure_shape(images, static_shape)
 
 
+def check_mixup(mixup, num_classes):
+    """Check MixUp's arguments, shared by both image pipelines.
+
+    Raises:
+        ValueError: if ``mixup`` (the Beta alpha, 0 for none) is not a
+            non-negative number, or ``num_classes`` is not an integer >= 2
+            while ``mixup`` is on.
+    """
+    if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
+        raise ValueError(
+            "`mixup` must be a non-negative number (MixUp's Beta alpha, 0 for "
+            f"none); received {mixup!r}"
+        )
+    if mixup and (not isinstance(num_classes, int) or num_classes < 2):
+        raise ValueError(
+            f"`num_classes` must be an integer >= 2 with `mixup`; received {num_classes!r}"
+        )
+
+
 def make_image_dataset(
     images,
     labels,
@@ -306,6 +325,7 @@ def make_image_dataset(
     """
     import tensorflow as tf
 
+    check_mixup(mixup, num_classes)
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -331,8 +351,6 @@ def make_image_dataset(
 
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
     if training and mixup > 0:
-        if not num_classes:
-            raise ValueError("`num_classes` is required with `mixup`; received None")
         seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
             _mixup_function(mixup, num_classes)

@@ -19,6 +19,8 @@ import math
 import keras
 import numpy as np
 
+from zoo.data.images import check_mixup
+
 
 def augment_images_numpy(images, rng, pad=2, flip=True):
     """Random crop after reflection padding, and a random horizontal flip.
@@ -124,16 +126,7 @@ class ImageBatches(keras.utils.PyDataset):
             )
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ValueError(f"`pad` must be a non-negative integer; received {pad!r}")
-        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
-            raise ValueError(
-                f"`mixup` must be a non-negative number (Beta alpha, 0 for none); "
-                f"received {mixup!r}"
-            )
-        if mixup and (not isinstance(num_classes, int) or num_classes < 2):
-            raise ValueError(
-                "`num_classes` must be an integer >= 2 with `mixup`; "
-                f"received {num_classes!r}"
-            )
+        check_mixup(mixup, num_classes)
         labels = np.asarray(labels)
         if len(images) != len(labels):
             raise ValueError(

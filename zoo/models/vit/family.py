@@ -216,12 +216,7 @@ class ViTFamily(ModelFamily):
         config = (runs.read_run(run_dir) or {}).get("config", {})
         padding = config.get("augment_padding", max(1, round(size[0] / 14)))
         flip = config.get("augment_flip", True)
-        mixup = config.get("mixup", 0.0)
-        if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
-            raise ValueError(
-                "`mixup` must be a non-negative number (MixUp's Beta alpha, 0 for "
-                f"none); received {mixup!r}"
-            )
+        mixup = config.get("mixup", 0.0)  # checked by either pipeline
         make = (
             image_data.make_image_dataset
             if pipeline == "tf.data"
