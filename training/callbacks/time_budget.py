@@ -61,6 +61,7 @@ class TimeBudget(keras.callbacks.Callback):
         self.state_file = state_file
         self.train_seconds = 0.0
         self._first_epoch = True
+        self._recorded = {}  # epochs done -> seconds spent, as in state_file
         self._epoch_start = None
         self._last_step_end = None
 
@@ -83,8 +84,8 @@ class TimeBudget(keras.callbacks.Callback):
         self._first_epoch = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch and self.state_file and epoch > 0:
-            self.train_seconds = self._recorded_seconds(epoch)
+        if self._first_epoch and self.state_file:
+            self._restore(epoch)
         self._first_epoch = False
         self._epoch_start = time.perf_counter()
         self._last_step_end = self._epoch_start
@@ -104,30 +105,28 @@ class TimeBudget(keras.callbacks.Callback):
         if self.state_file:
             self._record(epoch + 1)
 
-    def _read_state(self):
-        if not os.path.exists(self.state_file):
-            return {}
-        with open(self.state_file) as file:
-            return json.load(file)
-
-    def _recorded_seconds(self, epochs_done):
-        """Seconds spent after ``epochs_done`` epochs of the resumed run."""
-        recorded = self._read_state().get("seconds_after_epoch", {})
-        if str(epochs_done) in recorded:
-            return float(recorded[str(epochs_done)])
+    def _restore(self, first_epoch):
+        """Read the record once; resume its seconds if training resumes."""
+        recorded = {}
+        if os.path.exists(self.state_file):
+            with open(self.state_file) as file:
+                recorded = json.load(file).get("seconds_after_epoch", {})
+        # Later epochs left by an interrupted or earlier run do not count.
+        self._recorded = {k: v for k, v in recorded.items() if int(k) <= first_epoch}
+        if first_epoch == 0:
+            return
+        if str(first_epoch) in self._recorded:
+            self.train_seconds = float(self._recorded[str(first_epoch)])
+            return
         warnings.warn(
-            f"TimeBudget: {self.state_file} has no record of epoch {epochs_done}, "
+            f"TimeBudget: {self.state_file} has no record of epoch {first_epoch}, "
             f"where training resumes; the budget of {self.seconds:g} s starts over",
             stacklevel=2,
         )
-        return self.train_seconds
 
     def _record(self, epochs_done):
-        recorded = self._read_state().get("seconds_after_epoch", {})
-        # Later epochs left by an earlier run would not match this one's.
-        recorded = {k: v for k, v in recorded.items() if int(k) < epochs_done}
-        recorded[str(epochs_done)] = self.train_seconds
-        state = {"budget_seconds": self.seconds, "seconds_after_epoch": recorded}
+        self._recorded[str(epochs_done)] = self.train_seconds
+        state = {"budget_seconds": self.seconds, "seconds_after_epoch": self._recorded}
         # Written whole, then renamed: a crash leaves the old or the new record.
         partial = f"{self.state_file}.partial"
         with open(partial, "w") as file:
