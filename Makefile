@@ -48,7 +48,7 @@ docs: $(INSTALLED)
 test: lint docs data
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
 	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/training/test_distribution.py \
-		tests/data/test_numpy_images.py
+		tests/training/test_async_dispatch.py tests/data/test_numpy_images.py
 
 demo: data
 	$(BIN)/python examples/vit.py --preset tiny --epochs 3 --out runs/demo

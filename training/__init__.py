@@ -6,6 +6,7 @@ model builder and `tf.data` datasets and calls `model.fit`.
 """
 
 from training.callbacks import (
+    EpochTensorBoard,
     NaNGuard,
     NonFiniteLossError,
     ThroughputLogger,
@@ -27,6 +28,7 @@ from training.recipe import fit
 from training.schedules import InverseSqrtSchedule, WarmupSchedule, make_schedule
 
 __all__ = [
+    "EpochTensorBoard",
     "InverseSqrtSchedule",
     "MaskedSparseCategoricalAccuracy",
     "MaskedSparseCategoricalCrossentropy",

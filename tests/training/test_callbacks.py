@@ -5,7 +5,7 @@ import keras
 import numpy as np
 import pytest
 
-from tests.training.conftest import tiny_regressor
+from tests.training.conftest import PoisonWeights, tiny_regressor
 from training.callbacks import (
     NaNGuard,
     NonFiniteLossError,
@@ -14,6 +14,7 @@ from training.callbacks import (
     early_stopping,
     standard_callbacks,
 )
+from training.callbacks.epoch_tensorboard import EpochTensorBoard
 from training.callbacks.standard import tensorboard_available
 
 
@@ -76,22 +77,6 @@ def test_early_stopping_restores_best_without_stopping():
     best = int(np.argmin(history.history["val_loss"]))
     assert len(history.epoch) == 8 and best < 7
     np.testing.assert_array_equal(model.get_weights()[0], recorder.weights[best][0])
-
-
-class PoisonWeights(keras.callbacks.Callback):
-    """Sets the head's kernel to NaN before a given (epoch, batch)."""
-
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at = (epoch, batch)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            kernel = self.model.get_layer("head").kernel
-            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
 
 
 def test_nan_guard_raises_with_location(regression_data):
@@ -223,7 +208,7 @@ def test_standard_callbacks_layout(tmp_path):
     by_type = {type(c).__name__: c for c in callbacks}
     expected = ["NaNGuard", "ThroughputLogger", "AtomicModelCheckpoint"]
     expected += ["EarlyStopping"]
-    expected += ["TensorBoard"] if tensorboard_available() else []
+    expected += ["EpochTensorBoard"] if tensorboard_available() else []
     expected += ["CSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
     assert list(by_type) == expected
     assert by_type["AtomicModelCheckpoint"].filepath == str(out / "model.keras")
@@ -231,7 +216,7 @@ def test_standard_callbacks_layout(tmp_path):
     assert by_type["EarlyStopping"].patience == 4
     assert by_type["EarlyStopping"].restore_best_weights
     if tensorboard_available():
-        assert by_type["TensorBoard"].log_dir == str(out / "logs")
+        assert by_type["EpochTensorBoard"].log_dir == str(out / "logs")
     assert by_type["CSVLogger"].filename == str(out / "history.csv")
     assert not by_type["CSVLogger"].append  # nothing to resume yet
     assert by_type["TrainingCurvePlot"].path == str(out / "training_curve.png")
@@ -274,3 +259,12 @@ def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):
     fresh = {type(c).__name__: c for c in standard_callbacks(str(tmp_path / "new"))}
     assert not fresh["CSVLogger"].append
     assert fresh["AtomicModelCheckpoint"].best in (None, np.inf)
+
+
+@pytest.mark.parametrize(
+    "argument, value",
+    [("update_freq", "batch"), ("profile_batch", 2), ("write_steps_per_second", True)],
+)
+def test_epoch_tensorboard_refuses_per_batch_work(tmp_path, argument, value):
+    with pytest.raises(ValueError, match=f"`{argument}` must be .*received {value!r}"):
+        EpochTensorBoard(str(tmp_path), **{argument: value})

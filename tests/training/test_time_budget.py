@@ -7,30 +7,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.conftest import CrashAt, tiny_regressor
+from tests.training.conftest import CrashAt, FakeClock, RecordRate, tiny_regressor
 from training import recipe
 from training.callbacks import time_budget
 from training.callbacks.time_budget import TimeBudget
-
-
-class FakeClock:
-    """A clock that advances one second each time it is read."""
-
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        self.now += 1.0
-        return self.now
-
-
-class RecordRate(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.rates = []
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
 
 
 def test_rate_is_warmup_then_cosine_to_the_floor():
@@ -68,9 +48,29 @@ def test_fit_follows_the_clock_and_stops_when_the_budget_is_spent(
     assert history.history["train_seconds"][-1] == budget.train_seconds
 
 
+def test_rate_is_assigned_only_when_it_moved_by_rate_step(regression_data, monkeypatch):
+    monkeypatch.setattr(time_budget.time, "perf_counter", FakeClock())
+    x, y = regression_data
+    model = tiny_regressor()
+    model.compile(optimizer=keras.optimizers.Adam(0.1), loss="mse")
+    budget = TimeBudget(40, learning_rate=0.1, warmup_seconds=8, rate_step=0.25)
+    record = RecordRate()
+    model.fit(x, y, batch_size=8, epochs=100, callbacks=[budget, record], verbose=0)
+    rates = np.array(record.rates)
+    changes = np.diff(rates)[np.diff(rates) != 0]
+    # Up to the peak and down again, each change more than a quarter of it.
+    assert 2 <= len(changes) <= 2 / 0.25
+    assert np.all(np.abs(changes) > 0.25 * 0.1)
+    assert len(rates) > 3 * (len(changes) + 1)  # batches reuse the rate
+
+
 @pytest.mark.parametrize(
     "kwargs, argument",
-    [({"seconds": 0}, "seconds"), ({"seconds": 10, "warmup_seconds": 10}, "warmup")],
+    [
+        ({"seconds": 0}, "seconds"),
+        ({"seconds": 10, "warmup_seconds": 10}, "warmup"),
+        ({"seconds": 10, "rate_step": 1}, "rate_step"),
+    ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=argument):

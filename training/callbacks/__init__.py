@@ -4,6 +4,7 @@ from training.callbacks.atomic_checkpoints import (
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
 )
+from training.callbacks.epoch_tensorboard import EpochTensorBoard
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
 from training.callbacks.standard import early_stopping, standard_callbacks
 from training.callbacks.throughput_logger import ThroughputLogger
@@ -13,6 +14,7 @@ from training.callbacks.training_curve_plot import TrainingCurvePlot, plot_histo
 __all__ = [
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
+    "EpochTensorBoard",
     "NaNGuard",
     "NonFiniteLossError",
     "ThroughputLogger",

@@ -61,6 +61,12 @@ def backed_up_epochs(backup_dir):
         return int(json.load(handle)["epoch"])
 
 
+# With `save_freq="epoch"` the checkpoint and backup do nothing at batch
+# ends, so Keras may run those in a worker thread: asynchronous dispatch on
+# JAX and PyTorch, where the host queues the next step while the device works.
+_ASYNC_SAFE_WHEN_SAVING_PER_EPOCH = property(lambda self: self.save_freq == "epoch")
+
+
 class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     """`keras.callbacks.ModelCheckpoint` that replaces its file atomically.
 
@@ -68,6 +74,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     is renamed over ``filepath`` once complete, so a kill while saving leaves
     the previous checkpoint readable.
     """
+
+    async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
 
     def _get_file_path(self, epoch, batch, logs):
         # Keras saves to the path this returns: the partial file.
@@ -96,6 +104,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     atomically: the metadata is the commit. Older weight files are removed
     after the commit. Same arguments as the Keras callback.
     """
+
+    async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)

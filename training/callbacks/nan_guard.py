@@ -19,6 +19,11 @@ class NaNGuard(keras.callbacks.Callback):
     backup and the best `model.keras` stay intact for a resume with a lower
     learning rate.
 
+    Safe for asynchronous batch dispatch (``async_safe``): on backends that
+    run batch-end callbacks in a worker thread (JAX, PyTorch) the check does
+    not hold up the next step, and the error reaches `fit` a step or so
+    later, still before the epoch's validation, checkpoint and backup.
+
     Args:
         monitor: The log key to watch.
         raise_error: Raise `NonFiniteLossError` (True) or only set
@@ -31,6 +36,8 @@ class NaNGuard(keras.callbacks.Callback):
         >>> model.fit(x, y, callbacks=[guard])  # raises at the first NaN loss
     """
 
+    async_safe = True
+
     def __init__(self, monitor="loss", raise_error=True):
         super().__init__()
         self.monitor = monitor
@@ -40,12 +47,23 @@ class NaNGuard(keras.callbacks.Callback):
         self.step = None
         self.message = None
         self._current_epoch = 0
+        self._steps_before_epoch = 0
 
     def on_train_begin(self, logs=None):
         self.epoch = self.batch = self.step = self.message = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self._current_epoch = epoch
+        # Read here, on the main thread: a batch-end check may run in a
+        # worker thread, where touching the model (on JAX, `self.model`
+        # copies the training state back into it) would race with training.
+        self._steps_before_epoch = self._optimizer_steps()
+
+    def _optimizer_steps(self):
+        optimizer = self.model.optimizer
+        if optimizer is None:
+            return None
+        return int(keras.ops.convert_to_numpy(optimizer.iterations))
 
     def on_train_batch_end(self, batch, logs=None):
         self._check(batch, logs)
@@ -65,10 +83,10 @@ class NaNGuard(keras.callbacks.Callback):
             return
         self.epoch = self._current_epoch
         self.batch = batch
-        optimizer = self.model.optimizer
-        self.step = (
-            int(keras.ops.convert_to_numpy(optimizer.iterations)) if optimizer else None
-        )
+        if batch is None:  # epoch end: on the main thread, training has stopped
+            self.step = self._optimizer_steps()
+        elif self._steps_before_epoch is not None:
+            self.step = self._steps_before_epoch + batch + 1
         where = f"epoch {self.epoch + 1}"
         if batch is not None:
             where += f", batch {batch + 1}"
@@ -77,7 +95,8 @@ class NaNGuard(keras.callbacks.Callback):
             f"(optimizer step {self.step}). Training stopped; try a lower "
             "learning rate, more warm-up or gradient clipping."
         )
-        self.model.stop_training = True
+        # `_model`, not `model`: no state copy from a worker thread (see above).
+        self._model.stop_training = True
         if self.raise_error:
             raise NonFiniteLossError(self.message)
         print(self.message, file=sys.stderr, flush=True)

@@ -13,6 +13,7 @@ from training.callbacks.atomic_checkpoints import (
     backed_up_epochs,
     replace_atomically,
 )
+from training.callbacks.epoch_tensorboard import EpochTensorBoard
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.throughput_logger import ThroughputLogger
 from training.callbacks.training_curve_plot import TrainingCurvePlot, read_history_csv
@@ -128,7 +129,7 @@ def standard_callbacks(
 
     In order: `NaNGuard`; `ThroughputLogger`; `AtomicModelCheckpoint` of the
     best model to `model.keras`; `EarlyStopping` that restores the best weights;
-    `TensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
+    `EpochTensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
     installed); `CSVLogger` to
     `history.csv`; `TrainingCurvePlot` to `training_curve.png`;
     `AtomicBackupAndRestore` to `backup/`. The backup runs last so an epoch
@@ -137,7 +138,10 @@ def standard_callbacks(
     keeps the rows of the backed-up epochs and is appended to, and the
     checkpoint only replaces `model.keras` when it beats the best value in
     those rows. Checkpoint and backup files are replaced atomically, so a run
-    killed at any moment resumes.
+    killed at any moment resumes. With the default ``save_freq="epoch"``
+    every one of them is ``async_safe``: on JAX and PyTorch Keras then runs
+    batch-end callbacks in a worker thread and the host queues the next step
+    while the device works (a mid-epoch ``save_freq`` turns that off).
 
     Args:
         out_dir: The run directory.
@@ -195,7 +199,7 @@ def standard_callbacks(
     if patience is not None:
         callbacks.append(early_stopping(monitor, patience=patience, mode=keras_mode))
     if tensorboard and tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(os.path.join(out_dir, "logs")))
+        callbacks.append(EpochTensorBoard(os.path.join(out_dir, "logs")))
     callbacks += [
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
         keras.callbacks.CSVLogger(csv_path, append=resuming),

@@ -15,7 +15,10 @@ class ThroughputLogger(keras.callbacks.Callback):
     progress bar (place it before those callbacks). Time runs from the start
     of the epoch to the end of its last training batch: validation is not
     counted, the first epoch includes tracing/compilation, and a partial last
-    batch counts as a full one.
+    batch counts as a full one. Safe for asynchronous batch dispatch
+    (``async_safe``): where Keras runs batch-end callbacks in worker threads
+    (JAX, PyTorch), each call comes once that batch's results are ready, so
+    the epoch's time still ends with its last training step.
 
     Args:
         batch_size: The global batch size (all replicas together).
@@ -26,6 +29,8 @@ class ThroughputLogger(keras.callbacks.Callback):
         >>> model.fit(ds, epochs=3, callbacks=[ThroughputLogger(batch_size=64)])
         >>> model.history.history["examples_per_second"]
     """
+
+    async_safe = True
 
     def __init__(self, batch_size=None, tokens_per_example=None):
         super().__init__()
@@ -79,9 +84,11 @@ class ThroughputLogger(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the index of the last batch run (several per call with
-        # steps_per_execution > 1).
-        self._steps = batch + 1
-        self._end = time.perf_counter()
+        # steps_per_execution > 1). Worker threads may finish out of order:
+        # keep the latest batch and time.
+        now = time.perf_counter()
+        self._steps = max(self._steps, batch + 1)
+        self._end = now if self._end is None else max(self._end, now)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is None or self._end is None or not self._steps:

@@ -22,6 +22,14 @@ class TimeBudget(keras.callbacks.Callback):
     `LearningRateSchedule`. Which steps happen depends on the clock, so a run
     under a budget is not bit-reproducible.
 
+    The rate is assigned only when it has moved by more than ``rate_step``
+    of the peak since it was last set (at most about ``2 / rate_step``
+    times in a run): on JAX each assignment copies the whole training state
+    back into the model, which costs more than a small model's step. The
+    batch-end check is safe for asynchronous dispatch (``async_safe``), so on
+    JAX and PyTorch it does not make each step wait for the previous one;
+    training then stops a step or so after the budget is spent.
+
     Args:
         seconds: Training seconds to spend.
         learning_rate: Peak learning rate.
@@ -29,6 +37,8 @@ class TimeBudget(keras.callbacks.Callback):
         final_fraction: Learning rate at the end, as a share of the peak.
         state_file: JSON file that records the seconds spent after each
             epoch (None: nothing is recorded and a resumed run starts over).
+        rate_step: Smallest change of the rate, as a share of the peak, that
+            is assigned to the optimizer (0 assigns before every batch).
 
     Attributes:
         train_seconds: Training seconds spent so far.
@@ -38,6 +48,8 @@ class TimeBudget(keras.callbacks.Callback):
         >>> model.fit(train, epochs=10_000, callbacks=[budget])  # doctest: +SKIP
     """
 
+    async_safe = True
+
     def __init__(
         self,
         seconds,
@@ -45,6 +57,7 @@ class TimeBudget(keras.callbacks.Callback):
         warmup_seconds=0.0,
         final_fraction=0.0,
         state_file=None,
+        rate_step=1e-3,
     ):
         super().__init__()
         if not seconds > 0:
@@ -54,16 +67,20 @@ class TimeBudget(keras.callbacks.Callback):
                 f"`warmup_seconds` must be in [0, seconds={seconds}); received "
                 f"{warmup_seconds!r}"
             )
+        if not 0 <= rate_step < 1:
+            raise ValueError(f"`rate_step` must be in [0, 1); received {rate_step!r}")
         self.seconds = float(seconds)
         self.learning_rate = float(learning_rate)
         self.warmup_seconds = float(warmup_seconds)
         self.final_fraction = float(final_fraction)
         self.state_file = state_file
+        self.rate_step = float(rate_step)
         self.train_seconds = 0.0
         self._first_epoch = True
         self._recorded = {}  # epochs done -> seconds spent, as in state_file
         self._epoch_start = None
         self._last_step_end = None
+        self._assigned_rate = None
 
     def rate_at(self, elapsed):
         """The learning rate after ``elapsed`` training seconds."""
@@ -82,6 +99,7 @@ class TimeBudget(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self._first_epoch = True
+        self._assigned_rate = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._first_epoch and self.state_file:
@@ -91,12 +109,20 @@ class TimeBudget(keras.callbacks.Callback):
         self._last_step_end = self._epoch_start
 
     def on_train_batch_begin(self, batch, logs=None):
-        self.model.optimizer.learning_rate.assign(self.rate_at(self._elapsed()))
+        rate = self.rate_at(self._elapsed())
+        last = self._assigned_rate
+        if last is None or abs(rate - last) > self.rate_step * self.learning_rate:
+            self.model.optimizer.learning_rate.assign(rate)
+            self._assigned_rate = rate
 
     def on_train_batch_end(self, batch, logs=None):
-        self._last_step_end = time.perf_counter()
-        if self._elapsed() >= self.seconds:
-            self.model.stop_training = True
+        # May run in a worker thread, out of order with other batches: keep
+        # the latest end, and set the flag on `_model` (on JAX, `model` would
+        # copy the training state from this thread).
+        self._last_step_end = max(self._last_step_end, time.perf_counter())
+        spent = self.train_seconds + self._last_step_end - self._epoch_start
+        if spent >= self.seconds:
+            self._model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         self.train_seconds += self._last_step_end - self._epoch_start
