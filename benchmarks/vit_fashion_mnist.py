@@ -48,6 +48,12 @@ def main():
         default=None,
         help="MixUp's Beta alpha (0 for none); default: the preset's",
     )
+    parser.add_argument(
+        "--cutmix",
+        type=float,
+        default=None,
+        help="CutMix's Beta alpha (0 for none); default: the preset's",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
@@ -73,8 +79,10 @@ def main():
     args = parser.parse_args()
     if args.minutes <= 0:
         parser.error(f"--minutes: expected a positive number; received {args.minutes}")
-    if args.mixup is not None and args.mixup < 0:
-        parser.error(f"--mixup: expected a number >= 0; received {args.mixup}")
+    for name in ("mixup", "cutmix"):
+        value = getattr(args, name)
+        if value is not None and value < 0:
+            parser.error(f"--{name}: expected a number >= 0; received {value}")
     if args.pipeline is None:
         has_tf = importlib.util.find_spec("tensorflow") is not None
         args.pipeline = "tf.data" if has_tf else "numpy"
@@ -92,8 +100,9 @@ def main():
 
     family = ViTFamily()
     config = family.check_preset(args.preset)
-    if args.mixup is not None:
-        config["mixup"] = args.mixup
+    for name in ("mixup", "cutmix"):
+        if getattr(args, name) is not None:
+            config[name] = getattr(args, name)
     batch_size = config.get("batch_size", 128)
     learning_rate = args.learning_rate or config.get("learning_rate", 1e-3)
     keras.utils.set_random_seed(args.seed)
@@ -153,6 +162,7 @@ def main():
         "command": "python benchmarks/vit_fashion_mnist.py "
         f"--preset {args.preset} --minutes {args.minutes:g}"
         + (f" --mixup {args.mixup:g}" if args.mixup is not None else "")
+        + (f" --cutmix {args.cutmix:g}" if args.cutmix is not None else "")
         + (f" --name {args.name}" if args.name != "vit_fashion_mnist" else ""),
         "preset": args.preset,
         "test_accuracy": round(float(test_accuracy), 4),

@@ -4,7 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from tests.data.image_checks import assert_random_crops_and_flips
+from tests.data.image_checks import (
+    assert_cut_and_pasted,
+    assert_random_crops_and_flips,
+    distinct_backgrounds,
+)
 from zoo.data import numpy_images
 from zoo.models.vit.family import ViTFamily
 
@@ -147,10 +151,61 @@ def test_mixup_mixes_each_image_and_label_with_one_other_of_the_batch(
     np.testing.assert_array_equal(again_labels, labels)
 
 
+def cutmix_batches(x, y, **mixing):
+    return numpy_images.ImageBatches(
+        x,
+        y,
+        [0.3],
+        [0.3],
+        16,
+        training=True,
+        seed=2,
+        pad=0,
+        flip=False,
+        num_classes=10,
+        **mixing,
+    )
+
+
+def test_cutmix_pastes_one_box_from_another_image_of_the_batch(fashion_mnist_small):
+    (x, y), _ = fashion_mnist_small
+    x, y = distinct_backgrounds(x[:64]), y[:64]
+    plain, cut = cutmix_batches(x, y), cutmix_batches(x, y, cutmix=1.0)
+    shares = []
+    for index in range(len(cut)):
+        plain_images, plain_labels = plain[index]
+        images, labels = cut[index]
+        assert labels.shape == (16, 10) and labels.dtype == np.float32
+        shares.append(
+            assert_cut_and_pasted(plain_images, plain_labels, images, labels, 10)
+        )
+    assert len(set(shares)) == len(shares)  # a new box for every batch
+    # A pure function of (seed, pass, batch), like the augmentation.
+    np.testing.assert_array_equal(cutmix_batches(x, y, cutmix=1.0)[1][0], cut[1][0])
+
+
+def test_mixup_and_cutmix_together_give_each_batch_one_of_them(fashion_mnist_small):
+    (x, y), _ = fashion_mnist_small
+    x, y = distinct_backgrounds(x[:128]), y[:128]
+    plain = cutmix_batches(x, y)
+    both = cutmix_batches(x, y, mixup=0.4, cutmix=1.0)
+    kinds = []
+    for index in range(len(both)):
+        images, _ = both[index]
+        # CutMix leaves most pixels as they were; MixUp blends them all.
+        unchanged = np.isclose(images, plain[index][0], atol=1e-5).mean()
+        kinds.append("cutmix" if unchanged > 0.2 else "mixup")
+    assert set(kinds) == {"cutmix", "mixup"}
+
+
 def test_bad_mixup_arguments_are_named():
     images, labels = np.zeros((4, 8, 8), np.uint8), np.zeros(4, int)
     for bad in (-0.1, "0.2", True):
         with pytest.raises(ValueError, match=r"`mixup` must be a non-negative"):
             numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, mixup=bad)
+    with pytest.raises(ValueError, match=r"`cutmix` must be a non-negative.*-1"):
+        numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, cutmix=-1)
     with pytest.raises(ValueError, match=r"`num_classes` must be an integer >= 2"):
         numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, mixup=0.2)
+    with pytest.raises(ValueError, match=r"`num_classes` must be an integer >= 2"):
+        numpy_images.ImageBatches(images, labels, [0.5], [0.5], 2, cutmix=1.0)

@@ -268,23 +268,58 @@ def augment_images(images, seed, pad=2, flip=True):
     return tf.ensure_shape(images, static_shape)
 
 
-def check_mixup(mixup, num_classes):
-    """Check MixUp's arguments, shared by both image pipelines.
+def check_mixing(mixup, cutmix, num_classes):
+    """Check the MixUp and CutMix arguments, shared by both image pipelines.
 
     Raises:
-        ValueError: if ``mixup`` (the Beta alpha, 0 for none) is not a
-            non-negative number, or ``num_classes`` is not an integer >= 2
-            while ``mixup`` is on.
+        ValueError: if ``mixup`` or ``cutmix`` (Beta alphas, 0 for none) is
+            not a non-negative number, or ``num_classes`` is not an integer
+            >= 2 while either is on.
     """
-    if isinstance(mixup, bool) or not isinstance(mixup, (int, float)) or mixup < 0:
+    for name, alpha in (("mixup", mixup), ("cutmix", cutmix)):
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or alpha < 0:
+            raise ValueError(
+                f"`{name}` must be a non-negative number (the Beta alpha, 0 for "
+                f"none); received {alpha!r}"
+            )
+    if (mixup or cutmix) and (not isinstance(num_classes, int) or num_classes < 2):
         raise ValueError(
-            "`mixup` must be a non-negative number (MixUp's Beta alpha, 0 for "
-            f"none); received {mixup!r}"
+            "`num_classes` must be an integer >= 2 with `mixup` or `cutmix`; "
+            f"received {num_classes!r}"
         )
-    if mixup and (not isinstance(num_classes, int) or num_classes < 2):
-        raise ValueError(
-            f"`num_classes` must be an integer >= 2 with `mixup`; received {num_classes!r}"
-        )
+
+
+def cutmix_mask(height, width, weight, centre, xp=np):
+    """CutMix's box as a mask: about the share ``1 - weight`` of the image.
+
+    The box has the image's aspect ratio, is centred at ``centre`` and is
+    clipped at the borders, so it may cover less than asked; labels are
+    mixed by the share it actually covers. Written once for NumPy and for
+    TensorFlow graphs (``xp=tensorflow.experimental.numpy``).
+
+    Args:
+        height: image height.
+        width: image width.
+        weight: the share of the image to keep (a Beta draw).
+        centre: ``(row, column)`` of the box's centre, each in ``[0, 1)``.
+        xp: the array module, ``numpy`` or ``tensorflow.experimental.numpy``.
+
+    Returns:
+        ``(inside, kept)``: a (height, width) boolean mask of the box and the
+        share of pixels outside it.
+    """
+    ratio = xp.sqrt(1.0 - weight)
+    half_height, half_width = xp.floor(height * ratio / 2), xp.floor(width * ratio / 2)
+    row, column = xp.floor(centre[0] * height), xp.floor(centre[1] * width)
+    rows = xp.arange(height, dtype="float32")[:, None]
+    columns = xp.arange(width, dtype="float32")[None, :]
+    inside = (
+        (rows >= row - half_height)
+        & (rows < row + half_height)
+        & (columns >= column - half_width)
+        & (columns < column + half_width)
+    )
+    return inside, 1.0 - xp.mean(xp.where(inside, 1.0, 0.0))
 
 
 def make_image_dataset(
@@ -299,6 +334,7 @@ def make_image_dataset(
     flip=True,
     mixup=0.0,
     num_classes=None,
+    cutmix=0.0,
 ):
     """A batched ``tf.data.Dataset`` of normalized images and labels.
 
@@ -313,9 +349,15 @@ def make_image_dataset(
         seed: seed of the shuffle and of the augmentation.
         pad: padding of the random crop (training only).
         flip: random horizontal flips (training only).
-        mixup: if > 0, MixUp with this alpha; labels become one-hot and
-            ``num_classes`` is required.
-        num_classes: number of classes (for ``mixup``).
+        mixup: if > 0, MixUp with this alpha (training only): one
+            Beta(alpha, alpha) weight per batch mixes each image and its
+            one-hot label with another of the batch; labels become
+            (batch, ``num_classes``) and ``num_classes`` is required.
+        num_classes: number of classes (for ``mixup`` and ``cutmix``).
+        cutmix: if > 0, CutMix with this alpha (training only): one box per
+            batch (`cutmix_mask`) is pasted from another image of the batch
+            and the labels are mixed by the area. With both on, each batch
+            gets one of the two, at even odds.
 
     Returns:
         A finite ``tf.data.Dataset`` of ``(float32 images, labels)``.
@@ -325,7 +367,7 @@ def make_image_dataset(
     """
     import tensorflow as tf
 
-    check_mixup(mixup, num_classes)
+    check_mixing(mixup, cutmix, num_classes)
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
@@ -350,31 +392,54 @@ def make_image_dataset(
         return (tf.cast(x, tf.float32) / 255.0 - mean32) / std32, y
 
     dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and mixup > 0:
+    if training and (mixup or cutmix):
         seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
         dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            _mixup_function(mixup, num_classes)
+            _label_mixing_function(mixup, cutmix, num_classes, images.shape[1:3])
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _mixup_function(alpha, num_classes):
+def _label_mixing_function(mixup, cutmix, num_classes, image_size):
     import tensorflow as tf
+    import tensorflow.experimental.numpy as tnp
+
+    def beta(alpha, seeds):
+        # Beta(alpha, alpha) from two Gammas; one weight per batch is enough.
+        g1, g2 = (tf.random.stateless_gamma([], s, alpha) for s in seeds)
+        return g1 / (g1 + g2)
 
     def mix(pair, seed):
+        # Stateless, like the augmentation, so that resumed runs are exact.
         x, y = pair
         y = tf.one_hot(y, num_classes)
-        first, second, order_seed = tf.unstack(
-            tf.random.experimental.stateless_split(seed, 3)
-        )
-        # Beta(alpha, alpha) from two Gammas; one weight per batch is enough.
-        # Stateless, like the augmentation, so that resumed runs are exact.
-        g1 = tf.random.stateless_gamma([], first, alpha)
-        g2 = tf.random.stateless_gamma([], second, alpha)
-        lam = g1 / (g1 + g2)
-        order = tf.argsort(tf.random.stateless_uniform([tf.shape(x)[0]], order_seed))
-        x = lam * x + (1 - lam) * tf.gather(x, order)
-        y = lam * y + (1 - lam) * tf.gather(y, order)
-        return x, y
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 7))
+        order = tf.argsort(tf.random.stateless_uniform([tf.shape(x)[0]], seeds[0]))
+        other_x, other_y = tf.gather(x, order), tf.gather(y, order)
+        choices = []
+        if mixup:
+            weight = beta(mixup, seeds[1:3])
+            choices.append(
+                (
+                    weight * x + (1 - weight) * other_x,
+                    weight * y + (1 - weight) * other_y,
+                )
+            )
+        if cutmix:
+            centre = tf.random.stateless_uniform([2], seeds[5])
+            inside, kept = cutmix_mask(
+                *image_size, beta(cutmix, seeds[3:5]), centre, tnp
+            )
+            kept = tf.cast(kept, tf.float32)
+            choices.append(
+                (
+                    tf.where(inside[None, :, :, None], other_x, x),
+                    kept * y + (1 - kept) * other_y,
+                )
+            )
+        if len(choices) == 1:
+            return choices[0]
+        use_cutmix = tf.random.stateless_uniform([], seeds[6]) < 0.5
+        return tf.cond(use_cutmix, lambda: choices[1], lambda: choices[0])
 
     return mix

@@ -5,7 +5,8 @@ training uses wherever TensorFlow is installed. A GPU machine that runs Keras
 on JAX may have no TensorFlow at all; `ImageBatches` gives ``model.fit`` the
 same batches there: normalized ``float32`` images, a seeded reshuffle each
 pass, and the same augmentation (a random crop after reflection padding and a
-random horizontal flip, each image with its own draw; optionally MixUp).
+random horizontal flip, each image with its own draw; optionally MixUp and
+CutMix).
 
 Example:
     >>> batches = ImageBatches(x, y, [0.29], [0.35], 128, training=True)  # doctest: +SKIP
@@ -19,7 +20,7 @@ import math
 import keras
 import numpy as np
 
-from zoo.data.images import check_mixup
+from zoo.data.images import check_mixing, cutmix_mask
 
 
 def augment_images_numpy(images, rng, pad=2, flip=True):
@@ -68,6 +69,32 @@ def mix_batch(images, labels, num_classes, alpha, rng):
     return images, weight * one_hot + (1 - weight) * one_hot[order]
 
 
+def cut_batch(images, labels, num_classes, alpha, rng):
+    """CutMix: one box per batch pasted from another example of the batch.
+
+    The NumPy counterpart of CutMix in `zoo.data.images.make_image_dataset`;
+    the box is `zoo.data.images.cutmix_mask` of a Beta(alpha, alpha) weight.
+
+    Returns:
+        ``(images, labels)``: the images with the box pasted and the one-hot
+        labels mixed by the share of pixels kept, ``float32``.
+    """
+    weight, centre = rng.beta(alpha, alpha), rng.random(2)
+    order = rng.permutation(len(images))
+    inside, kept = cutmix_mask(*images.shape[1:3], weight, centre)
+    kept = np.float32(kept)
+    one_hot = np.eye(num_classes, dtype=np.float32)[labels]
+    images = np.where(inside[None, :, :, None], images[order], images)
+    return images, kept * one_hot + (1 - kept) * one_hot[order]
+
+
+def mix_or_cut_batch(images, labels, num_classes, rng, mixup=0.0, cutmix=0.0):
+    """MixUp or CutMix for one batch; with both on, one of them at even odds."""
+    if cutmix and (not mixup or rng.random() < 0.5):
+        return cut_batch(images, labels, num_classes, cutmix, rng)
+    return mix_batch(images, labels, num_classes, mixup, rng)
+
+
 class ImageBatches(keras.utils.PyDataset):
     """Batches of normalized images and labels for ``model.fit``, without TensorFlow.
 
@@ -90,14 +117,17 @@ class ImageBatches(keras.utils.PyDataset):
             Beta(alpha, alpha) weight per batch mixes each image and its
             one-hot label with another of the batch; labels become
             ``float32`` (batch, ``num_classes``).
-        num_classes: number of classes (for ``mixup``).
+        num_classes: number of classes (for ``mixup`` and ``cutmix``).
+        cutmix: if > 0, CutMix with this alpha (training only): one box per
+            batch is pasted from another image of the batch and the labels
+            mixed by its area. With both on, each batch gets one of the two.
         **kwargs: ``keras.utils.PyDataset`` arguments (``workers``, ...).
 
     Raises:
         ValueError: if the images are not of rank 3 or 4, the images and
             labels differ in number, ``batch_size`` is not a positive integer
-            or ``pad`` is not a non-negative integer, ``mixup`` is negative
-            or ``num_classes`` is missing with ``mixup``.
+            or ``pad`` is not a non-negative integer, ``mixup`` or
+            ``cutmix`` is negative or ``num_classes`` is missing with either.
     """
 
     def __init__(
@@ -113,6 +143,7 @@ class ImageBatches(keras.utils.PyDataset):
         flip=True,
         mixup=0.0,
         num_classes=None,
+        cutmix=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -126,7 +157,7 @@ class ImageBatches(keras.utils.PyDataset):
             )
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ValueError(f"`pad` must be a non-negative integer; received {pad!r}")
-        check_mixup(mixup, num_classes)
+        check_mixing(mixup, cutmix, num_classes)
         labels = np.asarray(labels)
         if len(images) != len(labels):
             raise ValueError(
@@ -146,7 +177,8 @@ class ImageBatches(keras.utils.PyDataset):
         self.std = np.asarray(std, np.float32)
         self.batch_size = batch_size
         self.training, self.seed, self.pad, self.flip = training, seed, pad, flip
-        self.mixup, self.num_classes = float(mixup), num_classes
+        self.mixup, self.cutmix = float(mixup), float(cutmix)
+        self.num_classes = num_classes
         self.set_pass(0)
 
     def set_pass(self, index):
@@ -170,9 +202,9 @@ class ImageBatches(keras.utils.PyDataset):
             rng = np.random.default_rng([self.seed, self.pass_index, index])
             images = augment_images_numpy(images, rng, self.pad, self.flip)
         images = (images.astype(np.float32) / 255.0 - self.mean) / self.std
-        if self.training and self.mixup:
-            images, labels = mix_batch(
-                images, labels, self.num_classes, self.mixup, rng
+        if self.training and (self.mixup or self.cutmix):
+            images, labels = mix_or_cut_batch(
+                images, labels, self.num_classes, rng, self.mixup, self.cutmix
             )
         return images, labels
 

@@ -178,11 +178,12 @@ def test_preset_without_augmentation_trains_on_the_plain_images(folder, tmp_path
 
 
 @pytest.mark.parametrize("pipeline", ["tf.data", "numpy"])
-def test_mixup_trains_on_mixed_labels_and_validates_on_class_ids(
-    folder, tmp_path, pipeline
+@pytest.mark.parametrize("mixing", [{"mixup": 0.2}, {"cutmix": 1.0}])
+def test_mixing_trains_on_mixed_labels_and_validates_on_class_ids(
+    folder, tmp_path, pipeline, mixing
 ):
     family = ViTFamily()
-    config = dict(family.check_preset("tiny"), mixup=0.2)
+    config = dict(family.check_preset("tiny"), **mixing)
     (tmp_path / "run.json").write_text(json.dumps({"config": config}))
     data = family.prepare_data(str(folder), 32, tmp_path, seed=0, pipeline=pipeline)
     _, labels = data.train[0] if pipeline == "numpy" else next(iter(data.train))
@@ -202,9 +203,10 @@ def test_mixup_trains_on_mixed_labels_and_validates_on_class_ids(
     assert 0 <= family.evaluate(model, data, tmp_path)["accuracy"] <= 1
 
 
-def test_bad_mixup_value_is_named(folder, tmp_path):
-    (tmp_path / "run.json").write_text(json.dumps({"config": {"mixup": "lots"}}))
-    with pytest.raises(ValueError, match=r"`mixup` must be a non-negative.*'lots'"):
+@pytest.mark.parametrize("key", ["mixup", "cutmix"])
+def test_bad_mixing_value_is_named(folder, tmp_path, key):
+    (tmp_path / "run.json").write_text(json.dumps({"config": {key: "lots"}}))
+    with pytest.raises(ValueError, match=rf"`{key}` must be a non-negative.*'lots'"):
         ViTFamily().prepare_data(str(folder), 32, tmp_path)
 
 

@@ -216,7 +216,8 @@ class ViTFamily(ModelFamily):
         config = (runs.read_run(run_dir) or {}).get("config", {})
         padding = config.get("augment_padding", max(1, round(size[0] / 14)))
         flip = config.get("augment_flip", True)
-        mixup = config.get("mixup", 0.0)  # checked by either pipeline
+        mixup = config.get("mixup", 0.0)  # both checked by either pipeline
+        cutmix = config.get("cutmix", 0.0)
         make = (
             image_data.make_image_dataset
             if pipeline == "tf.data"
@@ -238,6 +239,7 @@ class ViTFamily(ModelFamily):
                 pad=padding,
                 flip=flip,
                 mixup=mixup if split == "train" else 0.0,
+                cutmix=cutmix if split == "train" else 0.0,
                 num_classes=len(names),
             )
         info = {
@@ -276,13 +278,14 @@ class ViTFamily(ModelFamily):
     def compile_arguments(self, config, info):
         """Sparse cross-entropy on logits and accuracy.
 
-        With MixUp (``config["mixup"] > 0``) training labels are mixed class
-        distributions while validation keeps class ids:
+        With MixUp or CutMix (``config["mixup"]`` or ``config["cutmix"]``
+        > 0) training labels are mixed class distributions while validation
+        keeps class ids:
         `training.losses.MixupCrossentropy` and `MixupAccuracy` take both.
         """
         import keras
 
-        if config.get("mixup"):
+        if config.get("mixup") or config.get("cutmix"):
             return {"loss": MixupCrossentropy(), "metrics": [MixupAccuracy()]}
         return {
             "loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True),

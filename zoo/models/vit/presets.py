@@ -142,6 +142,7 @@ TRAINING_KEYS = (
     "augment_padding",
     "augment_flip",
     "mixup",
+    "cutmix",
     "learning_rate",
     "batch_size",
     "warmup_steps",
@@ -151,8 +152,9 @@ TRAINING_KEYS = (
 
 ``augment_padding`` (pixels of the random crop's padding, 0 for none; default
 1 per 14 pixels of the image), ``augment_flip`` (random horizontal flips;
-default True) and ``mixup`` (MixUp's Beta alpha; 0 or absent for none) set the
-training augmentation.
+default True), ``mixup`` (MixUp's Beta alpha; 0 or absent for none) and
+``cutmix`` (CutMix's Beta alpha; 0 or absent for none; with both, each batch
+gets one of them) set the training augmentation.
 """
 
 HEAD_KEYS = ("head_hidden_dim", "head_dropout")
