@@ -68,3 +68,14 @@ def assert_cut_and_pasted(plain_images, plain_labels, images, labels, num_classe
         np.testing.assert_allclose(labels[i], expected, atol=1e-6)
     assert sorted(partners) == list(range(len(images)))
     return 1.0 - kept
+
+
+def mixing_kinds(plain_batches, mixed_batches):
+    """Which of MixUp and CutMix made each batch (images of the two runs).
+
+    CutMix leaves most pixels as they were; MixUp blends them all.
+    """
+    return [
+        "cutmix" if np.isclose(mixed, plain, atol=1e-5).mean() > 0.2 else "mixup"
+        for plain, mixed in zip(plain_batches, mixed_batches)
+    ]

@@ -8,6 +8,7 @@ from tests.data.image_checks import (
     assert_cut_and_pasted,
     assert_random_crops_and_flips,
     distinct_backgrounds,
+    mixing_kinds,
 )
 from zoo.data import images as image_data
 
@@ -135,35 +136,46 @@ def test_mixup_gives_soft_labels(fashion_mnist_small):
     np.testing.assert_allclose(labels.numpy().sum(-1), 1.0, atol=1e-5)
 
 
+def tf_mixed_batches(x, y, **mixing):
+    """The batches of a training dataset without crops or flips, as NumPy."""
+    dataset = image_data.make_image_dataset(
+        x,
+        y,
+        [0.3],
+        [0.3],
+        16,
+        training=True,
+        seed=3,
+        pad=0,
+        flip=False,
+        num_classes=10,
+        **mixing,
+    )
+    return [(a.numpy(), b.numpy()) for a, b in dataset]
+
+
 def test_cutmix_pastes_one_box_from_another_image_of_the_batch(fashion_mnist_small):
     (x, y), _ = fashion_mnist_small
     x, y = distinct_backgrounds(x[:32, ..., None]), y[:32]
-
-    def batches(cutmix):
-        dataset = image_data.make_image_dataset(
-            x,
-            y,
-            [0.3],
-            [0.3],
-            16,
-            training=True,
-            seed=3,
-            pad=0,
-            flip=False,
-            num_classes=10,
-            cutmix=cutmix,
-        )
-        return [(a.numpy(), b.numpy()) for a, b in dataset]
-
     shares = []
     for (plain_images, plain_labels), (images, labels) in zip(
-        batches(0.0), batches(1.0)
+        tf_mixed_batches(x, y), tf_mixed_batches(x, y, cutmix=1.0)
     ):
         assert labels.shape == (16, 10)
         shares.append(
             assert_cut_and_pasted(plain_images, plain_labels, images, labels, 10)
         )
     assert len(set(shares)) == len(shares) and max(shares) > 0
+
+
+def test_mixup_and_cutmix_together_give_each_batch_one_of_them(fashion_mnist_small):
+    (x, y), _ = fashion_mnist_small
+    x, y = distinct_backgrounds(x[:128, ..., None]), y[:128]
+    both = tf_mixed_batches(x, y, mixup=0.4, cutmix=1.0)
+    kinds = mixing_kinds([b[0] for b in tf_mixed_batches(x, y)], [b[0] for b in both])
+    assert set(kinds) == {"cutmix", "mixup"}
+    for _, labels in both:
+        np.testing.assert_allclose(labels.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_resumed_stream_sees_the_same_augmented_batches(fashion_mnist_small):

@@ -8,6 +8,7 @@ from tests.data.image_checks import (
     assert_cut_and_pasted,
     assert_random_crops_and_flips,
     distinct_backgrounds,
+    mixing_kinds,
 )
 from zoo.data import numpy_images
 from zoo.models.vit.family import ViTFamily
@@ -106,30 +107,31 @@ def test_family_rejects_an_unknown_pipeline(tmp_path):
         ViTFamily().prepare_data("fashion_mnist", 16, tmp_path, pipeline="torch")
 
 
+def mixed_batches(x, y, **mixing):
+    """Training batches of 16 without crops or flips, MixUp/CutMix as given."""
+    return numpy_images.ImageBatches(
+        x,
+        y,
+        [0.3],
+        [0.3],
+        16,
+        training=True,
+        seed=2,
+        pad=0,
+        flip=False,
+        num_classes=10,
+        **mixing,
+    )
+
+
 def test_mixup_mixes_each_image_and_label_with_one_other_of_the_batch(
     fashion_mnist_small,
 ):
     (x, y), _ = fashion_mnist_small
     x, y = x[:64], y[:64]
     alpha = 0.4
-
-    def make(mixup):
-        return numpy_images.ImageBatches(
-            x,
-            y,
-            [0.3],
-            [0.3],
-            16,
-            training=True,
-            seed=2,
-            pad=0,
-            flip=False,
-            mixup=mixup,
-            num_classes=10,
-        )
-
-    plain_images, plain_labels = make(0.0)[1]
-    images, labels = make(alpha)[1]
+    plain_images, plain_labels = mixed_batches(x, y)[1]
+    images, labels = mixed_batches(x, y, mixup=alpha)[1]
     assert labels.shape == (16, 10) and labels.dtype == np.float32
     np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-6)
     # Without crops or flips the batch's generator draws the weight first.
@@ -146,31 +148,15 @@ def test_mixup_mixes_each_image_and_label_with_one_other_of_the_batch(
         np.testing.assert_allclose(labels[i], expected, atol=1e-6)
     assert sorted(partners) == list(range(16))  # a permutation of the batch
     # A pure function of (seed, pass, batch), like the augmentation.
-    again_images, again_labels = make(alpha)[1]
+    again_images, again_labels = mixed_batches(x, y, mixup=alpha)[1]
     np.testing.assert_array_equal(again_images, images)
     np.testing.assert_array_equal(again_labels, labels)
-
-
-def cutmix_batches(x, y, **mixing):
-    return numpy_images.ImageBatches(
-        x,
-        y,
-        [0.3],
-        [0.3],
-        16,
-        training=True,
-        seed=2,
-        pad=0,
-        flip=False,
-        num_classes=10,
-        **mixing,
-    )
 
 
 def test_cutmix_pastes_one_box_from_another_image_of_the_batch(fashion_mnist_small):
     (x, y), _ = fashion_mnist_small
     x, y = distinct_backgrounds(x[:64]), y[:64]
-    plain, cut = cutmix_batches(x, y), cutmix_batches(x, y, cutmix=1.0)
+    plain, cut = mixed_batches(x, y), mixed_batches(x, y, cutmix=1.0)
     shares = []
     for index in range(len(cut)):
         plain_images, plain_labels = plain[index]
@@ -181,20 +167,17 @@ def test_cutmix_pastes_one_box_from_another_image_of_the_batch(fashion_mnist_sma
         )
     assert len(set(shares)) == len(shares)  # a new box for every batch
     # A pure function of (seed, pass, batch), like the augmentation.
-    np.testing.assert_array_equal(cutmix_batches(x, y, cutmix=1.0)[1][0], cut[1][0])
+    np.testing.assert_array_equal(mixed_batches(x, y, cutmix=1.0)[1][0], cut[1][0])
 
 
 def test_mixup_and_cutmix_together_give_each_batch_one_of_them(fashion_mnist_small):
     (x, y), _ = fashion_mnist_small
     x, y = distinct_backgrounds(x[:128]), y[:128]
-    plain = cutmix_batches(x, y)
-    both = cutmix_batches(x, y, mixup=0.4, cutmix=1.0)
-    kinds = []
-    for index in range(len(both)):
-        images, _ = both[index]
-        # CutMix leaves most pixels as they were; MixUp blends them all.
-        unchanged = np.isclose(images, plain[index][0], atol=1e-5).mean()
-        kinds.append("cutmix" if unchanged > 0.2 else "mixup")
+    plain = mixed_batches(x, y)
+    both = mixed_batches(x, y, mixup=0.4, cutmix=1.0)
+    kinds = mixing_kinds(
+        [plain[i][0] for i in range(len(plain))], [both[i][0] for i in range(len(both))]
+    )
     assert set(kinds) == {"cutmix", "mixup"}
 
 
