@@ -56,6 +56,7 @@ def main():
 
     from training.precision import apply_precision
     from zoo.data.fashion_mnist import load_fashion_mnist
+    from zoo.data.images import image_statistics
     from zoo.models.vit.family import ViTFamily
     from zoo.models.vit.presets import VIT_PRESETS
 
@@ -63,9 +64,14 @@ def main():
         parser.error(f"--preset must be one of {sorted(VIT_PRESETS)}")
     config = dict(VIT_PRESETS[args.preset])
     batch_size = config["batch_size"]
-    policy = apply_precision(args.precision)
+    try:
+        policy = apply_precision(args.precision)
+    except ValueError as error:
+        parser.error(f"--precision: {error}")
     images, labels = load_fashion_mnist("train", limit=args.steps * batch_size)
-    images = (images[..., None].astype("float32") / 255.0 - 0.286) / 0.353
+    images = images[..., None]
+    mean, std = image_statistics(images)
+    images = ((images / 255.0 - mean) / std).astype("float32")
     family = ViTFamily()
     info = {"image_size": [28, 28], "channels": 1, "num_classes": 10}
 

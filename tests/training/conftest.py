@@ -43,8 +43,8 @@ class CrashAt(keras.callbacks.Callback):
             raise KeyboardInterrupt(f"simulated crash before epoch {epoch}")
 
 
-class PoisonWeights(keras.callbacks.Callback):
-    """Sets the head's kernel to NaN before a given (epoch, batch)."""
+class AtBatch(keras.callbacks.Callback):
+    """Calls ``act()`` before a given (epoch, batch) of training."""
 
     def __init__(self, epoch, batch):
         super().__init__()
@@ -55,8 +55,25 @@ class PoisonWeights(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if (self.epoch, batch) == self.at:
-            kernel = self.model.get_layer("head").kernel
-            kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+            self.act()
+
+    def act(self):
+        raise NotImplementedError
+
+
+class PoisonWeights(AtBatch):
+    """Sets the head's kernel to NaN before a given (epoch, batch)."""
+
+    def act(self):
+        kernel = self.model.get_layer("head").kernel
+        kernel.assign(keras.ops.full(kernel.shape, float("nan")))
+
+
+class CrashAtBatch(AtBatch):
+    """Raises KeyboardInterrupt, as a kill would, before a given (epoch, batch)."""
+
+    def act(self):
+        raise KeyboardInterrupt("simulated crash mid-epoch")
 
 
 class FakeClock:

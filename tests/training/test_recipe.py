@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.conftest import CrashAt
+from tests.training.conftest import CrashAt, CrashAtBatch
 from training import recipe
 from training.callbacks.standard import tensorboard_available
 from training.schedules import InverseSqrtSchedule, WarmupSchedule
@@ -122,19 +122,6 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
         rtol=1e-6,
     )
     assert not os.path.exists(out / "backup")
-
-
-class CrashAtBatch(keras.callbacks.Callback):
-    def __init__(self, epoch, batch):
-        super().__init__()
-        self.at = (epoch, batch)
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if (self.epoch, batch) == self.at:
-            raise KeyboardInterrupt("simulated crash mid-epoch")
 
 
 def test_mid_epoch_backup_resumes_the_interrupted_epoch(tmp_path):

@@ -70,6 +70,7 @@ def test_rate_is_assigned_only_when_it_moved_by_rate_step(regression_data, monke
         ({"seconds": 0}, "seconds"),
         ({"seconds": 10, "warmup_seconds": 10}, "warmup"),
         ({"seconds": 10, "rate_step": 1}, "rate_step"),
+        ({"seconds": 10, "rate_step": "0.1"}, "rate_step.*'0.1'"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):

@@ -67,8 +67,14 @@ class TimeBudget(keras.callbacks.Callback):
                 f"`warmup_seconds` must be in [0, seconds={seconds}); received "
                 f"{warmup_seconds!r}"
             )
-        if not 0 <= rate_step < 1:
-            raise ValueError(f"`rate_step` must be in [0, 1); received {rate_step!r}")
+        if (
+            isinstance(rate_step, bool)
+            or not isinstance(rate_step, (int, float))
+            or not 0 <= rate_step < 1
+        ):
+            raise ValueError(
+                f"`rate_step` must be a number in [0, 1); received {rate_step!r}"
+            )
         self.seconds = float(seconds)
         self.learning_rate = float(learning_rate)
         self.warmup_seconds = float(warmup_seconds)
