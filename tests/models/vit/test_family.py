@@ -16,6 +16,7 @@ from zoo.data import images as image_data
 from zoo.data.fashion_mnist import CLASS_NAMES as FASHION_NAMES
 from zoo.models.vit import family as vit_family
 from zoo.models.vit.family import PREPROCESSING_FILE, ViTFamily
+from zoo.run_dir import RUN_FILE
 
 
 def write_png(path, array):
@@ -63,10 +64,41 @@ def trained(tmp_path_factory, fashion_mnist_small):
 def test_training_beats_chance(trained):
     family, model, run_dir, data = trained
     metrics = family.evaluate(model, data, run_dir)
-    assert set(metrics) == {"accuracy", "loss"}
+    assert set(metrics) == {"accuracy", "loss", "flip_averaged_accuracy"}
     # Chance is 10%; six short epochs on 2,000 images reach about 65%.
     assert metrics["accuracy"] > 0.5, metrics
     assert metrics["loss"] < 1.5
+
+
+def test_flip_averaged_accuracy_averages_each_image_with_its_mirror(
+    trained, fashion_mnist_small
+):
+    family, model, run_dir, data = trained
+    _, (x_test, y_test) = fashion_mnist_small
+    preprocessing = json.loads((run_dir / PREPROCESSING_FILE).read_text())
+    x = image_data.normalize(
+        x_test[..., None], preprocessing["mean"], preprocessing["std"]
+    )
+    probabilities = [
+        keras.ops.convert_to_numpy(
+            keras.ops.softmax(model.predict(view, batch_size=128, verbose=0))
+        )
+        for view in (x, x[:, :, ::-1])
+    ]
+    single = (probabilities[0].argmax(-1) == y_test).mean()
+    averaged = ((probabilities[0] + probabilities[1]).argmax(-1) == y_test).mean()
+    metrics = family.evaluate(model, data, run_dir)
+    assert metrics["accuracy"] == pytest.approx(single)
+    assert metrics["flip_averaged_accuracy"] == pytest.approx(averaged)
+    # Both views disagree on some images, so the two numbers can differ.
+    assert (probabilities[0].argmax(-1) != probabilities[1].argmax(-1)).any()
+
+
+def test_no_flip_averaging_for_runs_trained_without_flips(trained, tmp_path):
+    family, model, run_dir, data = trained
+    record = {"model": "vit", "config": {"augment_flip": False}}
+    (tmp_path / RUN_FILE).write_text(json.dumps(record))
+    assert set(family.evaluate(model, data, tmp_path)) == {"accuracy", "loss"}
 
 
 def test_predict_prints_class_names_and_explains(
