@@ -323,9 +323,10 @@ class ViTFamily(ModelFamily):
             "loss": float(loss),
         }
         if with_flips:
-            mean_probs = np.exp(log_probs) + np.exp(np.concatenate(mirrored_log_probs))
+            # The sum of both views' probabilities has the mean's argmax.
+            summed = np.exp(log_probs) + np.exp(np.concatenate(mirrored_log_probs))
             metrics["flip_averaged_accuracy"] = float(
-                (mean_probs.argmax(axis=-1) == labels).mean()
+                (summed.argmax(axis=-1) == labels).mean()
             )
         return metrics
 
