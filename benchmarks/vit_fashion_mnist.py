@@ -192,12 +192,13 @@ def main():
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    flip_averaged = result["test_accuracy_flip_averaged"]
     rows = [
         ("test accuracy", f"{100 * result['test_accuracy']:.2f}%"),
         (
             "test accuracy, flip-averaged",
-            f"{100 * test['flip_averaged_accuracy']:.2f}%"
-            if "flip_averaged_accuracy" in test
+            f"{100 * flip_averaged:.2f}%"
+            if flip_averaged is not None
             else "(preset trains without flips)",
         ),
         ("training time", f"{result['train_seconds']:.0f} s (budget {seconds:.0f} s)"),

@@ -47,11 +47,11 @@ def _match_channels(images, channels):
     return np.round(images @ weights)[..., None].clip(0, 255).astype(np.uint8)
 
 
-def _log_probabilities(model, images):
-    """The model's log-softmax on a batch, in float64 (logits may be bfloat16)."""
-    logits = np.asarray(model(images, training=False), np.float64)
-    logits -= logits.max(axis=-1, keepdims=True)
-    return logits - np.log(np.exp(logits).sum(axis=-1, keepdims=True))
+def _log_softmax(logits):
+    """Log-softmax over the last axis, in float64 (logits may be bfloat16)."""
+    logits = np.asarray(logits, np.float64)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def load_splits(source, seed=0):
@@ -311,10 +311,11 @@ class ViTFamily(ModelFamily):
         with_flips = config.get("augment_flip", True)
         log_probs, mirrored_log_probs, labels = [], [], []
         for images, batch_labels in data.test:
-            log_probs.append(_log_probabilities(model, images))
+            log_probs.append(_log_softmax(model(images, training=False)))
             if with_flips:
                 # Images are (batch, height, width, channels): width is axis 2.
-                mirrored_log_probs.append(_log_probabilities(model, images[:, :, ::-1]))
+                mirrored = model(images[:, :, ::-1], training=False)
+                mirrored_log_probs.append(_log_softmax(mirrored))
             labels.append(np.asarray(batch_labels))
         log_probs, labels = np.concatenate(log_probs), np.concatenate(labels)
         loss = -log_probs[np.arange(len(labels)), labels].mean()
@@ -353,9 +354,7 @@ class ViTFamily(ModelFamily):
         names = preprocessing["class_names"]
         originals, batch = preprocess_files(inputs, preprocessing)
         x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
-        logits = np.asarray(model.predict(x, verbose=0), np.float64)
-        probabilities = np.exp(logits - logits.max(axis=-1, keepdims=True))
-        probabilities /= probabilities.sum(axis=-1, keepdims=True)
+        probabilities = np.exp(_log_softmax(model.predict(x, verbose=0)))
         lines = []
         for path, row in zip(inputs, probabilities):
             best = np.argsort(-row)[: min(top, len(names))]
