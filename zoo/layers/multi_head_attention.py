@@ -128,38 +128,38 @@ class MultiHeadAttention(keras.layers.Layer):
         self._value_dim = self.value_dim or self._key_dim
         self._output_dim = self.output_dim or query_features
 
+        # The projections see the (batch, length) axes flattened into one
+        # (`_project`): the weights are those of Keras' (batch, length, ...)
+        # equations, but the kernel gradient is then one matrix product over
+        # all tokens. TensorFlow differentiates the 3-D equation as one small
+        # product per sequence followed by a sum over the batch, which is
+        # slower (docs/speed.md).
         def projection(name, head_dim, input_shape):
             layer = keras.layers.EinsumDense(
-                "abc,cde->abde",
-                output_shape=(None, self.num_heads, head_dim),
+                "ac,cde->ade",
+                output_shape=(self.num_heads, head_dim),
                 bias_axes="de" if self.use_bias else None,
                 kernel_initializer=self.kernel_initializer,
                 bias_initializer=self.bias_initializer,
                 dtype=self.dtype_policy,
                 name=name,
             )
-            # The (batch, length) axes survive the projection, so the padding
-            # mask still applies to its output.
-            layer.supports_masking = True
-            layer.build(input_shape)
+            layer.build((None, input_shape[-1]))
             return layer
 
         self.query_dense = projection("query", self._key_dim, query_shape)
         self.key_dense = projection("key", self._key_dim, key_shape)
         self.value_dense = projection("value", self._value_dim, value_shape)
         self.output_dense = keras.layers.EinsumDense(
-            "abcd,cde->abe",
-            output_shape=(None, self._output_dim),
+            "acd,cde->ae",
+            output_shape=(self._output_dim,),
             bias_axes="e" if self.use_bias else None,
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
             dtype=self.dtype_policy,
             name="attention_output",
         )
-        self.output_dense.supports_masking = True
-        self.output_dense.build(
-            (query_shape[0], query_shape[1], self.num_heads, self._value_dim)
-        )
+        self.output_dense.build((None, self.num_heads, self._value_dim))
         self.dropout_layer = keras.layers.Dropout(
             self.dropout,
             seed=self.seed,
@@ -182,7 +182,8 @@ class MultiHeadAttention(keras.layers.Layer):
         from this cache at every step instead of projecting them again.
         """
         key = value if key is None else key
-        return ops.stack([self.key_dense(key), self.value_dense(value)], axis=1)
+        k = _project(self.key_dense, key)
+        return ops.stack([k, _project(self.value_dense, value)], axis=1)
 
     def call(
         self,
@@ -206,27 +207,32 @@ class MultiHeadAttention(keras.layers.Layer):
             # With a cache the keys span the whole cache, not ``value``.
             value_mask = implicit_mask(value)
 
-        q = self.query_dense(query)
         position = 0 if cache_update_index is None else cache_update_index
+        if cache is None and cache_update_index is not None:
+            raise ValueError(
+                "`cache_update_index` needs a `cache`; received "
+                f"cache=None and cache_update_index={cache_update_index}."
+            )
+        # Cross-attention over a precomputed cache projects the queries only.
+        reads_cache = cache is not None and cache_update_index is None
+        if not reads_cache and key is query and value is query and self._fusable():
+            q, k, v = self._project_query_key_value(query)
+        else:
+            q = _project(self.query_dense, query)
+            if not reads_cache:
+                k = _project(self.key_dense, key)
+                v = _project(self.value_dense, value)
         if cache is None:
-            if cache_update_index is not None:
-                raise ValueError(
-                    "`cache_update_index` needs a `cache`; received "
-                    f"cache=None and cache_update_index={cache_update_index}."
-                )
-            k = self.key_dense(key)
-            v = self.value_dense(value)
             if self.rotary is not None:
                 k = self.rotary(k)
-        elif cache_update_index is None:
+        elif reads_cache:
             k, v = cache[:, 0], cache[:, 1]
         else:
-            k_new = self.key_dense(key)
             if self.rotary is not None:
-                k_new = self.rotary(k_new, start_index=cache_update_index)
+                k = self.rotary(k, start_index=cache_update_index)
             # One in-place update of the new positions; rebuilding the cache
             # from separately updated keys and values copies all of it.
-            update = ops.stack([k_new, self.value_dense(value)], axis=1)
+            update = ops.stack([k, v], axis=1)
             start = [0, 0, cache_update_index, 0, 0]
             cache = ops.slice_update(cache, start, ops.cast(update, cache.dtype))
             k, v = cache[:, 0], cache[:, 1]
@@ -243,7 +249,7 @@ class MultiHeadAttention(keras.layers.Layer):
             causal_offset=position,
         )
         output, scores = self._attend(q, k, v, mask, return_attention_scores, training)
-        output = self.output_dense(output)
+        output = _project(self.output_dense, output)
 
         results = (output,)
         if return_attention_scores:
@@ -251,6 +257,40 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _fusable(self):
+        # A quantized projection keeps its kernel in another form; it goes
+        # through its own layer.
+        denses = (self.query_dense, self.key_dense, self.value_dense)
+        return all(dense.quantization_mode is None for dense in denses)
+
+    def _project_query_key_value(self, inputs):
+        """Self-attention's queries, keys and values from one matrix product.
+
+        The three kernels side by side make one product three times as wide
+        (and one in the gradient), which keeps the cores busier than three
+        narrow ones. The weights stay in the three projection layers.
+        """
+        denses = (self.query_dense, self.key_dense, self.value_dense)
+        features = self.query_dense.kernel.shape[0]
+        kernel = ops.concatenate(
+            [ops.reshape(dense.kernel, (features, -1)) for dense in denses], axis=-1
+        )
+        outputs = ops.matmul(
+            ops.reshape(inputs, (-1, features)), ops.cast(kernel, self.compute_dtype)
+        )
+        if self.use_bias:
+            bias = ops.concatenate([ops.reshape(dense.bias, (-1,)) for dense in denses])
+            outputs = outputs + ops.cast(bias, self.compute_dtype)
+        key_width = self.num_heads * self._key_dim
+        parts = ops.split(outputs, [key_width, 2 * key_width], axis=-1)
+        # Sizes, not -1: TensorFlow would not know the head size otherwise.
+        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        head_dims = (self._key_dim, self._key_dim, self._value_dim)
+        return tuple(
+            ops.reshape(part, (batch, length, self.num_heads, head_dim))
+            for part, head_dim in zip(parts, head_dims)
+        )
 
     def _attend(self, q, k, v, mask, return_scores, training):
         scale = 1.0 / math.sqrt(self._key_dim)
@@ -305,3 +345,17 @@ class MultiHeadAttention(keras.layers.Layer):
             }
         )
         return config
+
+
+def _project(dense, inputs):
+    """Apply a token-wise ``dense`` to (batch, length, ...) ``inputs``.
+
+    The two leading axes go into one for the product and come back after it.
+    The other axes are those ``dense`` contracts, the leading axes of its
+    kernel: their sizes come from there, as a traced ``inputs`` may not know
+    them.
+    """
+    batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+    contracted = dense.kernel.shape[: len(inputs.shape) - 2]
+    outputs = dense(ops.reshape(inputs, (-1, *contracted)))
+    return ops.reshape(outputs, (batch, length, *outputs.shape[1:]))
