@@ -1,5 +1,7 @@
 """Behaviour of MultiHeadAttention beyond the shared layer contract."""
 
+import collections
+
 import keras
 import numpy as np
 import pytest
@@ -118,6 +120,62 @@ def test_quantized_projections_skip_the_fused_product():
     # projection layer; the same tensor must do so too once they are int8.
     separate = layer(x, keras.ops.copy(x))
     np.testing.assert_allclose(numpy(layer(x, x)), numpy(separate), atol=1e-6)
+
+
+def lora_pair(rng, rank=2):
+    """A zoo and a Keras attention layer with the same LoRA-adapted weights."""
+    x = rng.normal(size=(2, 5, 8)).astype("float32")
+    reference, ours = keras.layers.MultiHeadAttention(2, 4), MultiHeadAttention(2)
+    reference(x, x)
+    ours(x, x)
+    for layer in (reference._query_dense, reference._value_dense):
+        layer.enable_lora(rank)
+        # Adapters away from their zero start, so that they count.
+        layer.lora_kernel_b.assign(rng.normal(size=layer.lora_kernel_b.shape))
+    ours.query_dense.enable_lora(rank)
+    ours.value_dense.enable_lora(rank)
+    ours.set_weights(reference.get_weights())
+    return ours, reference, x
+
+
+def test_lora_adapters_act_and_train_as_on_keras_attention():
+    rng = np.random.default_rng(11)
+    ours, reference, x = lora_pair(rng)
+    targets = rng.normal(size=x.shape).astype("float32")
+    x = keras.ops.convert_to_tensor(x)  # one tensor: the fused self-attention
+    np.testing.assert_allclose(numpy(ours(x, x)), numpy(reference(x, x)), atol=1e-5)
+    expected = one_training_step(reference, x, targets)
+    got = one_training_step(ours, x, targets)
+    for ours_weight, keras_weight in zip(got, expected):
+        np.testing.assert_allclose(ours_weight, keras_weight, atol=1e-5)
+
+
+def test_lora_adapted_attention_saves_merged_and_reloads(tmp_path):
+    ours, _, x = lora_pair(np.random.default_rng(13))
+    source = keras.Input(x.shape[1:])
+    model = keras.Model(source, ours(source, source))
+    model.save(tmp_path / "lora.keras")
+    # Keras saves each adapted kernel with its adapters merged in.
+    reloaded = keras.saving.load_model(tmp_path / "lora.keras")
+    np.testing.assert_allclose(numpy(reloaded(x)), numpy(model(x)), atol=1e-5)
+
+
+@pytest.mark.parametrize("attention", ["self", "cross"])
+def test_each_projection_reads_its_kernel_once_per_call(attention, monkeypatch):
+    # With LoRA, reading `kernel` merges the adapters into it: a product.
+    ours, _, x = lora_pair(np.random.default_rng(12))
+    x = keras.ops.convert_to_tensor(x)
+    value = x if attention == "self" else keras.ops.copy(x)
+    reads = collections.Counter()
+    kernel = keras.layers.EinsumDense.kernel
+
+    def counted(layer):
+        reads[layer.name] += 1
+        return kernel.fget(layer)
+
+    monkeypatch.setattr(keras.layers.EinsumDense, "kernel", property(counted))
+    ours(x, value)
+    assert reads == {"query": 1, "key": 1, "value": 1, "attention_output": 1}
 
 
 def test_causal_mask_hides_future_tokens():

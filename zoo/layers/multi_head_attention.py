@@ -127,6 +127,11 @@ class MultiHeadAttention(keras.layers.Layer):
         self._key_dim = self.key_dim or query_features // self.num_heads
         self._value_dim = self.value_dim or self._key_dim
         self._output_dim = self.output_dim or query_features
+        # The sizes each projection contracts, kept for `_project`: reading
+        # them off `dense.kernel` would merge a LoRA kernel once more per call.
+        self._query_features = query_features
+        self._key_features = key_shape[-1]
+        self._value_features = value_shape[-1]
 
         # The projections see the (batch, length) axes flattened into one
         # (`_project`): the weights are those of Keras' (batch, length, ...)
@@ -182,8 +187,9 @@ class MultiHeadAttention(keras.layers.Layer):
         from this cache at every step instead of projecting them again.
         """
         key = value if key is None else key
-        k = _project(self.key_dense, key)
-        return ops.stack([k, _project(self.value_dense, value)], axis=1)
+        k = _project(self.key_dense, key, self._key_features)
+        v = _project(self.value_dense, value, self._value_features)
+        return ops.stack([k, v], axis=1)
 
     def call(
         self,
@@ -218,10 +224,10 @@ class MultiHeadAttention(keras.layers.Layer):
         if not reads_cache and key is query and value is query and self._fusable():
             q, k, v = self._project_query_key_value(query)
         else:
-            q = _project(self.query_dense, query)
+            q = _project(self.query_dense, query, self._query_features)
             if not reads_cache:
-                k = _project(self.key_dense, key)
-                v = _project(self.value_dense, value)
+                k = _project(self.key_dense, key, self._key_features)
+                v = _project(self.value_dense, value, self._value_features)
         if cache is None:
             if self.rotary is not None:
                 k = self.rotary(k)
@@ -249,7 +255,7 @@ class MultiHeadAttention(keras.layers.Layer):
             causal_offset=position,
         )
         output, scores = self._attend(q, k, v, mask, return_attention_scores, training)
-        output = _project(self.output_dense, output)
+        output = _project(self.output_dense, output, (self.num_heads, self._value_dim))
 
         results = (output,)
         if return_attention_scores:
@@ -272,7 +278,7 @@ class MultiHeadAttention(keras.layers.Layer):
         narrow ones. The weights stay in the three projection layers.
         """
         denses = (self.query_dense, self.key_dense, self.value_dense)
-        features = self.query_dense.kernel.shape[0]
+        features = self._query_features
         kernel = ops.concatenate(
             [ops.reshape(dense.kernel, (features, -1)) for dense in denses], axis=-1
         )
@@ -347,15 +353,15 @@ class MultiHeadAttention(keras.layers.Layer):
         return config
 
 
-def _project(dense, inputs):
-    """Apply a token-wise ``dense`` to (batch, length, ...) ``inputs``.
+def _project(dense, inputs, contracted):
+    """Apply a token-wise ``dense`` to (batch, length, *contracted) ``inputs``.
 
     The two leading axes go into one for the product and come back after it.
-    The other axes are those ``dense`` contracts, the leading axes of its
-    kernel: their sizes come from there, as a traced ``inputs`` may not know
-    them.
+    ``contracted`` (an int or a tuple) gives the sizes of the other axes, as a
+    traced ``inputs`` may not know them.
     """
     batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
-    contracted = dense.kernel.shape[: len(inputs.shape) - 2]
+    if isinstance(contracted, int):
+        contracted = (contracted,)
     outputs = dense(ops.reshape(inputs, (-1, *contracted)))
     return ops.reshape(outputs, (batch, length, *outputs.shape[1:]))
