@@ -114,8 +114,17 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = args.run_dir or Path(scratch)
         run_dir.mkdir(parents=True, exist_ok=True)
-        # prepare_data reads the preset's augmentation from the run record.
-        record = {"model": "vit", "config": config}
+        # prepare_data reads the preset's augmentation from the run record;
+        # the rest lets `zoo evaluate/predict/export DIR` use the run folder.
+        record = {
+            "model": "vit",
+            "preset": args.preset,
+            "data": "fashion_mnist",
+            "config": config,
+            "batch_size": batch_size,
+            "seed": args.seed,
+            "precision": args.precision,
+        }
         (run_dir / runs.RUN_FILE).write_text(json.dumps(record))
         data = family.prepare_data(
             "fashion_mnist", batch_size, run_dir, seed=args.seed, pipeline=args.pipeline

@@ -106,6 +106,14 @@ def test_evaluate_a_folder_without_a_run_is_an_error(tmp_path, capsys):
     assert "holds no zoo run" in capsys.readouterr().err
 
 
+def test_evaluate_a_run_that_names_no_data_asks_for_it(tmp_path, capsys):
+    # As benchmarks wrote their run folders before they recorded the data.
+    (tmp_path / "run.json").write_text(json.dumps({"model": "vit", "config": {}}))
+    (tmp_path / "model.keras").write_bytes(b"")
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    assert "does not record the data it was trained on" in capsys.readouterr().err
+
+
 def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
     out = tmp_path / "run"
     trained = run_zoo(

@@ -38,8 +38,11 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     run resumed at epoch ``k`` would see epoch 0's order again. Repeating the
     finite dataset into one stream and skipping the batches that earlier
     sessions consumed gives a resumed run exactly the batches of an
-    uninterrupted one. A dataset with a ``set_pass(index)`` method is told
-    the pass to serve instead.
+    uninterrupted one. That replay computes every skipped batch, though; so
+    a dataset with a ``set_pass(index)`` method is told the pass to serve
+    instead, and a ``tf.data.Dataset`` with a ``stream_from_pass(index)``
+    attribute (`zoo.data.images.PassStream`) gives the stream that starts
+    at that pass.
 
     Returns:
         ``(dataset, steps_per_epoch)``; the dataset unchanged when it is not a
@@ -54,6 +57,9 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     steps = _steps_per_epoch(train_ds, steps_per_epoch)
     if not hasattr(train_ds, "repeat") or steps is None:
         return train_ds, steps_per_epoch
+    stream_from_pass = getattr(train_ds, "stream_from_pass", None)
+    if stream_from_pass is not None:
+        return stream_from_pass(epochs_done), steps
     skipped = epochs_done * steps
     return train_ds.repeat().skip(skipped), steps
 

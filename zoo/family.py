@@ -18,7 +18,9 @@ class PreparedData:
     Attributes:
         train: finite, batched ``tf.data.Dataset`` of (inputs, targets); the
             recipe repeats it, so it must reshuffle deterministically (seeded)
-            on each pass.
+            on each pass; or a ``stream_from_pass`` attribute gives the
+            stream of its passes from any pass on (see
+            `training.recipe.resumable_stream`).
         validation: batched validation split, or None.
         test: batched test split, or None.
         info: what the model needs to know of the data (number of classes,

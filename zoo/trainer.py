@@ -135,6 +135,12 @@ def load_run(run_dir):
 
 def evaluate_run(run_dir, data=None, batch_size=None):
     """Evaluate a trained run on the test split of ``data`` (default: its own)."""
+    record = runs.require_run(run_dir)
+    if not (data or record.get("data")):
+        raise ValueError(
+            f"DIR {str(run_dir)!r} does not record the data it was trained on: "
+            f"expected a 'data' entry in its {runs.RUN_FILE}; pass --data SOURCE"
+        )
     family, record, model = load_run(run_dir)
     prepared = family.prepare_data(
         data or record["data"],

@@ -195,3 +195,55 @@ def test_resumed_stream_sees_the_same_augmented_batches(fashion_mnist_small):
         np.testing.assert_array_equal(got, expected)
     first_pass = [b[0].numpy() for b in make().take(3)]
     assert not np.array_equal(first_pass[0], uninterrupted[0])
+
+
+def stream_batches(x, labels, first_pass, batches, **augmentation):
+    dataset = image_data.make_image_dataset(
+        x, labels, [0.3], [0.3], 16, training=True, seed=5, **augmentation
+    )
+    stream = dataset.stream_from_pass(first_pass).take(batches)
+    return [(a.numpy(), b.numpy()) for a, b in stream]
+
+
+def test_pass_stream_enters_any_pass_with_the_batches_of_the_whole_stream(
+    fashion_mnist_small,
+):
+    (x, _), _ = fashion_mnist_small
+    x = x[:40, ..., None]
+    ids = np.arange(40)  # labels that name each image
+    # 40 images in batches of 16: 3 batches a pass, the last one of 8.
+    whole = stream_batches(x, ids, 0, 9)
+    from_pass_2 = stream_batches(x, ids, 2, 3)
+    for (images, labels), (got_images, got_labels) in zip(whole[6:], from_pass_2):
+        np.testing.assert_array_equal(got_labels, labels)
+        np.testing.assert_array_equal(got_images, images)
+    passes = [np.concatenate([b for _, b in whole[i : i + 3]]) for i in (0, 3, 6)]
+    assert [len(b) for _, b in whole[:3]] == [16, 16, 8]
+    for order in passes:  # every image once a pass
+        np.testing.assert_array_equal(np.sort(order), ids)
+    assert not np.array_equal(passes[0], passes[1])
+    # Each image is augmented afresh in each pass, not as in the pass before.
+    first, second = (
+        {int(i): image for b, ls in whole[k : k + 3] for i, image in zip(ls, b)}
+        for k in (0, 3)
+    )
+    assert sum(np.array_equal(first[i], second[i]) for i in ids) < 20
+
+
+def test_pass_stream_batches_are_the_images_they_name(fashion_mnist_small):
+    (x, _), _ = fashion_mnist_small
+    x = x[:40, ..., None]
+    for images, labels in stream_batches(x, np.arange(40), 1, 3, pad=0, flip=False):
+        np.testing.assert_allclose(images, (x[labels] / 255 - 0.3) / 0.3, atol=1e-5)
+
+
+def test_pass_stream_rejects_a_bad_first_pass(fashion_mnist_small):
+    (x, y), _ = fashion_mnist_small
+    dataset = image_data.make_image_dataset(
+        x[:8, ..., None], y[:8], [0.3], [0.3], 4, training=True
+    )
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="`first_pass` must be a non-negative"):
+            dataset.stream_from_pass(bad)
+    plain = image_data.make_image_dataset(x[:8, ..., None], y[:8], [0.3], [0.3], 4)
+    assert not hasattr(plain, "stream_from_pass")  # evaluation data has no passes

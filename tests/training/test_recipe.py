@@ -168,19 +168,21 @@ class PassIndexedBatches(keras.utils.PyDataset):
         self.set_pass(self.pass_index + 1)
 
 
-def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(tmp_path):
-    def fit(train, out_dir, callbacks=()):
-        return recipe.fit(
-            build,
-            train,
-            None,
-            str(out_dir),
-            epochs=4,
-            loss="mse",
-            callbacks=list(callbacks),
-            verbose=0,
-        )
+def fit_four_epochs(train, out_dir, callbacks=()):
+    return recipe.fit(
+        build,
+        train,
+        None,
+        str(out_dir),
+        epochs=4,
+        loss="mse",
+        callbacks=list(callbacks),
+        verbose=0,
+    )
 
+
+def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(tmp_path):
+    fit = fit_four_epochs
     uninterrupted = PassIndexedBatches()
     fit(uninterrupted, tmp_path / "reference")
     interrupted = PassIndexedBatches()
@@ -193,6 +195,30 @@ def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(tmp_path):
     assert interrupted.passes_served + resumed.passes_served == (
         uninterrupted.passes_served
     )
+
+
+def test_a_resumed_run_starts_a_tf_data_stream_at_its_pass(tmp_path):
+    """A dataset's ``stream_from_pass`` replaces replaying the earlier passes."""
+    requested = []
+
+    def fit(callbacks=()):
+        train, _ = datasets()
+        endless = train.repeat()
+
+        def stream_from_pass(index):
+            requested.append(index)
+            return endless
+
+        train.stream_from_pass = stream_from_pass
+        return fit_four_epochs(train, tmp_path, callbacks)
+
+    with pytest.raises(KeyboardInterrupt):
+        fit([CrashAt(2)])
+    history = fit()
+    assert requested == [0, 2]
+    assert history.epoch == [2, 3]
+    # Four batches of 16 a pass: the stream stands in for the finite dataset.
+    assert int(history.model.optimizer.iterations) == 16
 
 
 def test_compiled_model_is_used_as_compiled(tmp_path):

@@ -360,7 +360,11 @@ def make_image_dataset(
             gets one of the two, at even odds.
 
     Returns:
-        A finite ``tf.data.Dataset`` of ``(float32 images, labels)``.
+        A finite ``tf.data.Dataset`` of ``(float32 images, labels)``. A
+        training dataset also has ``stream_from_pass(index)``: the endless
+        stream of its passes from pass ``index`` on (`PassStream`), which
+        `training.recipe.fit` trains on so that a resumed run starts at its
+        pass at once instead of replaying the passes before it.
 
     Example:
         >>> ds = make_image_dataset(x, y, [0.5], [0.25], 32)  # doctest: +SKIP
@@ -371,33 +375,130 @@ def make_image_dataset(
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
+    labels = np.asarray(labels)
+    transform = _batch_transform(
+        mean, std, training, pad, flip, mixup, cutmix, num_classes, images.shape[1:3]
+    )
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels))
+    if not training:
+        dataset = dataset.batch(batch_size).map(
+            lambda x, y: transform(x, y, None), num_parallel_calls=tf.data.AUTOTUNE
+        )
+        return dataset.prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    # One seed per batch position in a pass, the same in every pass: with
+    # the seeded reshuffle, each pass depends only on (seed, pass).
+    seeds = tf.data.Dataset.random(seed=seed).batch(2)
+    dataset = tf.data.Dataset.zip((dataset.batch(batch_size), seeds)).map(
+        lambda pair, s: transform(*pair, s),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    # An attribute, as tf.data datasets cannot be subclassed: it is lost by
+    # any further transformation, after which the recipe falls back to
+    # replaying the passes (correct, only slower).
+    dataset.stream_from_pass = PassStream(images, labels, batch_size, seed, transform)
+    return dataset
+
+
+class PassStream:
+    """The passes of a training set as one endless stream, from any pass on.
+
+    Pass ``p`` orders the examples by a permutation drawn from
+    ``(seed, p)`` and augments batch ``b`` of the stream with seed
+    ``(b, seed)``, so every pass is a pure function of its index. A run
+    resumed at pass ``p`` thus starts there at once and sees the batches of
+    an uninterrupted run; a finite dataset repeated and skipped
+    (``repeat().skip(p * steps)``) would compute every batch before it
+    (about 0.75 s per Fashion-MNIST pass on 2 cores, so 7 minutes at pass
+    580). Unlike the finite dataset's, the augmentation also differs from
+    one pass to the next.
+
+    Args:
+        images: ``uint8`` (N, h, w, c).
+        labels: (N,) labels.
+        batch_size: examples per batch (the last batch of a pass may be
+            smaller, as in the finite dataset).
+        seed: seed of the orders and of the augmentation.
+        transform: ``(uint8 images, labels, seed pair) -> batch``.
+    """
+
+    def __init__(self, images, labels, batch_size, seed, transform):
+        self.images, self.labels = images, labels
+        self.batch_size, self.seed, self.transform = batch_size, seed, transform
+        self.steps_per_pass = -(-len(images) // batch_size)
+
+    def __call__(self, first_pass):
+        """The stream of batches from pass ``first_pass`` (>= 0) on."""
+        import tensorflow as tf
+
+        if (
+            isinstance(first_pass, bool)
+            or not isinstance(first_pass, (int, np.integer))
+            or first_pass < 0
+        ):
+            raise ValueError(
+                f"`first_pass` must be a non-negative integer; received {first_pass!r}"
+            )
+        count, steps = len(self.images), self.steps_per_pass
+        images, labels = tf.constant(self.images), tf.constant(self.labels)
+        seed = tf.constant(self.seed, tf.int64)
+
+        def batch_indices(pass_index):
+            # Only indices flow through the pass boundary; the images are
+            # gathered in the parallel map below.
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(count, dtype=tf.int64), tf.stack([seed, pass_index])
+            )
+            return tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
+
+        def load(batch_number, indices):
+            return self.transform(
+                tf.gather(images, indices),
+                tf.gather(labels, indices),
+                tf.stack([batch_number, seed]),
+            )
+
+        passes = tf.data.Dataset.range(first_pass, np.iinfo(np.int64).max // steps)
+        stream = passes.flat_map(batch_indices).enumerate(first_pass * steps)
+        stream = stream.map(
+            load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
+        return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def _batch_transform(
+    mean, std, training, pad, flip, mixup, cutmix, num_classes, image_size
+):
+    """``(uint8 images, labels, seed pair) -> (float32 images, labels)``.
+
+    Training batches are augmented, normalized and then mixed (MixUp or
+    CutMix, when on); the seed pair makes it stateless, so that resumed runs
+    are exact. Other batches are only normalized (their seed may be None).
+    """
+    import tensorflow as tf
+
     mean32 = tf.constant(mean, tf.float32)
     std32 = tf.constant(std, tf.float32)
-    dataset = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels)))
-    if training:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size)
-    if training:
-        # One seed per batch position in a pass, the same in every pass: with
-        # the seeded reshuffle, each pass is a pure function of (seed, pass),
-        # so a resumed run that re-enters the stream sees the same batches.
-        seeds = tf.data.Dataset.random(seed=seed).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            lambda pair, s: (augment_images(pair[0], s, pad, flip), pair[1]),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+    mix = (
+        _label_mixing_function(mixup, cutmix, num_classes, image_size)
+        if training and (mixup or cutmix)
+        else None
+    )
 
-    def to_float(x, y):
-        return (tf.cast(x, tf.float32) / 255.0 - mean32) / std32, y
+    def transform(images, labels, seed):
+        if training:
+            augment_seed, mix_seed = tf.unstack(
+                tf.random.experimental.stateless_split(seed, 2)
+            )
+            images = augment_images(images, augment_seed, pad, flip)
+        images = (tf.cast(images, tf.float32) / 255.0 - mean32) / std32
+        if mix is not None:
+            images, labels = mix(images, labels, mix_seed)
+        return images, labels
 
-    dataset = dataset.map(to_float, num_parallel_calls=tf.data.AUTOTUNE)
-    if training and (mixup or cutmix):
-        seeds = tf.data.Dataset.random(seed=seed + 1).batch(2)
-        dataset = tf.data.Dataset.zip((dataset, seeds)).map(
-            _label_mixing_function(mixup, cutmix, num_classes, images.shape[1:3])
-        )
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return transform
 
 
 def _label_mixing_function(mixup, cutmix, num_classes, image_size):
@@ -409,9 +510,7 @@ def _label_mixing_function(mixup, cutmix, num_classes, image_size):
         g1, g2 = (tf.random.stateless_gamma([], s, alpha) for s in seeds)
         return g1 / (g1 + g2)
 
-    def mix(pair, seed):
-        # Stateless, like the augmentation, so that resumed runs are exact.
-        x, y = pair
+    def mix(x, y, seed):
         y = tf.one_hot(y, num_classes)
         seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 7))
         order = tf.argsort(tf.random.stateless_uniform([tf.shape(x)[0]], seeds[0]))
