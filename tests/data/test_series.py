@@ -325,6 +325,28 @@ def test_training_windows_reshuffle_reproducibly(weather_frame):
     assert not np.array_equal(first[0], ordered)
 
 
+def test_training_stream_entered_at_a_pass_continues_as_the_whole_stream(
+    weather_frame,
+):
+    data = series.load_series(weather_frame, lookback=28, horizon=7)
+    dataset = data.dataset("train", 256, shuffle=True, seed=3)
+    steps = int(dataset.cardinality())
+
+    def first_targets(stream, batches):
+        return [b[1][:, 0, 0] for b in stream.take(batches).as_numpy_iterator()]
+
+    whole = first_targets(dataset.stream_from_pass(0), 2 * steps)
+    resumed = first_targets(dataset.stream_from_pass(1), steps)
+    for expected, got in zip(whole[steps:], resumed):
+        np.testing.assert_array_equal(got, expected)
+    # Every window once a pass, in a new order each pass.
+    ordered = data.arrays("train")[1][:, 0, 0]
+    passes = [np.concatenate(whole[:steps]), np.concatenate(whole[steps:])]
+    for windows in passes:
+        np.testing.assert_array_equal(np.sort(windows), np.sort(ordered))
+    assert not np.array_equal(passes[0], passes[1])
+
+
 def test_covariates_and_calendar_are_known_future_inputs(elecdemand_frame):
     data = series.load_series(
         elecdemand_frame,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zoo.data.passes import PassStream, pass_order
+
 
 def bucket_boundaries(max_length, width=4):
     """Return boundaries ``width, 2*width, ...`` up to past ``max_length``."""
@@ -40,7 +42,11 @@ def seq2seq_dataset(
         width: batches are padded to a multiple of ``width`` tokens.
 
     Returns:
-        The dataset.
+        The dataset. With ``shuffle``, it also has ``stream_from_pass(index)``,
+        the endless stream of its passes from pass ``index`` on (each pass a
+        function of ``(seed, index)``; `zoo.data.passes`), which
+        `training.recipe.fit` trains on so that a resumed run starts at its
+        pass at once.
     """
     import tensorflow as tf
 
@@ -64,30 +70,7 @@ def seq2seq_dataset(
         source_array[i, : len(source)] = source
         decoder_array[i, : len(target) + 1] = [start_id] + target
         label_array[i, : len(target) + 1] = target + [end_id]
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (source_array, decoder_array, label_array, source_lengths, target_lengths)
-    )
-    if shuffle:
-        dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(
-        lambda s, d, y, ls, lt: (s[:ls], d[:lt], y[:lt]),
-        num_parallel_calls=tf.data.AUTOTUNE,
-        deterministic=True,
-    )
-    dataset = dataset.bucket_by_sequence_length(
-        lambda s, d, y: tf.maximum(tf.shape(s)[0], tf.shape(d)[0]),
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        pad_to_bucket_boundary=False,
-    )
-    # Padding each side to a multiple of ``width`` leaves only a few batch
-    # shapes (few retraces) and never goes past a model length that is itself
-    # a multiple of ``width``.
-    dataset = dataset.map(
-        lambda s, d, y: (_pad_to_multiple(s, width), *_pad_pair(d, y, width))
-    )
-    if shuffle:
-        dataset = dataset.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
+    arrays = (source_array, decoder_array, label_array, source_lengths, target_lengths)
 
     # Bucketing hides the number of batches from tf.data, but it does not
     # depend on the order: ceil(pairs in bucket / batch_size) per bucket.
@@ -97,12 +80,58 @@ def seq2seq_dataset(
         minlength=len(boundaries) + 1,
     )
     batches = int(sum(-(-int(n) // batch_size) for n in buckets))
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
 
-    def to_inputs(source, decoder, labels):
-        return {"encoder_token_ids": source, "decoder_token_ids": decoder}, labels
+    def bucketed(examples, batch_shuffle_seed):
+        """One pass of ``examples`` (rows of ``arrays``) as padded batches."""
+        dataset = examples.map(
+            lambda s, d, y, ls, lt: (s[:ls], d[:lt], y[:lt]),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        dataset = dataset.bucket_by_sequence_length(
+            lambda s, d, y: tf.maximum(tf.shape(s)[0], tf.shape(d)[0]),
+            bucket_boundaries=boundaries,
+            bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+            pad_to_bucket_boundary=False,
+        )
+        # Padding each side to a multiple of ``width`` leaves only a few batch
+        # shapes (few retraces) and never goes past a model length that is
+        # itself a multiple of ``width``.
+        dataset = dataset.map(
+            lambda s, d, y: (_pad_to_multiple(s, width), *_pad_pair(d, y, width))
+        )
+        if batch_shuffle_seed is not None:
+            dataset = dataset.shuffle(
+                64, seed=batch_shuffle_seed, reshuffle_each_iteration=True
+            )
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
+        return dataset.map(_to_inputs)
 
-    return dataset.map(to_inputs).prefetch(tf.data.AUTOTUNE)
+    # Tensors once, shared by the finite dataset and the training stream.
+    tensors = tuple(tf.constant(array) for array in arrays)
+    dataset = tf.data.Dataset.from_tensor_slices(tensors)
+    if not shuffle:
+        return bucketed(dataset, None).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
+    dataset = bucketed(dataset, seed + 1).prefetch(tf.data.AUTOTUNE)
+
+    def one_pass(pass_index):
+        # The pairs in the pass's own order make each pass a function of its
+        # index. The batch shuffle restarts with the same seed in every pass,
+        # which is enough to mix the bucket lengths of batches that differ
+        # from pass to pass (tf.data takes no tensor seed once a global seed
+        # is set, so the seed cannot be drawn from the pass).
+        order = pass_order(len(pairs), seed, pass_index)
+        examples = tuple(tf.gather(array, order) for array in tensors)
+        return bucketed(tf.data.Dataset.from_tensor_slices(examples), seed + 1)
+
+    # Lost by further transformations; see `zoo.data.passes`.
+    dataset.stream_from_pass = PassStream(one_pass)
+    return dataset
+
+
+def _to_inputs(source, decoder, labels):
+    return {"encoder_token_ids": source, "decoder_token_ids": decoder}, labels
 
 
 def _pad_to_multiple(batch, width):

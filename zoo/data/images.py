@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.data.passes import PassStream, pass_order
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 """File suffixes read as images from a class folder."""
 
@@ -362,7 +364,7 @@ def make_image_dataset(
     Returns:
         A finite ``tf.data.Dataset`` of ``(float32 images, labels)``. A
         training dataset also has ``stream_from_pass(index)``: the endless
-        stream of its passes from pass ``index`` on (`PassStream`), which
+        stream of its passes from pass ``index`` on (`zoo.data.passes`), which
         `training.recipe.fit` trains on so that a resumed run starts at its
         pass at once instead of replaying the passes before it.
 
@@ -375,10 +377,12 @@ def make_image_dataset(
     images = np.asarray(images)
     if images.ndim == 3:
         images = images[..., None]
-    labels = np.asarray(labels)
     transform = _batch_transform(
         mean, std, training, pad, flip, mixup, cutmix, num_classes, images.shape[1:3]
     )
+    # Tensors once, shared by the finite dataset and the training stream, so
+    # that training does not hold a second copy of the images.
+    images, labels = tf.constant(images), tf.constant(np.asarray(labels))
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
     if not training:
         dataset = dataset.batch(batch_size).map(
@@ -398,74 +402,38 @@ def make_image_dataset(
     # An attribute, as tf.data datasets cannot be subclassed: it is lost by
     # any further transformation, after which the recipe falls back to
     # replaying the passes (correct, only slower).
-    dataset.stream_from_pass = PassStream(images, labels, batch_size, seed, transform)
+    dataset.stream_from_pass = _training_stream(
+        images, labels, batch_size, seed, transform
+    )
     return dataset
 
 
-class PassStream:
-    """The passes of a training set as one endless stream, from any pass on.
+def _training_stream(images, labels, batch_size, seed, transform):
+    """`PassStream` of the training batches (image and label tensors).
 
-    Pass ``p`` orders the examples by a permutation drawn from
-    ``(seed, p)`` and augments batch ``b`` of the stream with seed
-    ``(b, seed)``, so every pass is a pure function of its index. A run
-    resumed at pass ``p`` thus starts there at once and sees the batches of
-    an uninterrupted run; a finite dataset repeated and skipped
-    (``repeat().skip(p * steps)``) would compute every batch before it
-    (about 0.75 s per Fashion-MNIST pass on 2 cores, so 7 minutes at pass
-    580). Unlike the finite dataset's, the augmentation also differs from
-    one pass to the next.
-
-    Args:
-        images: ``uint8`` (N, h, w, c).
-        labels: (N,) labels.
-        batch_size: examples per batch (the last batch of a pass may be
-            smaller, as in the finite dataset).
-        seed: seed of the orders and of the augmentation.
-        transform: ``(uint8 images, labels, seed pair) -> batch``.
+    Pass ``p`` orders the examples by `pass_order` and batch ``b`` of the
+    stream is augmented with seed ``(b, seed)``: unlike the finite dataset's,
+    the augmentation also differs from one pass to the next.
     """
+    import tensorflow as tf
 
-    def __init__(self, images, labels, batch_size, seed, transform):
-        self.images, self.labels = images, labels
-        self.batch_size, self.seed, self.transform = batch_size, seed, transform
-        self.steps_per_pass = -(-len(images) // batch_size)
+    count = len(images)
+    seed = tf.constant(seed, tf.int64)
 
-    def __call__(self, first_pass):
-        """The stream of batches from pass ``first_pass`` (>= 0) on."""
-        import tensorflow as tf
+    def batch_indices(pass_index):
+        # Only indices cross the pass boundary; images are gathered in the
+        # parallel per-batch map.
+        order = pass_order(count, seed, pass_index)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
-        if (
-            isinstance(first_pass, bool)
-            or not isinstance(first_pass, (int, np.integer))
-            or first_pass < 0
-        ):
-            raise ValueError(
-                f"`first_pass` must be a non-negative integer; received {first_pass!r}"
-            )
-        count, steps = len(self.images), self.steps_per_pass
-        images, labels = tf.constant(self.images), tf.constant(self.labels)
-        seed = tf.constant(self.seed, tf.int64)
-
-        def batch_indices(pass_index):
-            # Only indices flow through the pass boundary; the images are
-            # gathered in the parallel map below.
-            order = tf.random.experimental.stateless_shuffle(
-                tf.range(count, dtype=tf.int64), tf.stack([seed, pass_index])
-            )
-            return tf.data.Dataset.from_tensor_slices(order).batch(self.batch_size)
-
-        def load(batch_number, indices):
-            return self.transform(
-                tf.gather(images, indices),
-                tf.gather(labels, indices),
-                tf.stack([batch_number, seed]),
-            )
-
-        passes = tf.data.Dataset.range(first_pass, np.iinfo(np.int64).max // steps)
-        stream = passes.flat_map(batch_indices).enumerate(first_pass * steps)
-        stream = stream.map(
-            load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    def load(batch_number, indices):
+        return transform(
+            tf.gather(images, indices),
+            tf.gather(labels, indices),
+            tf.stack([batch_number, seed]),
         )
-        return stream.prefetch(tf.data.AUTOTUNE)
+
+    return PassStream(batch_indices, load, steps_per_pass=-(-count // batch_size))
 
 
 def _batch_transform(

@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from zoo.data.passes import PassStream, pass_order
+
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
 """Train, validation and test fractions of the rows."""
 
@@ -628,7 +630,11 @@ class SeriesData:
             seed: the shuffle seed.
 
         Returns:
-            The dataset; inputs and targets as in ``arrays``.
+            The dataset; inputs and targets as in ``arrays``. With
+            ``shuffle``, it also has ``stream_from_pass(index)``, the endless
+            stream of its passes from pass ``index`` on (`zoo.data.passes`),
+            which `training.recipe.fit` trains on so that a resumed run
+            starts at its pass at once.
         """
         import tensorflow as tf  # Deferred: reading a CSV should not need it.
 
@@ -646,13 +652,26 @@ class SeriesData:
                 return {"past_values": past, "future_covariates": covariates}, target
             return past, target
 
+        def windows(window_starts):
+            dataset = window_starts.map(window, num_parallel_calls=tf.data.AUTOTUNE)
+            return dataset.batch(batch_size)
+
         dataset = tf.data.Dataset.from_tensor_slices(starts)
-        if shuffle:
-            dataset = dataset.shuffle(
-                len(starts), seed=seed, reshuffle_each_iteration=True
+        if not shuffle:
+            return windows(dataset).prefetch(tf.data.AUTOTUNE)
+        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
+        dataset = windows(dataset).prefetch(tf.data.AUTOTUNE)
+        all_starts = tf.constant(starts)
+
+        def one_pass(pass_index):
+            order = pass_order(len(starts), seed, pass_index)
+            return windows(
+                tf.data.Dataset.from_tensor_slices(tf.gather(all_starts, order))
             )
-        dataset = dataset.map(window, num_parallel_calls=tf.data.AUTOTUNE)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+        # Lost by further transformations; see `zoo.data.passes`.
+        dataset.stream_from_pass = PassStream(one_pass)
+        return dataset
 
 
 def load_series(
