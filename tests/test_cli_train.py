@@ -157,6 +157,16 @@ def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
     assert exported.returncode == 0, exported.stderr[-3000:]
     assert (tmp_path / "exported" / "saved_model.pb").exists()
 
+    # A folder that records neither its data nor its batch size (as the ViT
+    # benchmark wrote them) is evaluated on the data named.
+    from zoo import trainer
+
+    record = json.loads((out / "run.json").read_text())
+    del record["data"], record["batch_size"]
+    (out / "run.json").write_text(json.dumps(record))
+    again = trainer.evaluate_run(out, data=str(image_folder))
+    assert again["accuracy"] == pytest.approx(metrics["accuracy"], abs=1e-6)
+
 
 def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(
     image_folder, tmp_path

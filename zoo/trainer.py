@@ -144,7 +144,8 @@ def evaluate_run(run_dir, data=None, batch_size=None):
     family, record, model = load_run(run_dir)
     prepared = family.prepare_data(
         data or record["data"],
-        batch_size or record["batch_size"],
+        # Only the speed of evaluation depends on it.
+        batch_size or record.get("batch_size") or 64,
         Path(run_dir),
         seed=record.get("seed", 0),
     )
