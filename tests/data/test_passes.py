@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from zoo.data.passes import PassStream, pass_order
+from zoo.data.passes import PassStream, pass_order, reshuffled_passes
 
 
 def index_batches(pass_index):
@@ -51,3 +51,14 @@ def test_bad_arguments_are_named():
             stream(bad)
     with pytest.raises(ValueError, match="`steps_per_pass` must be given"):
         PassStream(index_batches, per_batch=lambda n, b: b)
+
+
+def test_reshuffled_passes_keep_the_parts_of_each_element_together():
+    ids = tf.range(10, dtype=tf.int64)
+    dataset = reshuffled_passes((ids, ids * 10), 7, lambda d: d.batch(4))
+    finite = [np.concatenate(p) for p in zip(*dataset.as_numpy_iterator())]
+    streamed = [np.concatenate(p) for p in zip(*take(dataset.stream_from_pass(1), 3))]
+    for first, tens in (finite, streamed):
+        np.testing.assert_array_equal(tens, first * 10)
+        np.testing.assert_array_equal(np.sort(first), np.arange(10))
+    assert int(dataset.cardinality()) == 3

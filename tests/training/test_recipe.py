@@ -182,14 +182,13 @@ def fit_four_epochs(train, out_dir, callbacks=()):
 
 
 def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(tmp_path):
-    fit = fit_four_epochs
     uninterrupted = PassIndexedBatches()
-    fit(uninterrupted, tmp_path / "reference")
+    fit_four_epochs(uninterrupted, tmp_path / "reference")
     interrupted = PassIndexedBatches()
     with pytest.raises(KeyboardInterrupt):
-        fit(interrupted, tmp_path / "run", [CrashAt(2)])
+        fit_four_epochs(interrupted, tmp_path / "run", [CrashAt(2)])
     resumed = PassIndexedBatches()
-    assert fit(resumed, tmp_path / "run").epoch == [2, 3]
+    assert fit_four_epochs(resumed, tmp_path / "run").epoch == [2, 3]
     # The two sessions together train on the passes of one uninterrupted run.
     assert len(uninterrupted.passes_served) == 4
     assert interrupted.passes_served + resumed.passes_served == (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from zoo.data.passes import PassStream, pass_order
+from zoo.data.passes import reshuffled_passes
 
 
 def bucket_boundaries(max_length, width=4):
@@ -107,27 +107,17 @@ def seq2seq_dataset(
         dataset = dataset.apply(tf.data.experimental.assert_cardinality(batches))
         return dataset.map(_to_inputs)
 
-    # Tensors once, shared by the finite dataset and the training stream.
     tensors = tuple(tf.constant(array) for array in arrays)
+    if shuffle:
+        # In the training stream, the batch shuffle restarts with the same
+        # seed in every pass; that is enough to mix the bucket lengths of
+        # batches that differ from pass to pass (tf.data takes no tensor seed
+        # once a global seed is set, so it cannot be drawn from the pass).
+        return reshuffled_passes(
+            tensors, seed, lambda pairs_in_order: bucketed(pairs_in_order, seed + 1)
+        )
     dataset = tf.data.Dataset.from_tensor_slices(tensors)
-    if not shuffle:
-        return bucketed(dataset, None).prefetch(tf.data.AUTOTUNE)
-    dataset = dataset.shuffle(len(pairs), seed=seed, reshuffle_each_iteration=True)
-    dataset = bucketed(dataset, seed + 1).prefetch(tf.data.AUTOTUNE)
-
-    def one_pass(pass_index):
-        # The pairs in the pass's own order make each pass a function of its
-        # index. The batch shuffle restarts with the same seed in every pass,
-        # which is enough to mix the bucket lengths of batches that differ
-        # from pass to pass (tf.data takes no tensor seed once a global seed
-        # is set, so the seed cannot be drawn from the pass).
-        order = pass_order(len(pairs), seed, pass_index)
-        examples = tuple(tf.gather(array, order) for array in tensors)
-        return bucketed(tf.data.Dataset.from_tensor_slices(examples), seed + 1)
-
-    # Lost by further transformations; see `zoo.data.passes`.
-    dataset.stream_from_pass = PassStream(one_pass)
-    return dataset
+    return bucketed(dataset, None).prefetch(tf.data.AUTOTUNE)
 
 
 def _to_inputs(source, decoder, labels):

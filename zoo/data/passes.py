@@ -7,7 +7,8 @@ batches of earlier passes (``repeat().skip(n)``) computes every one of them:
 bucketed cmudict pipeline on 2 cores, minutes of a time budget once a run
 is long. A `PassStream` builds pass ``p`` from ``p`` itself (its order from
 `pass_order`), so a resumed run starts at its pass at once. The zoo's
-training datasets carry one as their ``stream_from_pass`` attribute.
+training datasets carry one as their ``stream_from_pass`` attribute;
+`reshuffled_passes` pairs a finite, reshuffled dataset with its stream.
 
 Example:
     >>> stream = PassStream(lambda p: tf.data.Dataset.range(3).map(lambda i: i + p))
@@ -81,3 +82,39 @@ class PassStream:
                 self.per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
             )
         return stream.prefetch(tf.data.AUTOTUNE)
+
+
+def reshuffled_passes(elements, seed, make_batches):
+    """A finite training set reshuffled on each pass, with its `PassStream`.
+
+    The shared form of a pipeline whose passes differ only in the order of
+    its elements: the finite dataset shuffles them with a seeded
+    ``Dataset.shuffle`` (for plain ``model.fit``), and its
+    ``stream_from_pass`` gathers them in `pass_order` instead; both then go
+    through the same ``make_batches``.
+
+    Args:
+        elements: a tensor, or a tuple of tensors, of examples along axis 0.
+        seed: the shuffle seed.
+        make_batches: ``tf.data.Dataset`` of elements -> the batches of one
+            pass.
+
+    Returns:
+        The finite dataset, with the ``stream_from_pass`` attribute (lost by
+        further transformations, after which the recipe replays the passes).
+    """
+    import tensorflow as tf
+
+    count = int(tf.nest.flatten(elements)[0].shape[0])
+    shuffled = tf.data.Dataset.from_tensor_slices(elements).shuffle(
+        count, seed=seed, reshuffle_each_iteration=True
+    )
+    dataset = make_batches(shuffled).prefetch(tf.data.AUTOTUNE)
+
+    def one_pass(pass_index):
+        order = pass_order(count, seed, pass_index)
+        in_order = tf.nest.map_structure(lambda t: tf.gather(t, order), elements)
+        return make_batches(tf.data.Dataset.from_tensor_slices(in_order))
+
+    dataset.stream_from_pass = PassStream(one_pass)
+    return dataset

@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from zoo.data.passes import PassStream, pass_order
+from zoo.data.passes import reshuffled_passes
 
 DEFAULT_SPLIT = (0.7, 0.1, 0.2)
 """Train, validation and test fractions of the rows."""
@@ -656,22 +656,10 @@ class SeriesData:
             dataset = window_starts.map(window, num_parallel_calls=tf.data.AUTOTUNE)
             return dataset.batch(batch_size)
 
-        dataset = tf.data.Dataset.from_tensor_slices(starts)
-        if not shuffle:
-            return windows(dataset).prefetch(tf.data.AUTOTUNE)
-        dataset = dataset.shuffle(len(starts), seed=seed, reshuffle_each_iteration=True)
-        dataset = windows(dataset).prefetch(tf.data.AUTOTUNE)
-        all_starts = tf.constant(starts)
-
-        def one_pass(pass_index):
-            order = pass_order(len(starts), seed, pass_index)
-            return windows(
-                tf.data.Dataset.from_tensor_slices(tf.gather(all_starts, order))
-            )
-
-        # Lost by further transformations; see `zoo.data.passes`.
-        dataset.stream_from_pass = PassStream(one_pass)
-        return dataset
+        if shuffle:
+            return reshuffled_passes(tf.constant(starts), seed, windows)
+        dataset = windows(tf.data.Dataset.from_tensor_slices(starts))
+        return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def load_series(
