@@ -48,8 +48,11 @@ def built_pair(
     [{}, {"key_dim": 3, "value_dim": 5, "output_dim": 6, "value_features": 4}],
 )
 @pytest.mark.parametrize("mask_kind", ["none", "attention", "padding", "causal"])
-def test_matches_keras_multi_head_attention(shape_options, mask_kind):
+@pytest.mark.parametrize("fused_core", [True, False])
+def test_matches_keras_multi_head_attention(shape_options, mask_kind, fused_core):
     ours, reference, query, value = built_pair(**shape_options)
+    # Both paths of the attention core, whichever the backend takes by default.
+    ours.use_fused_attention = fused_core
     kwargs = {}
     if mask_kind == "attention":
         kwargs["attention_mask"] = RNG.random((2, 5, 7)) > 0.3
@@ -73,6 +76,27 @@ def test_matches_keras_multi_head_attention(shape_options, mask_kind):
         numpy(expected_scores).transpose(0, 2, 1, 3)[rows],
         atol=1e-5,
     )
+
+
+def test_the_core_uses_keras_fused_op_except_on_tensorflow(monkeypatch):
+    calls = []
+    fused_op = keras.ops.dot_product_attention
+
+    def spy(*args, **kwargs):
+        calls.append(args[0].shape)
+        return fused_op(*args, **kwargs)
+
+    monkeypatch.setattr(keras.ops, "dot_product_attention", spy)
+    ours, _, query, value = built_pair()
+    mask = np.array([[1, 1, 1, 1, 0, 0, 0], [1] * 7], bool)
+    fused_by_default = keras.backend.backend() != "tensorflow"
+    by_default = ours(query, value, value_mask=mask)
+    assert bool(calls) == fused_by_default
+    calls.clear()
+    ours.use_fused_attention = not fused_by_default
+    forced = ours(query, value, value_mask=mask)
+    assert bool(calls) == (not fused_by_default)
+    np.testing.assert_allclose(numpy(forced), numpy(by_default), atol=1e-5)
 
 
 def one_training_step(layer, inputs, targets):

@@ -18,8 +18,9 @@ class MultiHeadAttention(keras.layers.Layer):
     projection. The weights have the same layout as
     ``keras.layers.MultiHeadAttention``, so weights move between the two with
     ``set_weights``. Without dropout in training and without returned scores it
-    runs through ``keras.ops.dot_product_attention``, which gives JAX and
-    PyTorch their fused kernels. Softmax always runs in float32.
+    runs through ``keras.ops.dot_product_attention`` on JAX and PyTorch, which
+    gives them their fused kernels; on TensorFlow it writes the same products
+    out (see ``use_fused_attention``). Softmax always runs in float32.
 
     Args:
         num_heads: number of attention heads.
@@ -298,12 +299,26 @@ class MultiHeadAttention(keras.layers.Layer):
             for part, head_dim in zip(parts, head_dims)
         )
 
+    # Whether the attention core goes through `keras.ops.dot_product_attention`;
+    # None decides by backend. On TensorFlow that op has no fused kernel: it
+    # writes out the same products, but first builds a boolean tensor the
+    # size of the scores to combine the masks (`tf.ones_like`). Without XLA,
+    # the op made training steps 6% slower for the G2P `small` preset and 10%
+    # for the ViT's `hybrid_28_cpu` (benchmarks/attention_core.py). Set it on
+    # an instance to force a path.
+    use_fused_attention = None
+
+    def _fused_attention(self):
+        if self.use_fused_attention is not None:
+            return bool(self.use_fused_attention)
+        return keras.backend.backend() != "tensorflow"
+
     def _attend(self, q, k, v, mask, return_scores, training):
         scale = 1.0 / math.sqrt(self._key_dim)
         dropout_active = bool(training) and self.dropout > 0.0
         # The fused kernels need equal key and value head sizes.
-        fusable = self._key_dim == self._value_dim
-        if fusable and not (return_scores or dropout_active):
+        fused = self._fused_attention() and self._key_dim == self._value_dim
+        if fused and not (return_scores or dropout_active):
             output = ops.dot_product_attention(
                 q,
                 k,
@@ -314,7 +329,8 @@ class MultiHeadAttention(keras.layers.Layer):
             return output, None
 
         # Explicit path: needed for the probabilities themselves, to drop some
-        # of them, or for unequal head sizes. Logits and softmax run in float32 so that masked
+        # of them, for unequal head sizes, and TensorFlow's (above). The mask
+        # broadcasts over the heads. Logits and softmax run in float32 so that masked
         # positions (a large negative number) cannot overflow float16.
         logits = ops.einsum("btnh,bsnh->bnts", q, k)
         logits = ops.cast(logits, "float32") * scale
