@@ -99,6 +99,14 @@ def test_the_core_uses_keras_fused_op_except_on_tensorflow(monkeypatch):
     np.testing.assert_allclose(numpy(forced), numpy(by_default), atol=1e-5)
 
 
+@pytest.mark.parametrize("value", ["no", 0, 1.0])
+def test_use_fused_attention_takes_only_true_false_or_none(value):
+    layer = MultiHeadAttention(2)
+    with pytest.raises(ValueError, match=r"`use_fused_attention`.*received"):
+        layer.use_fused_attention = value
+    assert layer.use_fused_attention is None
+
+
 def one_training_step(layer, inputs, targets):
     """Weights of ``layer`` after one SGD step on its self-attention of ``inputs``."""
     source = keras.Input(inputs.shape[1:])

@@ -306,11 +306,24 @@ class MultiHeadAttention(keras.layers.Layer):
     # the op made training steps 6% slower for the G2P `small` preset and 10%
     # for the ViT's `hybrid_28_cpu` (benchmarks/attention_core.py). Set it on
     # an instance to force a path.
-    use_fused_attention = None
+    _use_fused_attention = None
+
+    @property
+    def use_fused_attention(self):
+        """True or False forces the attention core's path; None picks by backend."""
+        return self._use_fused_attention
+
+    @use_fused_attention.setter
+    def use_fused_attention(self, value):
+        if value is not None and not isinstance(value, bool):
+            raise ValueError(
+                f"`use_fused_attention` must be True, False or None; received {value!r}"
+            )
+        self._use_fused_attention = value
 
     def _fused_attention(self):
         if self.use_fused_attention is not None:
-            return bool(self.use_fused_attention)
+            return self.use_fused_attention
         return keras.backend.backend() != "tensorflow"
 
     def _attend(self, q, k, v, mask, return_scores, training):
