@@ -17,16 +17,14 @@ Usage: ``python benchmarks/attention_core.py [--xla] [--repeats 7]``
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import keras
 import numpy as np
 from device_info import describe_device
-from speed import interleaved_median_seconds
+from speed import first_training_batches, interleaved_median_seconds
 
 from zoo import registry
-from zoo import run_dir as runs
 from zoo.layers import MultiHeadAttention
 
 RESULTS = Path(__file__).parent / "results"
@@ -42,15 +40,11 @@ def first_batches(family_name, preset, data_name, count):
     """The preset's model inputs: the first ``count`` training batches, and info."""
     family = registry.get_family(family_name)
     config = family.check_preset(preset)
-    with tempfile.TemporaryDirectory() as run_dir:
-        record = {"model": family_name, "preset": preset, "config": config}
-        (Path(run_dir) / runs.RUN_FILE).write_text(json.dumps(record))
-        data = family.prepare_data(data_name, config["batch_size"], run_dir, seed=0)
-        batches = [
-            (keras.tree.map_structure(np.asarray, inputs), np.asarray(labels))
-            for inputs, labels in data.train.take(count)
-        ]
-    return family, config, batches, data.info
+    record = {"model": family_name, "preset": preset, "config": config}
+    batches, info = first_training_batches(
+        family, data_name, config["batch_size"], count, record
+    )
+    return family, config, batches, info
 
 
 def units_in(batches, unit):

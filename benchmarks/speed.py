@@ -185,6 +185,36 @@ def train_steps(model, batches, jit_compile=True):
     return run
 
 
+def first_training_batches(family, source, batch_size, count, record=None):
+    """The first ``count`` training batches of ``family``'s pipeline, as numpy.
+
+    Args:
+        family: a registered model family.
+        source: its data source, e.g. ``"cmudict"``.
+        batch_size: examples per batch.
+        count: how many batches.
+        record: written as the temporary run's record first, for families
+            whose data follows the run's config; the defaults without it.
+
+    Returns:
+        ``(batches, info)``: ``(inputs, labels)`` pairs with the pipeline's
+        structure, and the data's info.
+    """
+    import tempfile
+
+    from zoo import run_dir as runs
+
+    with tempfile.TemporaryDirectory() as run_dir:
+        if record is not None:
+            (Path(run_dir) / runs.RUN_FILE).write_text(json.dumps(record))
+        data = family.prepare_data(source, batch_size, run_dir, seed=0)
+        batches = [
+            (keras.tree.map_structure(np.asarray, inputs), np.asarray(labels))
+            for inputs, labels in data.train.take(count)
+        ]
+    return batches, data.info
+
+
 def cmudict_batches(count, batch_size):
     """The first ``count`` training batches of the zoo's G2P pipeline on cmudict.
 
@@ -197,24 +227,16 @@ def cmudict_batches(count, batch_size):
         two vocabularies, the longest sequence, and the number of non-padding
         target tokens in all batches.
     """
-    import tempfile
-
     from zoo import registry
 
     family = registry.get_family("seq2seq")
-    with tempfile.TemporaryDirectory() as run_dir:
-        data = family.prepare_data("cmudict", batch_size, run_dir, seed=0)
+    pipeline_batches, info = first_training_batches(
+        family, "cmudict", batch_size, count
+    )
     batches = [
-        (
-            [
-                features["encoder_token_ids"].numpy(),
-                features["decoder_token_ids"].numpy(),
-            ],
-            labels.numpy(),
-        )
-        for features, labels in data.train.take(count)
+        ([features["encoder_token_ids"], features["decoder_token_ids"]], labels)
+        for features, labels in pipeline_batches
     ]
-    info = data.info
     vocabulary = max(info["source_vocabulary_size"], info["target_vocabulary_size"])
     longest = max(info["source_sequence_length"], info["target_sequence_length"])
     target_tokens = sum(int(np.count_nonzero(labels)) for _, labels in batches)
