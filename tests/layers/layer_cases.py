@@ -116,4 +116,9 @@ CASES = {
         [_floats(2, 16, 3)],
     ),
     "drop_path": LayerCase(layers.DropPath, {"rate": 0.2}, [_floats(2, 5, 8)]),
+    "dropout": LayerCase(
+        layers.Dropout,
+        {"rate": 0.2, "noise_shape": (None, 1, 8), "seed": 3},
+        [_floats(2, 5, 8)],
+    ),
 }

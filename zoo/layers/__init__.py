@@ -1,6 +1,7 @@
 """Reusable transformer layers, written in ``keras.ops`` for every backend."""
 
 from zoo.layers.drop_path import DropPath
+from zoo.layers.dropout import Dropout
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.patch_embedding import PatchEmbedding
 from zoo.layers.position_embedding import PositionEmbedding
@@ -12,6 +13,7 @@ from zoo.layers.transformer_encoder_block import TransformerEncoderBlock
 
 __all__ = [
     "DropPath",
+    "Dropout",
     "MultiHeadAttention",
     "PatchEmbedding",
     "PositionEmbedding",

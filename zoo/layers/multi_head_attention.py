@@ -5,6 +5,7 @@ import math
 import keras
 from keras import ops
 
+from zoo.layers.dropout import Dropout
 from zoo.layers.masking import implicit_mask, merge_attention_masks
 from zoo.layers.rotary_embedding import RotaryEmbedding
 from zoo.layers.validation import check_positive_int, check_rank, check_rate
@@ -166,7 +167,7 @@ class MultiHeadAttention(keras.layers.Layer):
             name="attention_output",
         )
         self.output_dense.build((None, self.num_heads, self._value_dim))
-        self.dropout_layer = keras.layers.Dropout(
+        self.dropout_layer = Dropout(
             self.dropout,
             seed=self.seed,
             dtype=self.dtype_policy,

@@ -3,6 +3,7 @@
 import keras
 
 from zoo.layers.drop_path import DropPath
+from zoo.layers.dropout import Dropout
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.validation import check_positive_int, check_rank, check_rate
 
@@ -94,7 +95,7 @@ class TransformerBlockBase(keras.layers.Layer):
 
     def _build_residual_tools(self, shape):
         """Dropout and drop path applied to every residual branch."""
-        self.residual_dropout = keras.layers.Dropout(
+        self.residual_dropout = Dropout(
             self.dropout, dtype=self.dtype_policy, name="residual_dropout"
         )
         self.drop_path = DropPath(

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers import (
+    Dropout,
     PatchEmbedding,
     PositionEmbedding,
     TransformerDecoderBlock,
@@ -183,7 +184,7 @@ class TimeSeriesForecaster(keras.Model):
         self.position_embedding = PositionEmbedding(
             self.num_patches, dtype=policy, name="position_embedding"
         )
-        self.embedding_dropout = keras.layers.Dropout(
+        self.embedding_dropout = Dropout(
             dropout, dtype=policy, name="embedding_dropout"
         )
         block_arguments = dict(
@@ -197,9 +198,7 @@ class TimeSeriesForecaster(keras.Model):
             TransformerEncoderBlock(**block_arguments, name=f"encoder_block_{i}")
             for i in range(num_layers)
         ]
-        self.head_dropout = keras.layers.Dropout(
-            dropout, dtype=policy, name="head_dropout"
-        )
+        self.head_dropout = Dropout(dropout, dtype=policy, name="head_dropout")
         if architecture == "patch" and self.individual_head:
             self.head = keras.layers.EinsumDense(
                 "bcf,cfo->bco",

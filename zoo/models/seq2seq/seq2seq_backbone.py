@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers import (
+    Dropout,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
@@ -125,9 +126,7 @@ class Seq2SeqBackbone(keras.Model):
                 target_vocabulary_size, target_sequence_length, "decoder_embedding"
             )
         )
-        self.embedding_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="embedding_dropout"
-        )
+        self.embedding_dropout = Dropout(dropout, dtype=dtype, name="embedding_dropout")
         self.encoder_blocks = [
             TransformerEncoderBlock(**block_arguments, name=f"encoder_block_{i}")
             for i in range(num_encoder_layers)

@@ -4,7 +4,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.layers import PatchEmbedding, PositionEmbedding, TransformerEncoderBlock
+from zoo.layers import (
+    Dropout,
+    PatchEmbedding,
+    PositionEmbedding,
+    TransformerEncoderBlock,
+)
 from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import LocalityEncoderBlock
 from zoo.models.vit.shifted_patch_tokenization import ShiftedPatchTokenization
@@ -156,7 +161,7 @@ class ViTBackbone(keras.Model):
             initializer=keras.initializers.TruncatedNormal(stddev=0.02),
             name="position_embedding",
         )
-        self.embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
         block_class = (
             LocalityEncoderBlock if locality_self_attention else TransformerEncoderBlock
         )

@@ -2,6 +2,7 @@
 
 import keras
 
+from zoo.layers import Dropout
 from zoo.models.vit.vit_backbone import resize_backbone
 
 
@@ -47,9 +48,7 @@ class ViTClassifier(keras.Model):
             self.pooling = None
         else:
             self.pooling = keras.layers.GlobalAveragePooling1D(name="pooling")
-        self.head_dropout_layer = keras.layers.Dropout(
-            head_dropout, name="head_dropout"
-        )
+        self.head_dropout_layer = Dropout(head_dropout, name="head_dropout")
         self.head_hidden = None
         if head_hidden_dim:
             self.head_hidden = keras.layers.Dense(
