@@ -303,7 +303,9 @@ class MultiHeadAttention(keras.layers.Layer):
     # Whether the attention core goes through `keras.ops.dot_product_attention`;
     # None decides by backend. On TensorFlow that op has no fused kernel: it
     # writes out the same products, but first builds a boolean tensor the
-    # size of the scores to combine the masks (`tf.ones_like`). Without XLA,
+    # size of the scores to combine the masks (`tf.ones_like`), and runs
+    # them as `tf.einsum` kernels, slower on a CPU than the transposes and
+    # batched products `keras.ops.einsum` makes of them. Without XLA,
     # the op made training steps 6% slower for the G2P `small` preset and 10%
     # for the ViT's `hybrid_28_cpu` (benchmarks/attention_core.py). Set it on
     # an instance to force a path.
