@@ -19,6 +19,7 @@ import keras
 from device_info import describe_device
 from preset_training import (
     argument_parser,
+    compiled_copy,
     parse_tensorflow_arguments,
     time_copies,
     write_results,
@@ -35,16 +36,12 @@ CASES = (
 
 def copies_by_path(family, config, info, xla):
     """Two compiled copies of one model: Keras' fused op, the zoo's products."""
-    models = {}
-    for path, fused in (("keras_fused_op", True), ("zoo_products", False)):
-        keras.utils.set_random_seed(0)
-        model = family.build_model(config, info)
-        for layer in model._flatten_layers():
-            if isinstance(layer, MultiHeadAttention):
-                layer.use_fused_attention = fused
-        model.compile(**family.compile_arguments(config, info), jit_compile=xla)
-        models[path] = model
-    return models
+    return {
+        path: compiled_copy(
+            family, config, info, xla, MultiHeadAttention, use_fused_attention=fused
+        )[0]
+        for path, fused in (("keras_fused_op", True), ("zoo_products", False))
+    }
 
 
 def main():

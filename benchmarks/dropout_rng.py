@@ -22,6 +22,7 @@ import keras
 from device_info import describe_device
 from preset_training import (
     argument_parser,
+    compiled_copy,
     parse_tensorflow_arguments,
     time_copies,
     write_results,
@@ -47,16 +48,11 @@ def copies(family, config, info):
     """The preset compiled once per entry of ``COPIES``, all from one seed."""
     models = {}
     for name, (xla, algorithm) in COPIES.items():
-        keras.utils.set_random_seed(0)
-        model = family.build_model(config, info)
-        layers = model._flatten_layers()
-        dropouts = [layer for layer in layers if isinstance(layer, Dropout)]
+        models[name], dropouts = compiled_copy(
+            family, config, info, xla, Dropout, rng_algorithm=algorithm
+        )
         if not any(layer.rate > 0 for layer in dropouts):
             raise ValueError(f"expected a preset with dropout; {config} has none")
-        for layer in dropouts:
-            layer.rng_algorithm = algorithm
-        model.compile(**family.compile_arguments(config, info), jit_compile=xla)
-        models[name] = model
     return models
 
 

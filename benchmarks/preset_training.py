@@ -63,6 +63,24 @@ def first_batches(family_name, preset, data_name, count):
     return family, config, batches, info
 
 
+def compiled_copy(family, config, info, jit_compile, layer_class, **settings):
+    """The preset built from seed 0, ``settings`` set on its ``layer_class`` layers.
+
+    Every copy built this way starts from the same weights. Returns the
+    compiled model and the layers the settings went to.
+    """
+    keras.utils.set_random_seed(0)
+    model = family.build_model(config, info)
+    # Keras has no public walk over nested layers; `_flatten_layers` is it.
+    nested = model._flatten_layers()
+    layers = [layer for layer in nested if isinstance(layer, layer_class)]
+    for layer in layers:
+        for attribute, value in settings.items():
+            setattr(layer, attribute, value)
+    model.compile(**family.compile_arguments(config, info), jit_compile=jit_compile)
+    return model, layers
+
+
 def units_in(batches, unit):
     """How many ``unit``s the batches hold: examples, or non-padding label ids."""
     if unit.startswith("non-padding"):
