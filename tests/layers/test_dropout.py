@@ -40,6 +40,13 @@ def test_noise_shape_shares_the_mask_along_its_ones():
     assert 0 < np.mean(out == 0) < 1
 
 
+@pytest.mark.parametrize("noise_shape", [(None, 1, 16, 1), (None, 16)])
+def test_a_noise_shape_of_another_rank_is_refused_by_name(noise_shape):
+    layer = Dropout(0.5, noise_shape=noise_shape)
+    with pytest.raises(ValueError, match=r"`noise_shape`.*expected 3.*received"):
+        layer(np.ones((4, 50, 16), "float32"), training=True)
+
+
 def test_same_seed_same_masks_and_each_call_draws_anew():
     x = np.ones((8, 64), "float32")
     first, second = Dropout(0.5, seed=7), Dropout(0.5, seed=7)

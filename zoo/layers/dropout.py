@@ -60,6 +60,13 @@ class Dropout(keras.layers.Dropout):
         self._rng_algorithm = value
 
     def call(self, inputs, training=False):
+        if self.noise_shape is not None and len(self.noise_shape) != len(inputs.shape):
+            # Keras' layer would drop the extra entries or fail to broadcast.
+            raise ValueError(
+                "`noise_shape` must have one entry per input axis; expected "
+                f"{len(inputs.shape)} for inputs of shape {inputs.shape}, "
+                f"received noise_shape={self.noise_shape}"
+            )
         if not (training and self.rate > 0) or keras.backend.backend() != "tensorflow":
             return super().call(inputs, training=training)
         if self.rate == 1.0:
