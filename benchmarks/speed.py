@@ -152,7 +152,7 @@ def zoo_vit(cfg):
             normalize_first=True,
             layer_norm_epsilon=1e-6,
         )(x)
-    x = keras.layers.LayerNormalization(epsilon=1e-6)(x)
+    x = layers.LayerNormalization(epsilon=1e-6)(x)
     return keras.Model(images, keras.layers.Dense(cfg["classes"])(x[:, 0]))
 
 

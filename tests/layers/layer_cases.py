@@ -121,4 +121,7 @@ CASES = {
         {"rate": 0.2, "noise_shape": (None, 1, 8), "seed": 3},
         [_floats(2, 5, 8)],
     ),
+    "layer_normalization": LayerCase(
+        layers.LayerNormalization, {"epsilon": 1e-6}, [_floats(2, 5, 8)]
+    ),
 }

@@ -2,6 +2,7 @@
 
 from zoo.layers.drop_path import DropPath
 from zoo.layers.dropout import Dropout
+from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.patch_embedding import PatchEmbedding
 from zoo.layers.position_embedding import PositionEmbedding
@@ -14,6 +15,7 @@ from zoo.layers.transformer_encoder_block import TransformerEncoderBlock
 __all__ = [
     "DropPath",
     "Dropout",
+    "LayerNormalization",
     "MultiHeadAttention",
     "PatchEmbedding",
     "PositionEmbedding",

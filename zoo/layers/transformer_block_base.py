@@ -2,19 +2,25 @@
 
 import keras
 
+from zoo.layers import fused_kernels
 from zoo.layers.drop_path import DropPath
 from zoo.layers.dropout import Dropout
+from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.validation import check_positive_int, check_rank, check_rate
 
 
-class TransformerBlockBase(keras.layers.Layer):
+class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer):
     """Base of the transformer blocks; not used on its own.
 
     Each sublayer (attention or feed-forward) is wrapped in a residual
     connection with layer normalization, either after the sum (post-norm, the
     paper and keras-hub's default) or before the sublayer (pre-norm, which
     trains deep stacks without warm-up tricks).
+
+    ``fused_kernels`` (None, True or False) decides whether an exact GELU
+    feed-forward activation trains with ``zoo.layers.fused_kernels``' GELU;
+    the block's layer normalizations have their own setting.
     """
 
     def __init__(
@@ -75,16 +81,15 @@ class TransformerBlockBase(keras.layers.Layer):
         return layer
 
     def _norm(self, name, shape):
-        layer = keras.layers.LayerNormalization(
+        layer = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
         )
         layer.build(shape)
         return layer
 
-    def _dense(self, units, name, shape, activation=None):
+    def _dense(self, units, name, shape):
         layer = keras.layers.Dense(
             units,
-            activation=activation,
             kernel_initializer=self.kernel_initializer,
             bias_initializer=self.bias_initializer,
             dtype=self.dtype_policy,
@@ -105,11 +110,9 @@ class TransformerBlockBase(keras.layers.Layer):
     def _build_feedforward(self, shape):
         hidden = shape[-1]
         self.feedforward_norm = self._norm("feedforward_norm", shape)
+        # The activation is applied in `_feedforward`, where `training` is known.
         self.feedforward_intermediate = self._dense(
-            self.intermediate_dim,
-            "feedforward_intermediate",
-            shape,
-            activation=self.activation,
+            self.intermediate_dim, "feedforward_intermediate", shape
         )
         self.feedforward_output = self._dense(
             hidden, "feedforward_output", (*shape[:-1], self.intermediate_dim)
@@ -131,10 +134,17 @@ class TransformerBlockBase(keras.layers.Layer):
 
     def _feedforward(self, x, training):
         def branch(inputs):
-            hidden = self.feedforward_intermediate(inputs)
+            hidden = self._activate(self.feedforward_intermediate(inputs), training)
             return (self.feedforward_output(hidden),)
 
         return self._residual(x, self.feedforward_norm, branch, training)[0]
+
+    def _activate(self, hidden, training):
+        # Keras' "gelu" is exact GELU; the fused kernels compute the same.
+        exact_gelu = self.activation is keras.activations.gelu
+        if exact_gelu and self._use_fused_kernels(training):
+            return fused_kernels.gelu(hidden)
+        return self.activation(hidden)
 
     def compute_output_shape(self, input_shape, *args, **kwargs):
         return input_shape

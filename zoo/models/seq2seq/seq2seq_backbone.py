@@ -5,6 +5,7 @@ from keras import ops
 
 from zoo.layers import (
     Dropout,
+    LayerNormalization,
     TokenAndPositionEmbedding,
     TransformerDecoderBlock,
     TransformerEncoderBlock,
@@ -139,10 +140,10 @@ class Seq2SeqBackbone(keras.Model):
         # post-norm blocks already end in a layer norm.
         self.encoder_norm = self.decoder_norm = None
         if normalize_first:
-            self.encoder_norm = keras.layers.LayerNormalization(
+            self.encoder_norm = LayerNormalization(
                 epsilon=1e-5, dtype=dtype, name="encoder_norm"
             )
-            self.decoder_norm = keras.layers.LayerNormalization(
+            self.decoder_norm = LayerNormalization(
                 epsilon=1e-5, dtype=dtype, name="decoder_norm"
             )
 

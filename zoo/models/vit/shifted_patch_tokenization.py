@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.patch_embedding import prepend_class_token
 
 
@@ -65,7 +66,7 @@ class ShiftedPatchTokenization(keras.layers.Layer):
                     f"received {axis} {size} and patch size {self.patch_size}"
                 )
         patch_dim = self.patch_size**2 * channels * 5
-        self.norm = keras.layers.LayerNormalization(
+        self.norm = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="norm"
         )
         self.norm.build((None, None, patch_dim))

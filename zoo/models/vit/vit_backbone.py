@@ -6,6 +6,7 @@ from keras import ops
 
 from zoo.layers import (
     Dropout,
+    LayerNormalization,
     PatchEmbedding,
     PositionEmbedding,
     TransformerEncoderBlock,
@@ -180,7 +181,7 @@ class ViTBackbone(keras.Model):
             )
             for i in range(num_layers)
         ]
-        self.final_norm = keras.layers.LayerNormalization(
+        self.final_norm = LayerNormalization(
             epsilon=layer_norm_epsilon, name="final_norm"
         )
 

@@ -1,0 +1,263 @@
+"""Fused GELU and layer-normalization kernels: same values and gradients as Keras'."""
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.layers import (
+    LayerNormalization,
+    TransformerDecoderBlock,
+    TransformerEncoderBlock,
+    fused_kernels,
+)
+
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the fused kernels are TensorFlow's",
+)
+
+
+def _normal(*shape, seed=0, scale=1.0):
+    return (scale * np.random.default_rng(seed).normal(size=shape)).astype("float32")
+
+
+def _value_and_gradients(function, inputs, upstream):
+    """``function(*inputs)`` and the gradient of ``sum(out * upstream)`` by input."""
+    import tensorflow as tf
+
+    inputs = [tf.constant(x) for x in inputs]
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        out = function(*inputs)
+    return out.numpy(), [g.numpy() for g in tape.gradient(out, inputs, upstream)]
+
+
+@tensorflow_only
+def test_gelu_matches_keras_exact_gelu_and_its_gradient():
+    # The tails too: erfc keeps the far negative side exact.
+    x = np.concatenate([np.linspace(-12, 12, 2001), _normal(999, scale=3)])
+    x = x.astype("float32")
+    upstream = _normal(len(x), seed=1)
+    ours = _value_and_gradients(fused_kernels.gelu, [x], upstream)
+    keras_gelu = _value_and_gradients(
+        lambda x: keras.activations.gelu(x, approximate=False), [x], upstream
+    )
+    np.testing.assert_allclose(ours[0], keras_gelu[0], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(ours[1][0], keras_gelu[1][0], rtol=1e-5, atol=1e-6)
+
+
+@tensorflow_only
+def test_gelu_gradient_is_the_analytic_derivative():
+    from math import erf, exp, pi, sqrt
+
+    x = np.linspace(-6, 6, 241).astype("float32")
+    _, (gradient,) = _value_and_gradients(fused_kernels.gelu, [x], np.ones_like(x))
+    exact = [
+        0.5 * (1 + erf(v / sqrt(2))) + v * exp(-v * v / 2) / sqrt(2 * pi)
+        for v in x.astype(float)
+    ]
+    np.testing.assert_allclose(gradient, exact, rtol=1e-6, atol=1e-6)
+
+
+@tensorflow_only
+@pytest.mark.parametrize("shape", [(6, 16), (3, 5, 16)])
+def test_layer_normalization_matches_keras_and_its_gradients(shape):
+    x = _normal(*shape, scale=2) + 3.0
+    gamma, beta = _normal(shape[-1], seed=1), _normal(shape[-1], seed=2)
+    upstream = _normal(*shape, seed=3)
+    ours = _value_and_gradients(
+        lambda x, g, b: fused_kernels.layer_normalization(x, g, b, 1e-6),
+        [x, gamma, beta],
+        upstream,
+    )
+    theirs = _value_and_gradients(
+        lambda x, g, b: keras.ops.layer_normalization(x, g, b, epsilon=1e-6),
+        [x, gamma, beta],
+        upstream,
+    )
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5, atol=1e-5)
+    for got, expected in zip(ours[1], theirs[1]):
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@tensorflow_only
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_inputs_keep_their_dtype_and_compute_in_float32(dtype):
+    import tensorflow as tf
+
+    x = _normal(4, 32, scale=2)
+    half = tf.constant(x, dtype)
+    exact = tf.cast(half, "float32").numpy()  # the values the kernels see
+    gamma, beta = np.ones(32, "float32"), np.zeros(32, "float32")
+    gelu = fused_kernels.gelu(half)
+    norm = fused_kernels.layer_normalization(half, gamma, beta, 1e-6)
+    assert gelu.dtype == norm.dtype == half.dtype
+    # Within one rounding of the half type of the float32 result.
+    rounding = 2e-3 if dtype == "float16" else 1.6e-2
+    expected_gelu = keras.activations.gelu(exact, approximate=False)
+    expected_norm = keras.ops.layer_normalization(exact, epsilon=1e-6)
+    for got, expected in ((gelu, expected_gelu), (norm, expected_norm)):
+        got = tf.cast(got, "float32").numpy()
+        np.testing.assert_allclose(got, expected, rtol=rounding, atol=rounding)
+
+
+@pytest.fixture
+def fused_calls(monkeypatch):
+    """Counts of calls to the fused kernels, by name."""
+    calls = {"gelu": 0, "layer_normalization": 0}
+    for name in calls:
+        original = getattr(fused_kernels, name)
+
+        def counted(*args, name=name, original=original):
+            calls[name] += 1
+            return original(*args)
+
+        monkeypatch.setattr(fused_kernels, name, counted)
+    return calls
+
+
+def _block(activation="gelu", **kwargs):
+    block = TransformerEncoderBlock(2, 16, activation=activation, **kwargs)
+    block.build((2, 5, 8))
+    return block
+
+
+@tensorflow_only
+def test_blocks_train_with_the_fused_kernels_and_infer_with_keras_ops(fused_calls):
+    block = _block(normalize_first=True)
+    x = _normal(2, 5, 8)
+    block(x)
+    assert fused_calls == {"gelu": 0, "layer_normalization": 0}
+    block(x, training=True)
+    # One feed-forward GELU, two normalizations.
+    assert fused_calls == {"gelu": 1, "layer_normalization": 2}
+
+
+@tensorflow_only
+def test_relu_blocks_keep_keras_relu(fused_calls):
+    decoder = TransformerDecoderBlock(2, 16)
+    decoder(_normal(2, 5, 8), _normal(2, 4, 8), training=True)
+    assert fused_calls == {"gelu": 0, "layer_normalization": 3}
+
+
+@tensorflow_only
+def test_fused_kernels_false_keeps_keras_ops(fused_calls):
+    block = _block()
+    for layer in [block, *block._flatten_layers()]:
+        if isinstance(layer, fused_kernels.FusedKernelsSetting):
+            layer.fused_kernels = False
+    block(_normal(2, 5, 8), training=True)
+    assert fused_calls == {"gelu": 0, "layer_normalization": 0}
+
+
+@tensorflow_only
+def test_steps_that_xla_compiles_whole_keep_keras_ops(fused_calls):
+    import tensorflow as tf
+
+    block = _block()
+    x = tf.constant(_normal(2, 5, 8))
+    tf.function(lambda x: block(x, training=True), jit_compile=True)(x)
+    assert fused_calls == {"gelu": 0, "layer_normalization": 0}
+    tf.function(lambda x: block(x, training=True))(x)
+    assert fused_calls == {"gelu": 1, "layer_normalization": 2}
+
+
+@tensorflow_only
+def test_inside_xla_compilation_tells_compiled_functions_apart():
+    import tensorflow as tf
+
+    seen = {}
+
+    def record(name):
+        seen[name] = fused_kernels.inside_xla_compilation()
+        return tf.constant(0.0)
+
+    tf.function(lambda: record("xla"), jit_compile=True)()
+    tf.function(lambda: record("graph"))()
+    record("eager")
+    assert seen == {"xla": True, "graph": False, "eager": False}
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "kwargs", [{"axis": 1}, {"center": False}, {"scale": False}], ids=str
+)
+def test_normalizations_the_kernel_does_not_cover_run_keras_ops(kwargs, fused_calls):
+    x = _normal(2, 5, 8)
+    ours = LayerNormalization(**kwargs)
+    keras_layer = keras.layers.LayerNormalization(**kwargs)
+    expected = keras.ops.convert_to_numpy(keras_layer(x, training=True))
+    ours.build(x.shape)
+    ours.set_weights(keras_layer.get_weights())
+    got = keras.ops.convert_to_numpy(ours(x, training=True))
+    assert fused_calls["layer_normalization"] == 0
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+
+
+@tensorflow_only
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_a_block_trains_to_the_same_values_and_gradients_either_way(policy):
+    keras.config.set_dtype_policy(policy)
+    x = keras.ops.convert_to_tensor(_normal(4, 7, 16))
+    results = {}
+    for setting in (None, False):
+        keras.utils.set_random_seed(0)
+        block = TransformerEncoderBlock(2, 32, activation="gelu", normalize_first=True)
+        block.build(x.shape)
+        for layer in [block, *block._flatten_layers()]:
+            if isinstance(layer, fused_kernels.FusedKernelsSetting):
+                layer.fused_kernels = setting
+        results[setting] = _block_value_and_gradients(block, x)
+    (out, gradients), (expected_out, expected_gradients) = results[None], results[False]
+    tolerance = 1e-5 if policy == "float32" else 3e-2
+    np.testing.assert_allclose(out, expected_out, rtol=tolerance, atol=tolerance)
+    scale = max(np.abs(g).max() for g in expected_gradients)
+    for got, expected in zip(gradients, expected_gradients):
+        np.testing.assert_allclose(got, expected, atol=tolerance * scale)
+
+
+def _block_value_and_gradients(block, x):
+    """The block's training output and the gradients of its sum of squares."""
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        out = tf.cast(block(x, training=True), "float32")
+        loss = tf.reduce_sum(out**2)
+    gradients = tape.gradient(loss, block.trainable_variables)
+    return out.numpy(), [tf.cast(g, "float32").numpy() for g in gradients]
+
+
+@pytest.mark.parametrize("value", ["yes", 1, 0.0])
+def test_a_bad_setting_is_refused_by_name(value):
+    layer = LayerNormalization()
+    with pytest.raises(ValueError, match=r"`fused_kernels`.*received"):
+        layer.fused_kernels = value
+    block = TransformerEncoderBlock(2, 16)
+    with pytest.raises(ValueError, match=r"`fused_kernels`.*received"):
+        block.fused_kernels = value
+
+
+def test_the_models_normalize_with_it():
+    from zoo.models.vit.vit_backbone import ViTBackbone
+
+    block = _block()
+    norms = [layer for layer in block._flatten_layers() if "norm" in layer.name]
+    assert norms and all(isinstance(n, LayerNormalization) for n in norms)
+    backbone = ViTBackbone(
+        image_size=28,
+        patch_size=7,
+        hidden_dim=16,
+        num_layers=1,
+        num_heads=2,
+        intermediate_dim=32,
+        num_channels=1,
+    )
+    backbone.build((None, 28, 28, 1))
+    assert isinstance(backbone.final_norm, LayerNormalization)
+
+
+def test_off_tensorflow_the_layers_never_fuse():
+    block = _block()
+    block.fused_kernels = True
+    fused = block._use_fused_kernels(training=True)
+    assert fused == (keras.backend.backend() == "tensorflow")
