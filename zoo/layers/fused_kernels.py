@@ -6,8 +6,9 @@ elementwise kernels, each reading and writing the whole activation. Here each
 direction is one small XLA-compiled function behind a ``tf.custom_gradient``:
 one kernel forward, one backward that recomputes what it needs from the
 inputs. On the ViT's shapes in ``speed.py`` this took GELU forward and
-backward from 28 ms to 11 ms (ReLU: 9.6 ms) and layer normalization from
-11.7 ms to 5.9 ms (docs/speed.md, ``benchmarks/fused_kernels.py``).
+backward from 26.2 ms to 10.2 ms and layer normalization from 5.8 ms to
+4.0 ms, and the presets train 8% to 9% faster without XLA
+(``benchmarks/fused_kernels.py``, docs/speed.md).
 
 The layers use these in training only: inference, ``predict`` and exported
 SavedModels keep Keras' ops, so a served model needs no XLA. Inside a step
