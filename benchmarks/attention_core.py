@@ -15,13 +15,12 @@ Writes ``benchmarks/results/<name>.json`` and ``.md``.
 Usage: ``python benchmarks/attention_core.py [--xla] [--repeats 7]``
 """
 
-import keras
-from device_info import describe_device
 from preset_training import (
     argument_parser,
     compiled_copy,
     parse_tensorflow_arguments,
-    time_copies,
+    run_record,
+    time_cases,
     write_results,
 )
 
@@ -48,29 +47,16 @@ def main():
     parser = argument_parser(__doc__.splitlines()[0], CASES, batches=24, repeats=7)
     parser.add_argument("--xla", action="store_true", help="compile with XLA")
     args = parse_tensorflow_arguments(parser, "the two paths differ only there")
-    rows = []
-    for case in CASES:
-        if case[0] not in args.families:
-            continue
-        row, seconds = time_copies(
-            case,
-            args.batches,
-            args.repeats,
-            lambda *built: copies_by_path(*built, args.xla),
-            tolerance=1e-5,
-        )
-        row["ratio"] = seconds["keras_fused_op"] / seconds["zoo_products"]
-        rows.append(row)
-        print(row, flush=True)
+    rows = time_cases(
+        CASES,
+        args,
+        lambda *built: copies_by_path(*built, args.xla),
+        tolerance=1e-5,
+        ratios=lambda s: {"ratio": s["keras_fused_op"] / s["zoo_products"]},
+    )
     result = {
-        "command": "python benchmarks/attention_core.py"
-        + (" --xla" if args.xla else "")
-        + f" --batches {args.batches} --repeats {args.repeats}"
-        + f" --families {' '.join(args.families)}",
-        "device": describe_device(),
-        "keras": keras.__version__,
+        **run_record("attention_core.py", args, " --xla" if args.xla else ""),
         "xla": args.xla,
-        "repeats": args.repeats,
         "rows": rows,
     }
     lines = [

@@ -18,13 +18,12 @@ Usage: ``python benchmarks/dropout_rng.py [--batches 8] [--repeats 5]``
 import statistics
 import time
 
-import keras
-from device_info import describe_device
 from preset_training import (
     argument_parser,
     compiled_copy,
     parse_tensorflow_arguments,
-    time_copies,
+    run_record,
+    time_cases,
     write_results,
 )
 
@@ -56,6 +55,15 @@ def copies(family, config, info):
     return models
 
 
+def ratios(seconds):
+    """Philox over TensorFlow's default under XLA; XLA with Philox over no XLA."""
+    philox = seconds["xla_philox"]
+    return {
+        "philox_over_default": seconds["xla_tensorflow_default"] / philox,
+        "xla_philox_over_no_xla": seconds["no_xla"] / philox,
+    }
+
+
 def mask_milliseconds(shape, algorithm, repeats):
     """Median time of one compiled dropout of a ``shape`` tensor, in ms."""
     import tensorflow as tf
@@ -82,25 +90,9 @@ def main():
         for algorithm in ("philox", "auto_select")
     }
     print("one mask, ms:", masks, flush=True)
-    rows = []
-    for case in CASES:
-        if case[0] not in args.families:
-            continue
-        row, seconds = time_copies(
-            case, args.batches, args.repeats, copies, tolerance=1e-4
-        )
-        no_xla, philox = seconds["no_xla"], seconds["xla_philox"]
-        row["philox_over_default"] = seconds["xla_tensorflow_default"] / philox
-        row["xla_philox_over_no_xla"] = no_xla / philox
-        rows.append(row)
-        print(row, flush=True)
+    rows = time_cases(CASES, args, copies, tolerance=1e-4, ratios=ratios)
     result = {
-        "command": "python benchmarks/dropout_rng.py"
-        + f" --batches {args.batches} --repeats {args.repeats}"
-        + f" --families {' '.join(args.families)}",
-        "device": describe_device(),
-        "keras": keras.__version__,
-        "repeats": args.repeats,
+        **run_record("dropout_rng.py", args),
         "mask_shape": mask_shape,
         "mask_milliseconds": masks,
         "rows": rows,

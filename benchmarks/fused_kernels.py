@@ -17,12 +17,12 @@ Usage: ``python benchmarks/fused_kernels.py [--batches 8] [--repeats 7]``
 
 import keras
 import numpy as np
-from device_info import describe_device
 from preset_training import (
     argument_parser,
     compiled_copy,
     parse_tensorflow_arguments,
-    time_copies,
+    run_record,
+    time_cases,
     write_results,
 )
 from speed import interleaved_median_seconds
@@ -66,6 +66,15 @@ def copies(family, config, info):
         if not layers:
             raise ValueError(f"expected a preset with fused kernels; {config} has none")
     return models
+
+
+def ratios(seconds):
+    """Fused over Keras' ops, both without XLA; fused without XLA over XLA."""
+    fused = seconds["fused"]
+    return {
+        "fused_over_keras_ops": seconds["keras_ops"] / fused,
+        "fused_over_xla": seconds["xla"] / fused,
+    }
 
 
 def op_steps(op, shape):
@@ -126,27 +135,8 @@ def main():
     parser = argument_parser(__doc__.splitlines()[0], CASES, batches=8, repeats=7)
     args = parse_tensorflow_arguments(parser, "the kernels are TensorFlow's")
     ops = op_milliseconds(args.repeats)
-    rows = []
-    for case in CASES:
-        if case[0] not in args.families:
-            continue
-        row, seconds = time_copies(
-            case, args.batches, args.repeats, copies, tolerance=1e-4
-        )
-        row["fused_over_keras_ops"] = seconds["keras_ops"] / seconds["fused"]
-        row["fused_over_xla"] = seconds["xla"] / seconds["fused"]
-        rows.append(row)
-        print(row, flush=True)
-    result = {
-        "command": "python benchmarks/fused_kernels.py"
-        + f" --batches {args.batches} --repeats {args.repeats}"
-        + f" --families {' '.join(args.families)}",
-        "device": describe_device(),
-        "keras": keras.__version__,
-        "repeats": args.repeats,
-        "ops": ops,
-        "rows": rows,
-    }
+    rows = time_cases(CASES, args, copies, tolerance=1e-4, ratios=ratios)
+    result = {**run_record("fused_kernels.py", args), "ops": ops, "rows": rows}
     lines = [
         "| op, forward and backward | shape | Keras' ops, ms | fused, ms | speed-up |",
         "|---|---|---|---|---|",

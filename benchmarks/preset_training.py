@@ -11,6 +11,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from device_info import describe_device
 from speed import first_training_batches, interleaved_median_seconds
 
 from zoo import registry
@@ -132,6 +133,37 @@ def time_copies(case, count, repeats, build_copies, tolerance):
         **{f"{name}_per_second": units / s for name, s in seconds.items()},
     }
     return row, seconds
+
+
+def time_cases(cases, args, build_copies, tolerance, ratios):
+    """``time_copies`` for each of ``cases`` in ``args.families``; the rows.
+
+    ``ratios(seconds)`` maps the copies' median pass times to the ratios
+    added to the case's row.
+    """
+    rows = []
+    for case in cases:
+        if case[0] not in args.families:
+            continue
+        row, seconds = time_copies(
+            case, args.batches, args.repeats, build_copies, tolerance
+        )
+        row.update(ratios(seconds))
+        rows.append(row)
+        print(row, flush=True)
+    return rows
+
+
+def run_record(script, args, flags=""):
+    """How a result was made: the command (``flags`` after the script), machine, Keras."""
+    return {
+        "command": f"python benchmarks/{script}{flags}"
+        + f" --batches {args.batches} --repeats {args.repeats}"
+        + f" --families {' '.join(args.families)}",
+        "device": describe_device(),
+        "keras": keras.__version__,
+        "repeats": args.repeats,
+    }
 
 
 def write_results(name, result, lines):
