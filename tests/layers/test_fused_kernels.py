@@ -163,6 +163,18 @@ def test_steps_that_xla_compiles_whole_keep_keras_ops(fused_calls):
 
 
 @tensorflow_only
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_keras_training_steps_fuse_only_without_xla(jit_compile, fused_calls):
+    inputs = keras.Input((5, 8))
+    outputs = TransformerEncoderBlock(2, 16, activation="gelu")(inputs)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="sgd", loss="mse", jit_compile=jit_compile)
+    model.train_on_batch(_normal(2, 5, 8), _normal(2, 5, 8, seed=1))
+    fused = fused_calls["gelu"] > 0 and fused_calls["layer_normalization"] > 0
+    assert fused == (not jit_compile)
+
+
+@tensorflow_only
 def test_inside_xla_compilation_tells_compiled_functions_apart():
     import tensorflow as tf
 
