@@ -17,7 +17,7 @@ Usage: ``python benchmarks/attention_core.py [--xla] [--repeats 7]``
 
 from preset_training import (
     argument_parser,
-    compiled_copy,
+    copies_by_setting,
     parse_tensorflow_arguments,
     run_record,
     time_cases,
@@ -33,16 +33,6 @@ CASES = (
 )
 
 
-def copies_by_path(family, config, info, xla):
-    """Two compiled copies of one model: Keras' fused op, the zoo's products."""
-    return {
-        path: compiled_copy(
-            family, config, info, xla, MultiHeadAttention, use_fused_attention=fused
-        )[0]
-        for path, fused in (("keras_fused_op", True), ("zoo_products", False))
-    }
-
-
 def main():
     parser = argument_parser(__doc__.splitlines()[0], CASES, batches=24, repeats=7)
     parser.add_argument("--xla", action="store_true", help="compile with XLA")
@@ -50,7 +40,11 @@ def main():
     rows = time_cases(
         CASES,
         args,
-        lambda *built: copies_by_path(*built, args.xla),
+        copies_by_setting(
+            {"keras_fused_op": (args.xla, True), "zoo_products": (args.xla, False)},
+            MultiHeadAttention,
+            "use_fused_attention",
+        ),
         tolerance=1e-5,
         ratios=lambda s: {"ratio": s["keras_fused_op"] / s["zoo_products"]},
     )

@@ -20,7 +20,7 @@ import time
 
 from preset_training import (
     argument_parser,
-    compiled_copy,
+    copies_by_setting,
     parse_tensorflow_arguments,
     run_record,
     time_cases,
@@ -42,17 +42,12 @@ COPIES = {
     "no_xla": (False, None),
 }
 
-
-def copies(family, config, info):
-    """The preset compiled once per entry of ``COPIES``, all from one seed."""
-    models = {}
-    for name, (xla, algorithm) in COPIES.items():
-        models[name], dropouts = compiled_copy(
-            family, config, info, xla, Dropout, rng_algorithm=algorithm
-        )
-        if not any(layer.rate > 0 for layer in dropouts):
-            raise ValueError(f"expected a preset with dropout; {config} has none")
-    return models
+copies = copies_by_setting(
+    COPIES,
+    Dropout,
+    "rng_algorithm",
+    required=(lambda dropouts: any(d.rate > 0 for d in dropouts), "dropout"),
+)
 
 
 def ratios(seconds):

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 from preset_training import (
     argument_parser,
-    compiled_copy,
+    copies_by_setting,
     parse_tensorflow_arguments,
     run_record,
     time_cases,
@@ -44,28 +44,18 @@ COPIES = {
     "xla": (True, None),
 }
 
+copies = copies_by_setting(
+    COPIES,
+    fused_kernels.FusedKernelsSetting,
+    "fused_kernels",
+    required=(bool, "fused kernels"),
+)
+
 # op -> shapes timed: (tokens, features) of the ViT and of the encoder-decoder.
 OP_SHAPES = {
     "gelu": [(6400, 512), (2048, 1024)],
     "layer_normalization": [(6400, 128), (2048, 256)],
 }
-
-
-def copies(family, config, info):
-    """The preset compiled once per entry of ``COPIES``, all from one seed."""
-    models = {}
-    for name, (xla, setting) in COPIES.items():
-        models[name], layers = compiled_copy(
-            family,
-            config,
-            info,
-            xla,
-            fused_kernels.FusedKernelsSetting,
-            fused_kernels=setting,
-        )
-        if not layers:
-            raise ValueError(f"expected a preset with fused kernels; {config} has none")
-    return models
 
 
 def ratios(seconds):

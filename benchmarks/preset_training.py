@@ -82,6 +82,34 @@ def compiled_copy(family, config, info, jit_compile, layer_class, **settings):
     return model, layers
 
 
+def copies_by_setting(copies, layer_class, attribute, required=None):
+    """A ``build_copies`` for ``time_copies``: one compiled copy per entry of ``copies``.
+
+    Args:
+        copies: copy name -> ``(jit_compile, value)``, ``value`` set as
+            ``attribute`` on every ``layer_class`` layer of that copy.
+        layer_class: the layers the setting goes to.
+        attribute: the setting's name.
+        required: optional ``(predicate, what)``: each copy's ``layer_class``
+            layers must satisfy ``predicate``, else a ``ValueError`` says the
+            preset lacks ``what``.
+    """
+
+    def build(family, config, info):
+        models = {}
+        for name, (jit_compile, value) in copies.items():
+            models[name], layers = compiled_copy(
+                family, config, info, jit_compile, layer_class, **{attribute: value}
+            )
+            if required is not None and not required[0](layers):
+                raise ValueError(
+                    f"expected a preset with {required[1]}; {config} has none"
+                )
+        return models
+
+    return build
+
+
 def units_in(batches, unit):
     """How many ``unit``s the batches hold: examples, or non-padding label ids."""
     if unit.startswith("non-padding"):

@@ -122,6 +122,13 @@ def _block(activation="gelu", **kwargs):
     return block
 
 
+def _set_fused_kernels(block, setting):
+    """``fused_kernels = setting`` on the block and its normalizations."""
+    for layer in [block, *block._flatten_layers()]:
+        if isinstance(layer, fused_kernels.FusedKernelsSetting):
+            layer.fused_kernels = setting
+
+
 @tensorflow_only
 def test_blocks_train_with_the_fused_kernels_and_infer_with_keras_ops(fused_calls):
     block = _block(normalize_first=True)
@@ -143,9 +150,7 @@ def test_relu_blocks_keep_keras_relu(fused_calls):
 @tensorflow_only
 def test_fused_kernels_false_keeps_keras_ops(fused_calls):
     block = _block()
-    for layer in [block, *block._flatten_layers()]:
-        if isinstance(layer, fused_kernels.FusedKernelsSetting):
-            layer.fused_kernels = False
+    _set_fused_kernels(block, False)
     block(_normal(2, 5, 8), training=True)
     assert fused_calls == {"gelu": 0, "layer_normalization": 0}
 
@@ -216,9 +221,7 @@ def test_a_block_trains_to_the_same_values_and_gradients_either_way(policy):
         keras.utils.set_random_seed(0)
         block = TransformerEncoderBlock(2, 32, activation="gelu", normalize_first=True)
         block.build(x.shape)
-        for layer in [block, *block._flatten_layers()]:
-            if isinstance(layer, fused_kernels.FusedKernelsSetting):
-                layer.fused_kernels = setting
+        _set_fused_kernels(block, setting)
         results[setting] = _block_value_and_gradients(block, x)
     (out, gradients), (expected_out, expected_gradients) = results[None], results[False]
     tolerance = 1e-5 if policy == "float32" else 3e-2

@@ -2,6 +2,8 @@
 
 import keras
 
+from zoo.layers.fused_kernels import tensorflow_has_gpu
+
 # Random-number algorithms the TensorFlow path accepts: Philox, and whatever
 # TensorFlow picks itself ("auto_select": Philox without XLA, ThreeFry with it).
 RNG_ALGORITHMS = ("philox", "auto_select")
@@ -88,6 +90,4 @@ def _default_tensorflow_algorithm():
     # XLA's ThreeFry is slow on CPUs only; on GPUs TensorFlow's own choice
     # stays (not measured here: CI and our device machine have no TensorFlow
     # GPU), as Keras itself turns XLA on by default only where there is one.
-    import tensorflow as tf
-
-    return "auto_select" if tf.config.list_physical_devices("GPU") else "philox"
+    return "auto_select" if tensorflow_has_gpu() else "philox"
