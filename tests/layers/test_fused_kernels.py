@@ -101,6 +101,80 @@ def test_half_precision_inputs_keep_their_dtype_and_compute_in_float32(dtype):
         np.testing.assert_allclose(got, expected, rtol=rounding, atol=rounding)
 
 
+@tensorflow_only
+def test_float64_inputs_are_computed_in_float64(fused_calls):
+    from math import erfc, exp, pi, sqrt
+
+    x = np.linspace(-12, 12, 481)
+    value, (gradient,) = _value_and_gradients(fused_kernels.gelu, [x], np.ones_like(x))
+    assert value.dtype == gradient.dtype == np.float64
+    exact = [v * 0.5 * erfc(-v / sqrt(2)) for v in x]
+    exact_gradient = [
+        0.5 * erfc(-v / sqrt(2)) + v * exp(-v * v / 2) / sqrt(2 * pi) for v in x
+    ]
+    # Float32 arithmetic would be off by about 1e-7.
+    np.testing.assert_allclose(value, exact, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(gradient, exact_gradient, rtol=1e-12, atol=1e-14)
+
+    # A float64 layer trains through the kernels (its weights are float64 too).
+    inputs = _normal(3, 4, 16, scale=2).astype("float64") + 3.0
+    layers = {}
+    for setting in (None, False):
+        layer = LayerNormalization(epsilon=1e-6, dtype="float64")
+        layer.fused_kernels = setting
+        layer.build(inputs.shape)
+        layer.set_weights([_normal(16, seed=1), _normal(16, seed=2)])
+        layers[setting] = _value_and_gradients(
+            lambda x, layer=layer: layer(x, training=True), [inputs], inputs
+        )
+    assert fused_calls["layer_normalization"] == 1  # the default fused, once
+    ours, (ours_gradient,) = layers[None]
+    keras_out, (keras_gradient,) = layers[False]
+    assert ours.dtype == ours_gradient.dtype == np.float64
+    np.testing.assert_allclose(ours, keras_out, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(ours_gradient, keras_gradient, rtol=1e-10, atol=1e-10)
+
+
+@tensorflow_only
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (
+            lambda: fused_kernels.gelu(np.arange(4)),
+            r"`x` must be a floating-point tensor.*received dtype int64",
+        ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                np.ones((2, 8), "int32"), np.ones(8), np.zeros(8), 1e-3
+            ),
+            r"`x` must be a floating-point tensor.*received dtype int32",
+        ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                _normal(2, 8), np.ones(7, "float32"), np.zeros(8, "float32"), 1e-3
+            ),
+            r"`gamma` must have shape \(8,\).*received shape \(7,\)",
+        ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                _normal(2, 8), np.ones(8, "float32"), np.zeros((1, 8), "float32"), 1e-3
+            ),
+            r"`beta` must have shape \(8,\).*received shape \(1, 8\)",
+        ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                np.float32(1.0), np.ones(1, "float32"), np.zeros(1, "float32"), 1e-3
+            ),
+            r"`x` must have at least one axis.*received a scalar",
+        ),
+    ],
+    ids=["gelu_integers", "norm_integers", "gamma_width", "beta_rank", "scalar"],
+)
+def test_bad_arguments_are_refused_by_name(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
 @pytest.fixture
 def fused_calls(monkeypatch):
     """Counts of calls to the fused kernels, by name."""
@@ -212,7 +286,7 @@ def test_normalizations_the_kernel_does_not_cover_run_keras_ops(kwargs, fused_ca
 
 
 @tensorflow_only
-@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+@pytest.mark.parametrize("policy", ["float32", "float64", "mixed_bfloat16"])
 def test_a_block_trains_to_the_same_values_and_gradients_either_way(policy):
     keras.config.set_dtype_policy(policy)
     x = keras.ops.convert_to_tensor(_normal(4, 7, 16))
@@ -224,7 +298,9 @@ def test_a_block_trains_to_the_same_values_and_gradients_either_way(policy):
         _set_fused_kernels(block, setting)
         results[setting] = _block_value_and_gradients(block, x)
     (out, gradients), (expected_out, expected_gradients) = results[None], results[False]
-    tolerance = 1e-5 if policy == "float32" else 3e-2
+    # Keras' own float64 GELU (tf.nn.gelu) is off by up to 5e-9; the kernels'
+    # float64 values are checked against exact ones above.
+    tolerance = {"float32": 1e-5, "float64": 1e-7, "mixed_bfloat16": 3e-2}[policy]
     np.testing.assert_allclose(out, expected_out, rtol=tolerance, atol=tolerance)
     scale = max(np.abs(g).max() for g in expected_gradients)
     for got, expected in zip(gradients, expected_gradients):
@@ -236,10 +312,10 @@ def _block_value_and_gradients(block, x):
     import tensorflow as tf
 
     with tf.GradientTape() as tape:
-        out = tf.cast(block(x, training=True), "float32")
-        loss = tf.reduce_sum(out**2)
+        out = block(x, training=True)
+        loss = tf.reduce_sum(tf.cast(out, "float64") ** 2)
     gradients = tape.gradient(loss, block.trainable_variables)
-    return out.numpy(), [tf.cast(g, "float32").numpy() for g in gradients]
+    return np.asarray(out, "float64"), [np.asarray(g, "float64") for g in gradients]
 
 
 @pytest.mark.parametrize("value", ["yes", 1, 0.0])

@@ -108,3 +108,36 @@ def test_mixed_precision_computes_in_half_and_keeps_float32_weights(name, policy
     assert np.all(np.isfinite(got))
     tolerance = 2e-2 if compute_dtype == "float16" else 1e-1
     np.testing.assert_allclose(got, expected, atol=tolerance, rtol=tolerance)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_float64_computes_and_trains_in_float64(name):
+    if keras.backend.backend() == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            pytest.skip("JAX computes float64 in float32 unless jax_enable_x64")
+    case = CASES[name]
+    reference = case.make()
+    expected = keras.ops.convert_to_numpy(_call(reference, case))
+    layer = case.make(dtype="float64")
+    _call(layer, case)
+    layer.set_weights(reference.get_weights())
+    assert all(
+        keras.backend.standardize_dtype(w.dtype) == "float64" for w in layer.weights
+    )
+    outputs = _call(layer, case)
+    assert keras.backend.standardize_dtype(outputs.dtype) == "float64"
+    # Float32 inputs and weights: only float32 rounding apart.
+    got = keras.ops.convert_to_numpy(outputs)
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=1e-5)
+    # And a fit step: training calls take other paths (fused kernels, dropout).
+    model = _functional_model(layer, case)
+    head = keras.layers.Dense(1, dtype="float64")(
+        keras.layers.Flatten()(model.outputs[0])
+    )
+    trainer = keras.Model(model.inputs, head)
+    trainer.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    targets = np.ones((len(case.inputs[0]), 1), "float64")
+    history = trainer.fit(case.inputs, targets, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])

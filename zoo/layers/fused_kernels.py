@@ -84,23 +84,74 @@ class FusedKernelsSetting:
 
 
 def gelu(x):
-    """Exact GELU, ``x * Phi(x)``, as Keras' ``gelu(x, approximate=False)``."""
+    """Exact GELU, ``x * Phi(x)``, as Keras' ``gelu(x, approximate=False)``.
+
+    Half-precision inputs are computed in float32, float64 ones in float64;
+    the output has ``x``'s dtype.
+    """
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(x)
+    _check_floating(x, "x")
     return _kernels().gelu(x)
 
 
 def layer_normalization(x, gamma, beta, epsilon):
     """Layer normalization over the last axis, as Keras' with ``gamma`` and ``beta``.
 
-    Computed in float32 (as Keras does for half-precision inputs); the output
-    has ``x``'s dtype.
+    Half-precision inputs are computed in float32 (as Keras does), float64
+    ones in float64; the output has ``x``'s dtype. ``gamma`` and ``beta``
+    hold one value per feature of ``x``'s last axis.
     """
     import tensorflow as tf
 
+    x = tf.convert_to_tensor(x)
+    compute_dtype = _check_floating(x, "x")
+    if x.shape.rank == 0:
+        raise ValueError(
+            "`x` must have at least one axis to normalize over; received a scalar"
+        )
+    features = x.shape[-1]
     # Tensors, not variables: the custom gradient returns theirs as inputs'.
-    gamma, beta = (tf.convert_to_tensor(w, "float32") for w in (gamma, beta))
+    # Cast to the compute dtype: a conversion to another dtype is refused.
+    weights = []
+    for name, weight in (("gamma", gamma), ("beta", beta)):
+        weight = tf.convert_to_tensor(weight)
+        _check_feature_vector(weight, name, features)
+        weights.append(tf.cast(weight, compute_dtype))
     return _kernels().layer_normalization(
-        x, gamma, beta, tf.constant(epsilon, "float32")
+        x, *weights, tf.constant(epsilon, compute_dtype)
     )
+
+
+# Input dtypes the kernels take, and the dtype each is computed in.
+_COMPUTE_DTYPES = {
+    "float16": "float32",
+    "bfloat16": "float32",
+    "float32": "float32",
+    "float64": "float64",
+}
+
+
+def _check_floating(x, name):
+    """``x``'s compute dtype; a named error for a dtype the kernels do not take."""
+    if x.dtype.name not in _COMPUTE_DTYPES:
+        raise ValueError(
+            f"`{name}` must be a floating-point tensor, one of "
+            f"{tuple(_COMPUTE_DTYPES)}; received dtype {x.dtype.name}"
+        )
+    return _COMPUTE_DTYPES[x.dtype.name]
+
+
+def _check_feature_vector(weight, name, features):
+    """A named error unless ``weight`` is one value per feature (when known)."""
+    if weight.shape.rank == 1 and None in (weight.shape[0], features):
+        return  # A width known only when the graph runs.
+    if weight.shape.rank != 1 or weight.shape[0] != features:
+        raise ValueError(
+            f"`{name}` must have shape ({features},), one value per feature of "
+            f"`x`'s last axis; received shape {tuple(weight.shape)}"
+        )
 
 
 @functools.cache
@@ -115,39 +166,45 @@ def _kernels():
         # erfc keeps the far negative tail exact, as tf.nn.gelu does.
         return 0.5 * tf.math.erfc(-x * sqrt_half)
 
-    @tf.function(jit_compile=True)
-    def gelu_forward(x):
-        x32 = tf.cast(x, "float32")
-        return tf.cast(x32 * normal_cdf(x32), x.dtype)
+    def upcast(x):
+        # Traced once per input dtype: half precision in float32.
+        return tf.cast(x, _COMPUTE_DTYPES[x.dtype.name])
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
+    def gelu_forward(x):
+        wide = upcast(x)
+        return tf.cast(wide * normal_cdf(wide), x.dtype)
+
+    @tf.function(jit_compile=True, autograph=False)
     def gelu_backward(x, upstream):
-        x32 = tf.cast(x, "float32")
+        wide = upcast(x)
         # d/dx x*Phi(x) = Phi(x) + x*phi(x), phi the standard normal density.
-        slope = normal_cdf(x32) + x32 * inverse_sqrt_two_pi * tf.exp(-0.5 * x32 * x32)
-        return tf.cast(tf.cast(upstream, "float32") * slope, x.dtype)
+        slope = normal_cdf(wide) + wide * inverse_sqrt_two_pi * tf.exp(
+            -0.5 * wide * wide
+        )
+        return tf.cast(upcast(upstream) * slope, x.dtype)
 
     @tf.autograph.experimental.do_not_convert
     @tf.custom_gradient
     def gelu(x):
         return gelu_forward(x), lambda upstream: gelu_backward(x, upstream)
 
-    def normalized(x32, epsilon):
-        mean = tf.reduce_mean(x32, axis=-1, keepdims=True)
-        centered = x32 - mean
+    def normalized(wide, epsilon):
+        mean = tf.reduce_mean(wide, axis=-1, keepdims=True)
+        centered = wide - mean
         variance = tf.reduce_mean(tf.square(centered), axis=-1, keepdims=True)
         inverse_std = tf.math.rsqrt(variance + epsilon)
         return centered * inverse_std, inverse_std
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def layer_norm_forward(x, gamma, beta, epsilon):
-        x_hat, _ = normalized(tf.cast(x, "float32"), epsilon)
+        x_hat, _ = normalized(upcast(x), epsilon)
         return tf.cast(x_hat * gamma + beta, x.dtype)
 
-    @tf.function(jit_compile=True)
+    @tf.function(jit_compile=True, autograph=False)
     def layer_norm_backward(x, gamma, epsilon, upstream):
-        x_hat, inverse_std = normalized(tf.cast(x, "float32"), epsilon)
-        upstream = tf.cast(upstream, "float32")
+        x_hat, inverse_std = normalized(upcast(x), epsilon)
+        upstream = upcast(upstream)
         batch_axes = list(range(x.shape.rank - 1))
         d_gamma = tf.reduce_sum(upstream * x_hat, axis=batch_axes)
         d_beta = tf.reduce_sum(upstream, axis=batch_axes)
