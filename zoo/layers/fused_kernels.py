@@ -26,6 +26,14 @@ import keras
 # False force.
 FUSED_KERNELS_SETTINGS = (None, True, False)
 
+# Input dtypes the kernels take, and the dtype each is computed in.
+_COMPUTE_DTYPES = {
+    "float16": "float32",
+    "bfloat16": "float32",
+    "float32": "float32",
+    "float64": "float64",
+}
+
 
 def inside_xla_compilation():
     """Whether TensorFlow is tracing a function that XLA will compile whole.
@@ -122,15 +130,6 @@ def layer_normalization(x, gamma, beta, epsilon):
     return _kernels().layer_normalization(
         x, *weights, tf.constant(epsilon, compute_dtype)
     )
-
-
-# Input dtypes the kernels take, and the dtype each is computed in.
-_COMPUTE_DTYPES = {
-    "float16": "float32",
-    "bfloat16": "float32",
-    "float32": "float32",
-    "float64": "float64",
-}
 
 
 def _check_floating(x, name):
