@@ -167,12 +167,41 @@ def test_float64_inputs_are_computed_in_float64(fused_calls):
             ),
             r"`x` must have at least one axis.*received a scalar",
         ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                _normal(2, 8), np.ones(8, "float32"), np.zeros(8, "float32"), -1e-3
+            ),
+            r"`epsilon` must be a number >= 0; received epsilon=-0.001",
+        ),
+        (
+            lambda: fused_kernels.layer_normalization(
+                _normal(2, 8), np.ones(8, "float32"), np.zeros(8, "float32"), "1e-3"
+            ),
+            r"`epsilon` must be a number >= 0; received epsilon='1e-3'",
+        ),
     ],
-    ids=["gelu_integers", "norm_integers", "gamma_width", "beta_rank", "scalar"],
+    ids=[
+        "gelu_integers",
+        "norm_integers",
+        "gamma_width",
+        "beta_rank",
+        "scalar",
+        "negative_epsilon",
+        "text_epsilon",
+    ],
 )
 def test_bad_arguments_are_refused_by_name(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@tensorflow_only
+def test_numpy_epsilons_are_numbers_too():
+    x, gamma, beta = _normal(2, 8), np.ones(8, "float32"), np.zeros(8, "float32")
+    expected = fused_kernels.layer_normalization(x, gamma, beta, 1e-3)
+    for epsilon in (np.float32(1e-3), np.float64(1e-3)):
+        got = fused_kernels.layer_normalization(x, gamma, beta, epsilon)
+        np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-6)
 
 
 @pytest.fixture

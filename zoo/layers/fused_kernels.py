@@ -17,6 +17,7 @@ that Keras compiles with XLA the functions are inlined like any other op.
 
 import functools
 import math
+import numbers
 import types
 
 import keras
@@ -120,6 +121,15 @@ def layer_normalization(x, gamma, beta, epsilon):
             "`x` must have at least one axis to normalize over; received a scalar"
         )
     features = x.shape[-1]
+    # numbers.Real takes NumPy's floats too; bool is a number to Python.
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, numbers.Real)
+        or epsilon < 0
+    ):
+        raise ValueError(
+            f"`epsilon` must be a number >= 0; received epsilon={epsilon!r}"
+        )
     # Tensors, not variables: the custom gradient returns theirs as inputs'.
     # Cast to the compute dtype: a conversion to another dtype is refused.
     weights = []
