@@ -225,11 +225,13 @@ def _block(activation="gelu", **kwargs):
     return block
 
 
-def _set_fused_kernels(block, setting):
-    """``fused_kernels = setting`` on the block and its normalizations."""
-    for layer in [block, *block._flatten_layers()]:
-        if isinstance(layer, fused_kernels.FusedKernelsSetting):
-            layer.fused_kernels = setting
+def _settable_layers(layer):
+    """The layers in ``layer`` (itself included) with a ``fused_kernels`` setting."""
+    return [
+        each
+        for each in layer._flatten_layers(include_self=True)
+        if isinstance(each, fused_kernels.FusedKernelsSetting)
+    ]
 
 
 @tensorflow_only
@@ -253,7 +255,8 @@ def test_relu_blocks_keep_keras_relu(fused_calls):
 @tensorflow_only
 def test_fused_kernels_false_keeps_keras_ops(fused_calls):
     block = _block()
-    _set_fused_kernels(block, False)
+    # On the block alone: it reaches the block's normalizations.
+    block.fused_kernels = False
     block(_normal(2, 5, 8), training=True)
     assert fused_calls == {"gelu": 0, "layer_normalization": 0}
 
@@ -324,7 +327,7 @@ def test_a_block_trains_to_the_same_values_and_gradients_either_way(policy):
         keras.utils.set_random_seed(0)
         block = TransformerEncoderBlock(2, 32, activation="gelu", normalize_first=True)
         block.build(x.shape)
-        _set_fused_kernels(block, setting)
+        block.fused_kernels = setting
         results[setting] = _block_value_and_gradients(block, x)
     (out, gradients), (expected_out, expected_gradients) = results[None], results[False]
     # Keras' own float64 GELU (tf.nn.gelu) is off by up to 5e-9; the kernels'
@@ -355,6 +358,76 @@ def test_a_bad_setting_is_refused_by_name(value):
     block = TransformerEncoderBlock(2, 16)
     with pytest.raises(ValueError, match=r"`fused_kernels`.*received"):
         block.fused_kernels = value
+
+
+@pytest.mark.parametrize("setting", [False, True])
+def test_a_blocks_setting_reaches_its_normalizations(setting):
+    built = _block()
+    built.fused_kernels = setting
+    # Set before the block builds its normalizations.
+    unbuilt = TransformerDecoderBlock(2, 16)
+    unbuilt.fused_kernels = setting
+    unbuilt.build((2, 5, 8), (2, 4, 8))
+    for block, norms in ((built, 2), (unbuilt, 3)):
+        layers = _settable_layers(block)
+        assert len(layers) == 1 + norms
+        assert all(layer.fused_kernels is setting for layer in layers)
+    # A normalization set afterwards keeps its own value.
+    built.feedforward_norm.fused_kernels = None
+    assert built.fused_kernels is setting
+    assert built.feedforward_norm.fused_kernels is None
+
+
+def _tiny_vit_classifier():
+    from zoo.models.vit.vit_backbone import ViTBackbone
+    from zoo.models.vit.vit_classifier import ViTClassifier
+
+    backbone = ViTBackbone(28, 7, 16, 2, 2, 32, num_channels=1)
+    return ViTClassifier(backbone, num_classes=10)
+
+
+@pytest.mark.parametrize("setting", [False, True, None])
+def test_set_fused_kernels_sets_every_layer_of_a_model(setting):
+    model = _tiny_vit_classifier()
+    for layer in _settable_layers(model):
+        layer.fused_kernels = True if setting is None else None
+    count = fused_kernels.set_fused_kernels(model, setting)
+    layers = _settable_layers(model)
+    # Two blocks with two normalizations each, and the final normalization.
+    assert count == len(layers) == 7
+    assert all(layer.fused_kernels is setting for layer in layers)
+
+
+@pytest.mark.parametrize(
+    ("layer", "setting", "named"),
+    [
+        ("model", "off", r"`fused_kernels`.*received fused_kernels='off'"),
+        ("model", 0, r"`fused_kernels`.*received fused_kernels=0"),
+        (None, False, r"`layer` must be a Keras layer or model; received NoneType"),
+        ("name", False, r"`layer` must be a Keras layer or model; received str"),
+    ],
+)
+def test_set_fused_kernels_refuses_bad_arguments_by_name(layer, setting, named):
+    target = {"model": _tiny_vit_classifier(), None: None, "name": "vit"}[layer]
+    with pytest.raises(ValueError, match=named):
+        fused_kernels.set_fused_kernels(target, setting)
+
+
+@tensorflow_only
+def test_a_model_switched_off_trains_with_keras_ops(fashion_mnist_small, fused_calls):
+    (images, labels), _ = fashion_mnist_small
+    images = images[:16, ..., None].astype("float32") / 255.0
+    model = _tiny_vit_classifier()
+    fused_kernels.set_fused_kernels(model, False)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer="sgd", loss=loss, jit_compile=False)
+    model.train_on_batch(images, labels[:16])
+    assert fused_calls == {"gelu": 0, "layer_normalization": 0}
+    # The setting is read when the step is traced: compile again after a change.
+    fused_kernels.set_fused_kernels(model, None)
+    model.compile(optimizer="sgd", loss=loss, jit_compile=False)
+    model.train_on_batch(images, labels[:16])
+    assert fused_calls["gelu"] > 0 and fused_calls["layer_normalization"] > 0
 
 
 def test_the_models_normalize_with_it():

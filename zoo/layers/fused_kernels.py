@@ -12,7 +12,9 @@ backward from 26.2 ms to 10.2 ms and layer normalization from 5.8 ms to
 
 The layers use these in training only: inference, ``predict`` and exported
 SavedModels keep Keras' ops, so a served model needs no XLA. Inside a step
-that Keras compiles with XLA the functions are inlined like any other op.
+that Keras compiles with XLA they keep Keras' ops too, unless forced with
+``fused_kernels = True`` (see ``inside_xla_compilation``).
+``set_fused_kernels(model, False)`` keeps Keras' ops everywhere.
 """
 
 import functools
@@ -74,11 +76,13 @@ class FusedKernelsSetting:
 
     @fused_kernels.setter
     def fused_kernels(self, value):
-        if not any(value is setting for setting in FUSED_KERNELS_SETTINGS):
-            raise ValueError(
-                f"`fused_kernels` must be one of {FUSED_KERNELS_SETTINGS}; "
-                f"received fused_kernels={value!r}"
-            )
+        _check_setting(value)
+        # The setting reaches the layers inside this one (a block's own
+        # normalizations): one switch per block, as users expect. A sublayer
+        # set afterwards keeps its own value.
+        for layer in self._flatten_layers(include_self=False):
+            if isinstance(layer, FusedKernelsSetting):
+                layer._fused_kernels = value
         self._fused_kernels = value
 
     def _use_fused_kernels(self, training):
@@ -90,6 +94,42 @@ class FusedKernelsSetting:
         if self.fused_kernels is True:
             return True
         return not (tensorflow_has_gpu() or inside_xla_compilation())
+
+
+def set_fused_kernels(layer, setting):
+    """Set ``fused_kernels`` on ``layer`` and on every layer inside it.
+
+    The switch for a whole model: ``set_fused_kernels(model, False)`` keeps
+    Keras' ops everywhere. It is a runtime setting, like ``jit_compile``: not
+    saved with the model, and read when a step is traced, so set it before
+    ``fit`` (or ``compile`` again after changing it).
+
+    Returns:
+        How many layers took the setting.
+    """
+    _check_setting(setting)
+    if not isinstance(layer, keras.layers.Layer):
+        raise ValueError(
+            "`layer` must be a Keras layer or model; "
+            f"received {type(layer).__name__}: {layer!r}"
+        )
+    layers = [
+        each
+        for each in layer._flatten_layers(include_self=True)
+        if isinstance(each, FusedKernelsSetting)
+    ]
+    for each in layers:
+        each.fused_kernels = setting
+    return len(layers)
+
+
+def _check_setting(value):
+    # `is`, not `==`: 0 and 1 equal False and True but are not settings.
+    if not any(value is setting for setting in FUSED_KERNELS_SETTINGS):
+        raise ValueError(
+            f"`fused_kernels` must be one of {FUSED_KERNELS_SETTINGS}; "
+            f"received fused_kernels={value!r}"
+        )
 
 
 def gelu(x):

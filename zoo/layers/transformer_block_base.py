@@ -19,8 +19,9 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
     trains deep stacks without warm-up tricks).
 
     ``fused_kernels`` (None, True or False) decides whether an exact GELU
-    feed-forward activation trains with ``zoo.layers.fused_kernels``' GELU;
-    the block's layer normalizations have their own setting.
+    feed-forward activation and the block's layer normalizations train with
+    ``zoo.layers.fused_kernels``; setting it on the block sets it on the
+    block's normalizations too (set one afterwards to make it differ).
     """
 
     def __init__(
@@ -84,6 +85,8 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
         layer = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name
         )
+        # A setting made on the block before it was built reaches it too.
+        layer.fused_kernels = self.fused_kernels
         layer.build(shape)
         return layer
 
