@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.layers.dropout import random_uniform
 from zoo.layers.validation import check_rate
 
 
@@ -40,7 +41,8 @@ class DropPath(keras.layers.Layer):
             return inputs
         keep = 1.0 - self.rate
         noise_shape = (ops.shape(inputs)[0],) + (1,) * (len(inputs.shape) - 1)
-        draw = keras.random.uniform(noise_shape, seed=self.seed_generator)
+        # Drawn as Dropout draws: a different draw on each tf.distribute replica.
+        draw = random_uniform(noise_shape, self.seed_generator)
         kept = ops.cast(draw < keep, inputs.dtype)
         return inputs * kept / ops.cast(keep, inputs.dtype)
 

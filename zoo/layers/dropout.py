@@ -21,7 +21,28 @@ def _tensorflow_uniform(shape, seed_generator, algorithm):
 
     # Keras keeps the seed state in int64; XLA's stateless ops take int32.
     seed = tf.cast(tf.math.floormod(seed_generator.next(), tf.int32.max - 1), "int32")
+    replica = tf.distribute.get_replica_context()
+    if replica is not None and replica.num_replicas_in_sync > 1:
+        # Under a tf.distribute strategy every replica reads the same seed
+        # state, so without this all replicas would draw the same mask for
+        # their examples (as Keras' own dropout does): a new seed per replica.
+        seed = tf.random.experimental.stateless_fold_in(
+            seed, replica.replica_id_in_sync_group, alg=algorithm
+        )
     return tf.random.stateless_uniform(shape, seed=seed, alg=algorithm)
+
+
+def random_uniform(shape, seed_generator):
+    """Uniform float32 numbers in [0, 1) for a mask, drawn as ``Dropout`` draws.
+
+    On TensorFlow: Philox without a GPU (fast under XLA) and a different
+    draw on each replica of a ``tf.distribute`` strategy. Elsewhere Keras'
+    ``keras.random.uniform``, whose draw under JAX's data parallelism already
+    covers the whole global batch.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return keras.random.uniform(shape, seed=seed_generator)
+    return _tensorflow_uniform(shape, seed_generator, _default_tensorflow_algorithm())
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -35,7 +56,9 @@ class Dropout(keras.layers.Dropout):
     XLA's ThreeFry (see ``_tensorflow_uniform``). With a GPU, TensorFlow picks
     as in Keras' layer; on JAX and PyTorch it is Keras' layer unchanged. On
     TensorFlow the draw is float32 for half-precision inputs too, so the
-    dropped share is ``rate`` (Keras' bfloat16 draw drops 10.15% for 0.1).
+    dropped share is ``rate`` (Keras' bfloat16 draw drops 10.15% for 0.1),
+    and each replica of a ``tf.distribute`` strategy draws its own mask
+    (Keras' layer gives every replica the same one).
 
     Set ``rng_algorithm`` on an instance to force an algorithm.
 
