@@ -3,8 +3,8 @@
 Run as a script (by test_distribution.py): devices must be configured before
 the backend initialises them, which a pytest process has already done. The
 argument picks the model: ``dense`` (a small regression net, the default) or
-``vit`` (a tiny zoo ViT on real Fashion-MNIST images: the zoo's attention,
-blocks and fused kernels under the strategy). Prints one JSON line:
+``vit`` (a tiny zoo ViT on real Fashion-MNIST images: the zoo's attention
+and blocks, and on TensorFlow its fused kernels, under the strategy). Prints one JSON line:
 {"replicas": ..., "single": [losses], "parallel": [losses],
 "max_weight_diff": ...}.
 
