@@ -80,10 +80,8 @@ class FusedKernelsSetting:
         # The setting reaches the layers inside this one (a block's own
         # normalizations): one switch per block, as users expect. A sublayer
         # set afterwards keeps its own value.
-        for layer in self._flatten_layers(include_self=False):
-            if isinstance(layer, FusedKernelsSetting):
-                layer._fused_kernels = value
-        self._fused_kernels = value
+        for layer in _layers_with_setting(self, include_self=True):
+            layer._fused_kernels = value
 
     def _use_fused_kernels(self, training):
         """Whether this call should run the fused kernels."""
@@ -113,14 +111,21 @@ def set_fused_kernels(layer, setting):
             "`layer` must be a Keras layer or model; "
             f"received {type(layer).__name__}: {layer!r}"
         )
-    layers = [
+    layers = _layers_with_setting(layer, include_self=True)
+    # The walk is recursive already: no need for each setter to walk again.
+    for each in layers:
+        each._fused_kernels = setting
+    return len(layers)
+
+
+def _layers_with_setting(layer, include_self):
+    """The layers in ``layer`` (recursively) that have a ``fused_kernels`` setting."""
+    # Keras has no public walk over nested layers; `_flatten_layers` is it.
+    return [
         each
-        for each in layer._flatten_layers(include_self=True)
+        for each in layer._flatten_layers(include_self=include_self)
         if isinstance(each, FusedKernelsSetting)
     ]
-    for each in layers:
-        each.fused_kernels = setting
-    return len(layers)
 
 
 def _check_setting(value):
