@@ -31,10 +31,11 @@ import time
 
 import keras
 import numpy as np
-from device_info import describe_device
 from preset_training import (
     compiled_copy,
     first_batches,
+    parse_tensorflow_arguments,
+    run_record,
     training_pass,
     units_in,
     write_results,
@@ -145,22 +146,9 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default=None, help="stem of the result files")
-    args = parser.parse_args()
-    if args.repeats < 1:
-        parser.error(f"--repeats: expected a positive integer; received {args.repeats}")
-    if keras.backend.backend() != "tensorflow":
-        parser.error(
-            "expected KERAS_BACKEND=tensorflow: the kernels are TensorFlow's; "
-            f"received {keras.backend.backend()!r}"
-        )
+    args = parse_tensorflow_arguments(parser, "the kernels are TensorFlow's")
     rows = [time_case(case, args.repeats) for case in CASES]
-    result = {
-        "command": f"python benchmarks/fused_kernels_shapes.py --repeats {args.repeats}",
-        "device": describe_device(),
-        "keras": keras.__version__,
-        "repeats": args.repeats,
-        "rows": rows,
-    }
+    result = {**run_record("fused_kernels_shapes.py", args), "rows": rows}
     write_results(args.name or "fused_kernels_shapes", result, markdown(result))
 
 

@@ -17,6 +17,8 @@ from speed import first_training_batches, interleaved_median_seconds
 from zoo import registry
 
 RESULTS = Path(__file__).parent / "results"
+# Options counting batches or passes: each must be at least one.
+COUNT_OPTIONS = ("batches", "repeats")
 
 
 def argument_parser(description, cases, batches, repeats):
@@ -37,14 +39,15 @@ def argument_parser(description, cases, batches, repeats):
 
 
 def parse_tensorflow_arguments(parser, why):
-    """Parse; refuse counts below one and a backend other than TensorFlow."""
+    """Parse; refuse counts below one and a backend other than TensorFlow.
+
+    The counts are ``--batches`` and ``--repeats``, where the parser has them.
+    """
     args = parser.parse_args()
-    for option in ("batches", "repeats"):
-        if getattr(args, option) < 1:
-            parser.error(
-                f"--{option}: expected a positive integer; received "
-                f"{getattr(args, option)}"
-            )
+    for option in COUNT_OPTIONS:
+        value = getattr(args, option, None)
+        if value is not None and value < 1:
+            parser.error(f"--{option}: expected a positive integer; received {value}")
     if keras.backend.backend() != "tensorflow":
         parser.error(
             f"expected KERAS_BACKEND=tensorflow: {why}; "
@@ -184,10 +187,16 @@ def time_cases(cases, args, build_copies, tolerance, ratios):
 
 def run_record(script, args, flags=""):
     """How a result was made: the command (``flags`` after the script), machine, Keras."""
+    # The options the script's parser has: --batches, --repeats, --families.
+    options = "".join(
+        f" --{option} {getattr(args, option)}"
+        for option in COUNT_OPTIONS
+        if hasattr(args, option)
+    )
+    if hasattr(args, "families"):
+        options += f" --families {' '.join(args.families)}"
     return {
-        "command": f"python benchmarks/{script}{flags}"
-        + f" --batches {args.batches} --repeats {args.repeats}"
-        + f" --families {' '.join(args.families)}",
+        "command": f"python benchmarks/{script}{flags}{options}",
         "device": describe_device(),
         "keras": keras.__version__,
         "repeats": args.repeats,
