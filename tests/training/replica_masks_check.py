@@ -23,6 +23,7 @@ from training.distribution import resolve_strategy  # noqa: E402
 from zoo.layers import Dropout, DropPath  # noqa: E402
 
 STEPS = 3
+SEED = 1
 # Each replica's input: Dropout masks 256 units, DropPath 64 examples, so two
 # independent draws coincide with probability 2**-64 at most.
 LAYERS = {"Dropout": (Dropout, (4, 64)), "DropPath": (DropPath, (64, 3, 2))}
@@ -31,7 +32,8 @@ LAYERS = {"Dropout": (Dropout, (4, 64)), "DropPath": (DropPath, (64, 3, 2))}
 def replica_masks(strategy, layer_class, shape):
     """Each replica's keep mask at each step, as flat booleans."""
     with strategy.scope():
-        layer = layer_class(0.5)
+        # Seeded, so the draws (and their kept shares) are the same every run.
+        layer = layer_class(0.5, seed=SEED)
         layer.build(shape)
 
     @tf.function
