@@ -141,6 +141,17 @@ def test_quantile_model_exports_intervals(elecdemand_csv, elecdemand_frame, tmp_
     known = elecdemand_frame[["WorkDay"]].to_numpy("float32")[None, 2000:2120]
     forecast = served.serve(tf.constant(history), tf.constant(known))["forecast"]
     assert forecast.shape == (1, 24, 1, 3)
+    # The signature scales both inputs as training did and unscales every
+    # quantile: the same numbers as the Keras model on scaled inputs.
+    state = json.loads((tmp_path / STATE_FILE).read_text())
+    mean = np.asarray(state["scaler"]["mean"], "float32")
+    scale = np.asarray(state["scaler"]["scale"], "float32")
+    scaled = {
+        "past_values": (history - mean[0]) / scale[0],
+        "future_covariates": (known - mean[1]) / scale[1],
+    }
+    expected = keras.ops.convert_to_numpy(model(scaled)) * scale[0] + mean[0]
+    np.testing.assert_allclose(forecast.numpy(), expected, rtol=1e-4, atol=1e-3)
     width = keras.ops.convert_to_numpy(forecast[..., 2] - forecast[..., 0])
     assert width.mean() > 0, "the 0.9 quantile lies above the 0.1 quantile"
     assert 0.0 < metrics["coverage"] <= 1.0

@@ -27,16 +27,13 @@ def export_forecaster(model, state, path):
         quantiles when the model was trained with them.
 
     Raises:
-        RuntimeError: on a backend other than TensorFlow.
+        RuntimeError: on a backend other than TensorFlow or JAX.
     """
     import keras
     import tensorflow as tf
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "SavedModel export needs KERAS_BACKEND=tensorflow; received "
-            f"{keras.backend.backend()}"
-        )
+    from zoo.export import add_serving_endpoint, model_function, new_archive
+
     options = state["options"]
     targets, covariates = options["target"], options["covariates"]
     mean = np.asarray(state["scaler"]["mean"], np.float32)
@@ -57,26 +54,41 @@ def export_forecaster(model, state, path):
         return forecast * tf.constant(out_scale) + tf.constant(out_mean)
 
     history_spec = tf.TensorSpec((None, lookback, len(targets)), tf.float32)
-    archive = keras.export.ExportArchive()
-    archive.track(model)
+    archive = new_archive(model)
     if num_known:
         known_spec = tf.TensorSpec((None, lookback + horizon, num_known), tf.float32)
+
+        def predict_scaled(past_values, future_covariates):
+            inputs = {
+                "past_values": past_values,
+                "future_covariates": future_covariates,
+            }
+            return keras.ops.cast(model(inputs, training=False), "float32")
+
+        forecast_of = model_function(
+            archive, "forecast", predict_scaled, [history_spec, known_spec]
+        )
 
         def serve(history, future_covariates):
             raw = future_covariates[..., : len(covariates)]
             scaled = (raw - tf.constant(covariate_mean)) / tf.constant(covariate_scale)
             known = tf.concat([scaled, future_covariates[..., len(covariates) :]], -1)
-            inputs = {"past_values": scale_history(history), "future_covariates": known}
-            return {"forecast": unscale(model(inputs, training=False))}
+            return {"forecast": unscale(forecast_of(scale_history(history), known))}
 
-        archive.add_endpoint("serve", serve, [history_spec, known_spec])
+        add_serving_endpoint(archive, "serve", serve, [history_spec, known_spec])
     else:
 
-        def serve(history):
-            forecast = model(scale_history(history), training=False)
-            return {"forecast": unscale(forecast)}
+        def predict_scaled(past_values):
+            return keras.ops.cast(model(past_values, training=False), "float32")
 
-        archive.add_endpoint("serve", serve, [history_spec])
+        forecast_of = model_function(
+            archive, "forecast", predict_scaled, [history_spec]
+        )
+
+        def serve(history):
+            return {"forecast": unscale(forecast_of(scale_history(history)))}
+
+        add_serving_endpoint(archive, "serve", serve, [history_spec])
     path = Path(path)
     archive.write_out(str(path), verbose=False)
     return path

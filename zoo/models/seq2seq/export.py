@@ -52,16 +52,24 @@ def export_seq2seq(
     Returns:
         ``path`` as a ``Path``.
     """
-    import keras
     import tensorflow as tf
 
-    if keras.backend.backend() != "tensorflow":
-        raise RuntimeError(
-            "SavedModel export needs the TensorFlow backend; received "
-            f"KERAS_BACKEND={keras.backend.backend()!r}"
-        )
+    from zoo.export import add_serving_endpoint, model_function, new_archive
+
     decoder = Decoder(model, beam_size=beam_size, length_penalty=length_penalty)
     limit = model.source_sequence_length
+    archive = new_archive(model)
+    # The lookup tables are resources the graph captures: keep them tracked.
+    archive._tf_trackable.zoo_tokenizer_tables = [
+        *source_tokenizer.resources(),
+        *target_tokenizer.resources(),
+    ]
+    search = model_function(
+        archive,
+        "search",
+        decoder.search,
+        [tf.TensorSpec([None, limit], tf.int32)],
+    )
 
     def serve(inputs):
         words = tf.strings.strip(inputs)
@@ -77,21 +85,14 @@ def export_seq2seq(
             )
             with tf.control_dependencies([check]):
                 dense = ids.to_tensor(default_value=0, shape=[None, limit])
-        text = target_tokenizer.tf_decode(decoder.search(tf.cast(dense, tf.int32)))
+        text = target_tokenizer.tf_decode(search(tf.cast(dense, tf.int32)))
         outputs = {"outputs": tf.where(lengths > 0, text, tf.constant(""))}
         if truncate:
             outputs["truncated"] = lengths > limit
         return outputs
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    # The lookup tables are resources the graph captures: keep them tracked.
-    archive._tf_trackable.zoo_tokenizer_tables = [
-        *source_tokenizer.resources(),
-        *target_tokenizer.resources(),
-    ]
-    archive.add_endpoint(
-        "serve", serve, input_signature=[tf.TensorSpec([None], tf.string, "inputs")]
+    add_serving_endpoint(
+        archive, "serve", serve, [tf.TensorSpec([None], tf.string, "inputs")]
     )
     archive.write_out(str(path), verbose=False)
     return Path(path)

@@ -31,6 +31,8 @@ def export_saved_model(model, preprocessing, path):
     import keras
     import tensorflow as tf
 
+    from zoo.export import add_serving_endpoint, model_function, new_archive
+
     height, width = preprocessing["image_size"]
     channels = preprocessing["channels"]
     mean = tf.constant(preprocessing["mean"], tf.float32)
@@ -44,9 +46,21 @@ def export_saved_model(model, preprocessing, path):
         images = tf.image.resize(images, (height, width), antialias=True)
         return tf.clip_by_value(tf.round(images), 0.0, 255.0)
 
+    archive = new_archive(model)
+
+    def predict_probabilities(x):
+        logits = model(x, training=False)
+        return keras.ops.softmax(keras.ops.cast(logits, "float32"), axis=-1)
+
+    probabilities_of = model_function(
+        archive,
+        "probabilities",
+        predict_probabilities,
+        [tf.TensorSpec([None, height, width, channels], tf.float32)],
+    )
+
     def classify(images):
-        x = (images / 255.0 - mean) / std
-        probabilities = tf.nn.softmax(tf.cast(model(x, training=False), tf.float32))
+        probabilities = probabilities_of((images / 255.0 - mean) / std)
         batch = tf.shape(probabilities)[0]
         return {
             "probabilities": probabilities,
@@ -70,16 +84,16 @@ def export_saved_model(model, preprocessing, path):
         )
         return classify(images)
 
-    archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint(
+    add_serving_endpoint(
+        archive,
         "serve",
         serve,
         input_signature=[
             tf.TensorSpec([None, None, None, channels], tf.uint8, name="images")
         ],
     )
-    archive.add_endpoint(
+    add_serving_endpoint(
+        archive,
         "serve_bytes",
         serve_bytes,
         input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],

@@ -1,0 +1,121 @@
+"""SavedModel export from any backend with a TensorFlow runtime.
+
+A family's export (``zoo/models/*/export.py``) writes serving signatures that
+take raw inputs: TensorFlow ops parse, tokenize or resize them around the
+model. Under the TensorFlow backend the model's own ops are TensorFlow ops, so
+one traced function holds everything. Under JAX the model's ops cannot run
+inside a TensorFlow graph; Keras' `ExportArchive` converts a function of
+Keras ops with ``jax2tf`` instead. So each export splits its serving function
+in two:
+
+* the *model part*: Keras ops only, on tensors (`model_function`);
+* the *serving function*: TensorFlow pre- and post-processing around calls of
+  the model part (`add_serving_endpoint`).
+
+The written SavedModel is the same on either backend: it needs TensorFlow
+alone, not JAX, to serve.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+BACKENDS = ("tensorflow", "jax")
+
+SERVING_PLATFORMS = ("cpu", "cuda")
+"""Where a SavedModel exported from JAX serves. jax2tf lowers the model part
+for each, whatever device exported it: a run trained on a GPU serves on a CPU
+server and the other way round."""
+
+
+def check_backend():
+    """Fail early, naming the backend, where export cannot run.
+
+    Raises:
+        RuntimeError: on a backend other than TensorFlow or JAX (PyTorch has no
+            SavedModel export in Keras).
+    """
+    import keras
+
+    backend = keras.backend.backend()
+    if backend not in BACKENDS:
+        raise RuntimeError(
+            "SavedModel export needs KERAS_BACKEND=tensorflow or jax; received "
+            f"KERAS_BACKEND={backend!r}. Export the run from a TensorFlow "
+            "environment: model.keras loads on any backend."
+        )
+
+
+def new_archive(model):
+    """An `ExportArchive` that tracks ``model`` (its weights go into the file)."""
+    import keras
+
+    check_backend()
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    return archive
+
+
+def model_function(archive, name, fn, input_signature):
+    """``fn``, a function of Keras ops, made callable inside TensorFlow graphs.
+
+    Args:
+        archive: the `ExportArchive` from `new_archive`; it holds the weights.
+        name: a name for the converted function (JAX only; it is not an
+            endpoint of the SavedModel).
+        fn: calls the model with Keras ops only; no TensorFlow op.
+        input_signature: a list of `tf.TensorSpec`, one per argument of ``fn``;
+            ``None`` for the batch and other free sizes.
+
+    Returns:
+        Under TensorFlow ``fn`` itself. Under JAX a `tf.function` that runs
+        ``fn`` converted by ``jax2tf`` on the archive's copies of the weights.
+    """
+    import keras
+
+    if keras.backend.backend() == "tensorflow":
+        return fn
+    # `_backend_add_endpoint` is the conversion `add_endpoint` uses on JAX,
+    # without registering `fn` as a public signature of the SavedModel.
+    with warnings.catch_warnings():
+        # Passing `native_serialization` skips Keras' check, which warns that a
+        # model exported on a GPU cannot serve on a TensorFlow without one; with
+        # `SERVING_PLATFORMS` it can. jax2tf only warns that it is the default.
+        warnings.filterwarnings("ignore", "The `native_serialization` parameter")
+        converted = archive._backend_add_endpoint(
+            name,
+            fn,
+            input_signature,
+            jax2tf_kwargs={
+                "native_serialization": True,
+                "native_serialization_platforms": SERVING_PLATFORMS,
+                # Serving takes no gradients; without them the loaded
+                # SavedModel does not warn of "unsaved custom gradients".
+                "with_gradient": False,
+            },
+        )
+    return converted
+
+
+def add_serving_endpoint(archive, name, fn, input_signature):
+    """Add ``fn`` (TensorFlow ops around `model_function` calls) as a signature.
+
+    Args:
+        archive: the `ExportArchive` from `new_archive`.
+        name: the signature's name; the first one added is also
+            ``serving_default``.
+        fn: the serving function.
+        input_signature: a list of `tf.TensorSpec`, one per argument of ``fn``.
+    """
+    import keras
+    import tensorflow as tf
+
+    if keras.backend.backend() == "tensorflow":
+        archive.add_endpoint(name, fn, input_signature=input_signature)
+        return
+    # On JAX `add_endpoint` would convert ``fn`` with jax2tf as a whole, and the
+    # TensorFlow ops in it cannot take JAX values. A traced `tf.function` takes
+    # the archive's fast path instead, unconverted.
+    traced = tf.function(fn, input_signature=input_signature, autograph=False)
+    traced.get_concrete_function()
+    archive.add_endpoint(name, traced)
