@@ -45,16 +45,19 @@ lint: $(INSTALLED)
 docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict
 
-# A run trained on JAX exports from JAX: each family's SavedModel check again.
-JAX_EXPORT_TESTS := tests/test_export.py tests/models/seq2seq/test_export.py \
+# The second pass, under JAX: the layers, distribution, the training steps,
+# a resume after a crash, and each family's SavedModel exported from JAX.
+JAX_TESTS := tests/layers tests/training/test_distribution.py \
+	tests/training/test_async_dispatch.py tests/data/test_numpy_images.py \
+	tests/training/test_recipe.py::test_resume_after_crash_matches_uninterrupted_run \
+	tests/test_export.py tests/models/seq2seq/test_export.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
 	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals
 
 test: lint docs data
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/training/test_distribution.py \
-		tests/training/test_async_dispatch.py tests/data/test_numpy_images.py $(JAX_EXPORT_TESTS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
 
 demo: data
 	$(BIN)/python examples/vit.py --preset tiny --epochs 3 --out runs/demo

@@ -64,6 +64,26 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     return train_ds.repeat().skip(skipped), steps
 
 
+def build_before_the_stream(model, dataset):
+    """On JAX, build the model, its loss and metrics from ``dataset``'s first batch.
+
+    Keras' JAX trainer otherwise reads a batch of the stream it trains on to
+    build them. That read is one more iterator, and a seeded ``shuffle`` draws
+    every iterator's orders from one generator that all of them share: through
+    the replayed stream of a resumed run (`resumable_stream`) the read would
+    draw every skipped pass, and the resumed epochs would get other orders
+    than the uninterrupted run's. Reading one batch of the finite ``dataset``
+    before the stream exists costs every session the same single draw.
+    Spec shapes will not do: symbolic sequence lengths fail some models'
+    builds under JAX. TensorFlow's trainer builds without a read.
+    """
+    if keras.backend.backend() != "jax" or not hasattr(dataset, "element_spec"):
+        return
+    for batch in dataset.take(1):
+        # The trainer's own build, given this batch instead of one it would read.
+        model._symbolic_build(data_batch=batch)
+
+
 def _batch_size(dataset):
     """The global batch size: static from the spec, else from one batch."""
     spec = getattr(dataset, "element_spec", None)
@@ -247,6 +267,7 @@ def fit(
                 f"training: precision={policy}, strategy={strategy.kind} "
                 f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
             )
+        build_before_the_stream(model, train_ds)
         train_ds, steps_per_epoch = resumable_stream(train_ds, steps_per_epoch, out_dir)
         return model.fit(
             train_ds,
