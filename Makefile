@@ -46,10 +46,11 @@ docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict
 
 # The second pass, under JAX: the layers, distribution, the training steps,
-# a resume after a crash, and each family's SavedModel exported from JAX.
+# resumes after a crash, and each family's SavedModel exported from JAX.
 JAX_TESTS := tests/layers tests/training/test_distribution.py \
 	tests/training/test_async_dispatch.py tests/data/test_numpy_images.py \
 	tests/training/test_recipe.py::test_resume_after_crash_matches_uninterrupted_run \
+	tests/training/test_recipe.py::test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset \
 	tests/test_export.py tests/models/seq2seq/test_export.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \

@@ -84,6 +84,18 @@ def build_before_the_stream(model, dataset):
         model._symbolic_build(data_batch=batch)
 
 
+def _keras_should_shuffle(dataset):
+    """Whether ``model.fit`` should shuffle the batch order of ``dataset``.
+
+    Not for a ``tf.data.Dataset``: it shuffles itself, and Keras would only
+    warn. Not for a dataset with ``set_pass``: each of its passes is already a
+    seeded order of its own, and Keras' shuffle draws from Python's global
+    ``random``, whose state a backup does not hold, so a resumed run would
+    take its batches in another order than an uninterrupted one.
+    """
+    return not (hasattr(dataset, "element_spec") or hasattr(dataset, "set_pass"))
+
+
 def _batch_size(dataset):
     """The global batch size: static from the spec, else from one batch."""
     spec = getattr(dataset, "element_spec", None)
@@ -276,8 +288,7 @@ def fit(
             steps_per_epoch=steps_per_epoch,
             callbacks=run_callbacks,
             verbose=verbose,
-            # tf.data pipelines shuffle themselves; Keras would only warn.
-            shuffle=not hasattr(train_ds, "element_spec"),
+            shuffle=_keras_should_shuffle(train_ds),
         )
     finally:
         keras.config.set_dtype_policy(previous_policy)
