@@ -107,15 +107,12 @@ def add_serving_endpoint(archive, name, fn, input_signature):
         fn: the serving function.
         input_signature: a list of `tf.TensorSpec`, one per argument of ``fn``.
     """
-    import keras
     import tensorflow as tf
 
-    if keras.backend.backend() == "tensorflow":
-        archive.add_endpoint(name, fn, input_signature=input_signature)
-        return
-    # On JAX `add_endpoint` would convert ``fn`` with jax2tf as a whole, and the
-    # TensorFlow ops in it cannot take JAX values. A traced `tf.function` takes
-    # the archive's fast path instead, unconverted.
+    # A traced `tf.function` goes into the SavedModel as it is, on either
+    # backend. On TensorFlow it is the function `add_endpoint` would trace from
+    # ``fn``; on JAX `add_endpoint` would instead convert ``fn`` as a whole with
+    # jax2tf, and the TensorFlow ops in it cannot take JAX values.
     traced = tf.function(fn, input_signature=input_signature, autograph=False)
     traced.get_concrete_function()
     archive.add_endpoint(name, traced)
