@@ -11,6 +11,7 @@ from tests.training.conftest import CrashAt, CrashAtBatch
 from training import recipe
 from training.callbacks.standard import tensorboard_available
 from training.schedules import InverseSqrtSchedule, WarmupSchedule
+from zoo.layers import Dropout, DropPath
 
 
 def datasets():
@@ -33,14 +34,23 @@ def build():
     return keras.Model(inputs, outputs)
 
 
-def run(out_dir, epochs=3, **kwargs):
+def build_with_dropout():
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(32, activation="relu", name="hidden")(inputs)
+    hidden = Dropout(0.3, name="dropout")(hidden)
+    hidden = DropPath(0.2, name="drop_path")(hidden)
+    outputs = keras.layers.Dense(1, dtype="float32", name="head")(hidden)
+    return keras.Model(inputs, outputs)
+
+
+def run(out_dir, epochs=3, model_builder=build, **kwargs):
     # The shuffle order depends on the global seed when the pipeline is made.
     keras.utils.set_random_seed(kwargs.get("seed") or 0)
     train, val = datasets()
     kwargs.setdefault("loss", "mse")
     kwargs.setdefault("learning_rate", 0.01)
     return recipe.fit(
-        build, train, val, str(out_dir), epochs=epochs, verbose=0, **kwargs
+        model_builder, train, val, str(out_dir), epochs=epochs, verbose=0, **kwargs
     )
 
 
@@ -122,6 +132,39 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
         rtol=1e-6,
     )
     assert not os.path.exists(out / "backup")
+
+
+def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
+    tmp_path, op_determinism
+):
+    reference = run(tmp_path / "reference", seed=3, model_builder=build_with_dropout)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, seed=3, callbacks=[CrashAt(2)], model_builder=build_with_dropout)
+    resumed = run(out, seed=3, model_builder=build_with_dropout)
+    assert resumed.epoch == [2]
+    # Keras' weights files leave the seed generators' states out; without the
+    # backup's own record of them, epoch 2 would draw epoch 0's masks again.
+    for got, expected in zip(
+        resumed.model.get_weights(), reference.model.get_weights()
+    ):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_a_backup_of_another_model_is_refused_by_its_seed_generators(tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, callbacks=[CrashAt(1)], model_builder=build_with_dropout)
+
+    # The same weights without the two dropout layers: the weights would load.
+    def without_dropout():
+        inputs = keras.Input((4,))
+        hidden = keras.layers.Dense(32, activation="relu", name="hidden")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(1, name="head")(hidden))
+
+    with pytest.raises(
+        ValueError, match="holds 2 random seed generator states; expected 0"
+    ):
+        run(tmp_path, model_builder=without_dropout)
 
 
 def test_mid_epoch_backup_resumes_the_interrupted_epoch(tmp_path):

@@ -13,6 +13,7 @@ import os
 import time
 
 import keras
+import numpy as np
 
 # Keras' name for the backup's metadata, kept so its tools still find it.
 METADATA_FILE = "training_metadata.json"
@@ -61,6 +62,21 @@ def backed_up_epochs(backup_dir):
         return int(json.load(handle)["epoch"])
 
 
+def seed_generators(model):
+    """Every `keras.random.SeedGenerator` of ``model``'s layers, in layer order.
+
+    These hold the state of dropout and drop-path masks. `save_weights` leaves
+    them out (keras-team/keras#19796), so a backup records them itself. The
+    order, not the variables' paths, identifies them: paths are numbered per
+    process and differ between two models built in one.
+    """
+    return [
+        generator
+        for layer in model._flatten_layers(include_self=True)
+        for generator in getattr(layer, "_seed_generators", [])
+    ]
+
+
 # With `save_freq="epoch"` the checkpoint and backup do nothing at batch
 # ends, so Keras may run those in a worker thread: asynchronous dispatch on
 # JAX and PyTorch, where the host queues the next step while the device works.
@@ -103,6 +119,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     file, and the metadata, which names that file, is then replaced
     atomically: the metadata is the commit. Older weight files are removed
     after the commit. Same arguments as the Keras callback.
+
+    The metadata also holds the states of the model's random seed generators,
+    which Keras' weights files leave out: without them a resumed run would
+    draw its dropout masks from the start of the sequence again, and would not
+    train as an uninterrupted run does.
     """
 
     async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
@@ -121,6 +142,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 "epoch": self._current_epoch,
                 "batch": self._last_batch_seen,
                 "weights": name,
+                "seed_generator_states": [
+                    keras.ops.convert_to_numpy(generator.state).tolist()
+                    for generator in seed_generators(self.model)
+                ],
             },
         )
         for other in os.listdir(self.backup_dir):
@@ -144,5 +169,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             # Optimizer variables must exist before their values are loaded.
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
+        self._restore_seed_generators(metadata.get("seed_generator_states"))
         # Where fit() starts; Keras' own callback sets the same attribute.
         self.model._initial_epoch = metadata["epoch"]
+
+    def _restore_seed_generators(self, states):
+        if states is None:
+            return  # a backup written before the states were recorded
+        generators = seed_generators(self.model)
+        if len(states) != len(generators):
+            raise ValueError(
+                f"The backup in {self.backup_dir} holds {len(states)} random seed "
+                f"generator states; expected {len(generators)}, one per seed "
+                f"generator of the model {self.model.name!r}. The backup is not "
+                "of this model: resume with the model that wrote it."
+            )
+        for generator, state in zip(generators, states):
+            generator.state.assign(np.asarray(state, dtype=generator.state.dtype))
