@@ -11,17 +11,22 @@ from tests.training.conftest import CrashAt, CrashAtBatch
 from training import recipe
 from training.callbacks.standard import tensorboard_available
 from training.schedules import InverseSqrtSchedule, WarmupSchedule
+from zoo.data.passes import reshuffled_passes
 from zoo.layers import Dropout, DropPath
 
 
-def datasets():
+def datasets(pass_streams=False):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 4)).astype("float32")
     y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")).astype("float32")
-    # Seeded reshuffling, as real pipelines do: a resumed run must still see
-    # the batches of an uninterrupted one.
-    train = tf.data.Dataset.from_tensor_slices((x[:64], y[:64]))
-    train = train.shuffle(64, seed=0).batch(16)
+    if pass_streams:
+        # As the zoo's own training sets: each pass ordered from (seed, pass).
+        train = reshuffled_passes((x[:64], y[:64]), 0, lambda pairs: pairs.batch(16))
+    else:
+        # Seeded reshuffling, as real pipelines do: a resumed run must still
+        # see the batches of an uninterrupted one.
+        train = tf.data.Dataset.from_tensor_slices((x[:64], y[:64]))
+        train = train.shuffle(64, seed=0).batch(16)
     val = tf.data.Dataset.from_tensor_slices((x[64:], y[64:])).batch(16)
     return train, val
 
@@ -43,10 +48,10 @@ def build_with_dropout():
     return keras.Model(inputs, outputs)
 
 
-def run(out_dir, epochs=3, model_builder=build, **kwargs):
+def run(out_dir, epochs=3, model_builder=build, pass_streams=False, **kwargs):
     # The shuffle order depends on the global seed when the pipeline is made.
     keras.utils.set_random_seed(kwargs.get("seed") or 0)
-    train, val = datasets()
+    train, val = datasets(pass_streams)
     kwargs.setdefault("loss", "mse")
     kwargs.setdefault("learning_rate", 0.01)
     return recipe.fit(
@@ -145,6 +150,31 @@ def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
     assert resumed.epoch == [2]
     # Keras' weights files leave the seed generators' states out; without the
     # backup's own record of them, epoch 2 would draw epoch 0's masks again.
+    for got, expected in zip(
+        resumed.model.get_weights(), reference.model.get_weights()
+    ):
+        np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf.distribute strategies"
+)
+def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
+    tmp_path, op_determinism
+):
+    """``zoo train --distribute mirrored``: the zoo's pass streams, dropout."""
+    options = dict(
+        seed=3,
+        model_builder=build_with_dropout,
+        distribute="mirrored",
+        pass_streams=True,
+    )
+    reference = run(tmp_path / "reference", **options)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, callbacks=[CrashAt(2)], **options)
+    resumed = run(out, **options)
+    assert resumed.epoch == [2]
     for got, expected in zip(
         resumed.model.get_weights(), reference.model.get_weights()
     ):
