@@ -59,6 +59,12 @@ def run(out_dir, epochs=3, model_builder=build, pass_streams=False, **kwargs):
     )
 
 
+def assert_same_weights(model, reference):
+    """Bit for bit: a resumed run must train exactly as an uninterrupted one."""
+    for got, expected in zip(model.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(got, expected)
+
+
 def read_csv(path):
     with open(path, newline="") as file:
         return list(csv.DictReader(file))
@@ -124,10 +130,7 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
     resumed = run(out, seed=3)
     assert resumed.epoch == [2]
     assert int(resumed.model.optimizer.iterations) == 12
-    for got, expected in zip(
-        resumed.model.get_weights(), reference.model.get_weights()
-    ):
-        np.testing.assert_array_equal(got, expected)
+    assert_same_weights(resumed.model, reference.model)
     rows = read_csv(out / "history.csv")
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     expected_rows = read_csv(tmp_path / "reference" / "history.csv")
@@ -150,10 +153,7 @@ def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
     assert resumed.epoch == [2]
     # Keras' weights files leave the seed generators' states out; without the
     # backup's own record of them, epoch 2 would draw epoch 0's masks again.
-    for got, expected in zip(
-        resumed.model.get_weights(), reference.model.get_weights()
-    ):
-        np.testing.assert_array_equal(got, expected)
+    assert_same_weights(resumed.model, reference.model)
 
 
 @pytest.mark.skipif(
@@ -175,10 +175,7 @@ def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
         run(out, callbacks=[CrashAt(2)], **options)
     resumed = run(out, **options)
     assert resumed.epoch == [2]
-    for got, expected in zip(
-        resumed.model.get_weights(), reference.model.get_weights()
-    ):
-        np.testing.assert_array_equal(got, expected)
+    assert_same_weights(resumed.model, reference.model)
 
 
 def test_a_backup_of_another_model_is_refused_by_its_seed_generators(tmp_path):
@@ -271,10 +268,7 @@ def test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset(
     # uninterrupted run, in its order: re-entering an earlier pass, or Keras
     # shuffling the batch order, would give other weights. Weights, not the
     # batches read, are compared: Keras' JAX trainer reads ahead.
-    for got, expected in zip(
-        history.model.get_weights(), reference.model.get_weights()
-    ):
-        np.testing.assert_array_equal(got, expected)
+    assert_same_weights(history.model, reference.model)
 
 
 def test_a_resumed_run_starts_a_tf_data_stream_at_its_pass(tmp_path):
