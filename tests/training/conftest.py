@@ -4,6 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+# For the tests of `tf.distribute` strategies, which exist on TensorFlow only.
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="tf.distribute strategies"
+)
+
 
 @pytest.fixture(autouse=True)
 def clean_keras_state():

@@ -7,12 +7,10 @@ import keras
 import numpy as np
 import pytest
 
+from tests.training.conftest import tensorflow_only
 from training import distribution
 from training.distribution import resolve_strategy
 
-tensorflow_only = pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute strategies"
-)
 jax_only = pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="keras.distribution on JAX"
 )

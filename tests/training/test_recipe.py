@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.training.conftest import CrashAt, CrashAtBatch
+from tests.training.conftest import CrashAt, CrashAtBatch, tensorflow_only
 from training import recipe
 from training.callbacks.standard import tensorboard_available
 from training.schedules import InverseSqrtSchedule, WarmupSchedule
@@ -156,9 +156,7 @@ def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
     assert_same_weights(resumed.model, reference.model)
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="tf.distribute strategies"
-)
+@tensorflow_only
 def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
     tmp_path, op_determinism
 ):
