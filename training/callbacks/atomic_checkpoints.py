@@ -70,6 +70,8 @@ def seed_generators(model):
     order, not the variables' paths, identifies them: paths are numbered per
     process and differ between two models built in one.
     """
+    # Keras has no public walk over nested layers or their seed generators;
+    # these private lists are what its `Layer.variables` reads.
     return [
         generator
         for layer in model._flatten_layers(include_self=True)
