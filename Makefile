@@ -57,9 +57,15 @@ JAX_TESTS := tests/layers tests/training/test_distribution.py \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
 	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals
 
+# Two pytest-xdist workers, one per core of the CI machine. Each takes whole
+# modules (a module's fixtures are built once), the slow ones first
+# (tests/conftest.py orders them; --no-loadscope-reorder keeps that order).
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 test: lint docs data
-	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest
-	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS)
+	KERAS_BACKEND=tensorflow $(PYTEST)
+	KERAS_BACKEND=jax $(PYTEST) $(JAX_TESTS)
 
 demo: data
 	$(BIN)/python examples/vit.py --preset tiny --epochs 3 --out runs/demo

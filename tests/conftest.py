@@ -25,3 +25,10 @@ def fashion_mnist_small():
     for array in (*train, *test):
         array.flags.writeable = False
     return train, test
+
+
+def pytest_collection_modifyitems(items):
+    # Modules marked slow first: `make test` hands whole modules to two
+    # pytest-xdist workers (--dist loadfile), so a long module taken last
+    # would leave one worker idle while the other finishes it.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

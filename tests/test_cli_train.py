@@ -14,6 +14,8 @@ import pytest
 
 from zoo import cli
 
+pytestmark = pytest.mark.slow  # trains through the command line, killed and resumed
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -15,6 +15,8 @@ jax_only = pytest.mark.skipif(
     keras.backend.backend() != "jax", reason="keras.distribution on JAX"
 )
 
+pytestmark = pytest.mark.slow  # trains in subprocesses on two CPU devices
+
 SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_check.py")
 MASKS_SCRIPT = os.path.join(os.path.dirname(__file__), "replica_masks_check.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

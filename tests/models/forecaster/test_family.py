@@ -18,6 +18,8 @@ from zoo.models.forecaster import SeasonalNaive, naive
 from zoo.models.forecaster.evaluation import collect, forecast_metrics
 from zoo.models.forecaster.family import STATE_FILE, prepare_series
 
+pytestmark = pytest.mark.slow  # trains forecasters
+
 WINDOW = "?lookback=96&horizon=24"
 TRAIN = "&stride=1"
 

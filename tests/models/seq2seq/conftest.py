@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.built_once import built_once
+
 SLICE_STEP = 20  # every 20th word of CMUdict: ~6,300 words, ~6,800 pairs
 EPOCHS = 8
 
@@ -29,13 +31,18 @@ def trained_run(cmudict_tsv, tmp_path_factory):
         tokenizers and ``saved_model/``.
     """
     from zoo import registry, trainer
+    from zoo.run_dir import read_metrics
 
-    run_dir = tmp_path_factory.mktemp("runs") / "g2p_tiny"
     family = registry.get_family("seq2seq")
     # A .tsv is translation unless told: ?task=g2p reads it as G2P.
     source = f"{cmudict_tsv}?task=g2p"
-    metrics = trainer.train_run(family, "tiny", source, run_dir, EPOCHS)
-    return run_dir, metrics
+    # Built once for both workers: test_family.py and test_export.py use it.
+    run_dir = built_once(
+        tmp_path_factory,
+        "g2p_tiny",
+        lambda folder: trainer.train_run(family, "tiny", source, folder, EPOCHS),
+    )
+    return run_dir, read_metrics(run_dir)
 
 
 @pytest.fixture(scope="session")

@@ -27,6 +27,8 @@ LOADER = textwrap.dedent(
     print(json.dumps(result))
     """
 )
+
+pytestmark = pytest.mark.slow  # uses the trained CMUdict run
 WORDS = ["cat", "hello", "", "Zebra", "o'neil", "abc123"]
 
 

@@ -9,6 +9,8 @@ import pytest
 from zoo import registry, trainer
 from zoo.data import tokenizers as toks
 
+pytestmark = pytest.mark.slow  # uses the trained CMUdict run
+
 
 @pytest.fixture(scope="module")
 def family():

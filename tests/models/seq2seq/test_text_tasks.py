@@ -14,6 +14,8 @@ from zoo.data.word_piece_tokenizer import WordPieceTokenizer
 from zoo.models.seq2seq import tasks
 from zoo.models.seq2seq.family import load_splits
 
+pytestmark = pytest.mark.slow  # trains a translation and a summarization model
+
 
 @pytest.fixture(scope="module")
 def family():

@@ -18,6 +18,8 @@ from zoo.models.vit import family as vit_family
 from zoo.models.vit.family import PREPROCESSING_FILE, ViTFamily
 from zoo.run_dir import RUN_FILE
 
+pytestmark = pytest.mark.slow  # trains ViTs
+
 
 def write_png(path, array):
     path.write_bytes(tf.io.encode_png(array).numpy())
