@@ -52,6 +52,7 @@ JAX_TESTS := tests/layers tests/training/test_distribution.py \
 	tests/training/test_recipe.py::test_resume_after_crash_matches_uninterrupted_run \
 	tests/training/test_recipe.py::test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset \
 	tests/training/test_recipe.py::test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one \
+	tests/training/test_recipe.py::test_a_resume_whose_epochs_end_inside_a_pass_replays_the_rest_of_it \
 	tests/test_export.py tests/models/seq2seq/test_export.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \

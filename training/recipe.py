@@ -36,9 +36,10 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
 
     A seeded ``shuffle`` restarts its sequence of orders in a new process, so a
     run resumed at epoch ``k`` would see epoch 0's order again. Repeating the
-    finite dataset into one stream and skipping the batches that earlier
-    sessions consumed gives a resumed run exactly the batches of an
-    uninterrupted one. That replay computes every skipped batch, though; so
+    finite dataset into one stream and replaying the batches that earlier
+    sessions consumed (`replay_whole_passes`, then a skip within the current
+    pass) gives a resumed run exactly the batches of an uninterrupted one.
+    That replay computes every replayed batch, though; so
     a dataset with a ``set_pass(index)`` method is told the pass to serve
     instead, and a ``tf.data.Dataset`` with a ``stream_from_pass(index)``
     attribute (`zoo.data.passes.PassStream`) gives the stream that starts
@@ -60,22 +61,50 @@ def resumable_stream(train_ds, steps_per_epoch, out_dir):
     stream_from_pass = getattr(train_ds, "stream_from_pass", None)
     if stream_from_pass is not None:
         return stream_from_pass(epochs_done), steps
-    skipped = epochs_done * steps
-    return train_ds.repeat().skip(skipped), steps
+    rest = replay_whole_passes(train_ds, epochs_done * steps)
+    return train_ds.repeat().skip(rest), steps
+
+
+def replay_whole_passes(train_ds, batches):
+    """Reads the whole passes among the first ``batches`` of ``train_ds``.
+
+    Each pass is read through an iterator of its own, before the stream
+    exists, so a seeded ``shuffle`` draws their orders as an uninterrupted
+    run did. The stream then starts at the current pass: a batch that Keras
+    reads from it before training (under a ``tf.distribute`` strategy, to
+    build the model) costs every session the same single draw, where through
+    a skip of every consumed batch it would have drawn all the skipped passes
+    again.
+
+    Returns:
+        The batches of the current pass left to skip; all of ``batches`` when
+        the length of a pass is unknown.
+    """
+    pass_length = int(train_ds.cardinality())
+    if batches == 0 or pass_length <= 0:  # -1 infinite, -2 unknown
+        return batches
+    passes, rest = divmod(batches, pass_length)
+    for _ in range(passes):
+        # Not `repeat(passes)`: its one iterator draws an order more than
+        # the passes it reads, and the stream's next pass would differ. The
+        # skip reads the pass inside tf.data, without a Python step a batch.
+        for _ in train_ds.skip(pass_length):
+            pass
+    return rest
 
 
 def build_before_the_stream(model, dataset):
     """On JAX, build the model, its loss and metrics from ``dataset``'s first batch.
 
     Keras' JAX trainer otherwise reads a batch of the stream it trains on to
-    build them. That read is one more iterator, and a seeded ``shuffle`` draws
-    every iterator's orders from one generator that all of them share: through
-    the replayed stream of a resumed run (`resumable_stream`) the read would
-    draw every skipped pass, and the resumed epochs would get other orders
-    than the uninterrupted run's. Reading one batch of the finite ``dataset``
-    before the stream exists costs every session the same single draw.
-    Spec shapes will not do: symbolic sequence lengths fail some models'
-    builds under JAX. TensorFlow's trainer builds without a read.
+    build them: one more iterator of the stream, which computes a resumed
+    run's skip into its current pass (`resumable_stream`) and draws that
+    pass's shuffle order once more. Reading one batch of the finite
+    ``dataset`` before the stream exists costs every session the same single
+    draw, and no skip. Spec shapes will not do: symbolic sequence lengths
+    fail some models' builds under JAX. TensorFlow's trainer reads such a
+    batch only under a ``tf.distribute`` strategy, and there whether or not
+    the model is built (see `replay_whole_passes`).
     """
     if keras.backend.backend() != "jax" or not hasattr(dataset, "element_spec"):
         return

@@ -15,18 +15,18 @@ from zoo.data.passes import reshuffled_passes
 from zoo.layers import Dropout, DropPath
 
 
-def datasets(pass_streams=False):
+def datasets(pass_streams=False, batch=16):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 4)).astype("float32")
     y = (x @ np.array([[1.0], [-2.0], [0.5], [3.0]], "float32")).astype("float32")
     if pass_streams:
         # As the zoo's own training sets: each pass ordered from (seed, pass).
-        train = reshuffled_passes((x[:64], y[:64]), 0, lambda pairs: pairs.batch(16))
+        train = reshuffled_passes((x[:64], y[:64]), 0, lambda pairs: pairs.batch(batch))
     else:
         # Seeded reshuffling, as real pipelines do: a resumed run must still
         # see the batches of an uninterrupted one.
         train = tf.data.Dataset.from_tensor_slices((x[:64], y[:64]))
-        train = train.shuffle(64, seed=0).batch(16)
+        train = train.shuffle(64, seed=0).batch(batch)
     val = tf.data.Dataset.from_tensor_slices((x[64:], y[64:])).batch(16)
     return train, val
 
@@ -48,10 +48,10 @@ def build_with_dropout():
     return keras.Model(inputs, outputs)
 
 
-def run(out_dir, epochs=3, model_builder=build, pass_streams=False, **kwargs):
+def run(out_dir, epochs=3, model_builder=build, pass_streams=False, batch=16, **kwargs):
     # The shuffle order depends on the global seed when the pipeline is made.
     keras.utils.set_random_seed(kwargs.get("seed") or 0)
-    train, val = datasets(pass_streams)
+    train, val = datasets(pass_streams, batch)
     kwargs.setdefault("loss", "mse")
     kwargs.setdefault("learning_rate", 0.01)
     return recipe.fit(
@@ -157,15 +157,22 @@ def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
 
 
 @tensorflow_only
+@pytest.mark.parametrize("pass_streams", [True, False], ids=["pass_streams", "replay"])
 def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
-    tmp_path, op_determinism
+    tmp_path, op_determinism, pass_streams
 ):
-    """``zoo train --distribute mirrored``: the zoo's pass streams, dropout."""
+    """``zoo train --distribute mirrored`` (the zoo's pass streams), and a
+    plain seeded-shuffle pipeline, replayed: under a strategy Keras reads a
+    batch of the stream to build the model, one more shuffle draw."""
     options = dict(
         seed=3,
         model_builder=build_with_dropout,
         distribute="mirrored",
-        pass_streams=True,
+        pass_streams=pass_streams,
+        # Passes of 16 batches: the stream reads a few batches ahead of
+        # Keras' one, and across the end of a 4-batch pass it would, as
+        # timing has it, draw the next pass's order too (see training.md).
+        batch=4,
     )
     reference = run(tmp_path / "reference", **options)
     out = tmp_path / "resumed"
@@ -173,6 +180,21 @@ def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
         run(out, callbacks=[CrashAt(2)], **options)
     resumed = run(out, **options)
     assert resumed.epoch == [2]
+    assert_same_weights(resumed.model, reference.model)
+
+
+def test_a_resume_whose_epochs_end_inside_a_pass_replays_the_rest_of_it(
+    tmp_path, op_determinism
+):
+    # Epochs of 3 batches over passes of 4: the crash after epoch 2 (6
+    # batches) resumes in the middle of the second pass.
+    reference = run(tmp_path / "reference", seed=3, steps_per_epoch=3)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, seed=3, steps_per_epoch=3, callbacks=[CrashAt(2)])
+    resumed = run(out, seed=3, steps_per_epoch=3)
+    assert resumed.epoch == [2]
+    assert int(resumed.model.optimizer.iterations) == 9
     assert_same_weights(resumed.model, reference.model)
 
 
