@@ -15,6 +15,9 @@ def built_once(tmp_path_factory, name, build):
     twice. The first worker to ask builds while it holds a file lock; the
     others wait for it and reuse the folder. A build that raises leaves no
     completion mark, so the next worker to ask builds again, and fails alike.
+    (xdist's ``--dist loadgroup`` could keep such modules on one worker, but
+    under pytest 9.2 it groups nothing: it renames ``item._nodeid``, which
+    pytest 9 no longer reads.)
 
     Args:
         name: the folder's name, unique to the fixture.
