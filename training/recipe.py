@@ -81,7 +81,7 @@ def replay_whole_passes(train_ds, batches):
         the length of a pass is unknown.
     """
     pass_length = int(train_ds.cardinality())
-    if batches == 0 or pass_length <= 0:  # -1 infinite, -2 unknown
+    if pass_length <= 0:  # -1 infinite, -2 unknown
         return batches
     passes, rest = divmod(batches, pass_length)
     for _ in range(passes):
