@@ -65,6 +65,16 @@ def assert_same_weights(model, reference):
         np.testing.assert_array_equal(got, expected)
 
 
+def uninterrupted_and_resumed(tmp_path, **options):
+    """``(reference, resumed)`` histories: a run of ``options`` uninterrupted,
+    and one crashed after epoch 2 then run again with the same command."""
+    reference = run(tmp_path / "reference", **options)
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        run(out, callbacks=[CrashAt(2)], **options)
+    return reference, run(out, **options)
+
+
 def read_csv(path):
     with open(path, newline="") as file:
         return list(csv.DictReader(file))
@@ -145,11 +155,9 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
     tmp_path, op_determinism
 ):
-    reference = run(tmp_path / "reference", seed=3, model_builder=build_with_dropout)
-    out = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        run(out, seed=3, callbacks=[CrashAt(2)], model_builder=build_with_dropout)
-    resumed = run(out, seed=3, model_builder=build_with_dropout)
+    reference, resumed = uninterrupted_and_resumed(
+        tmp_path, seed=3, model_builder=build_with_dropout
+    )
     assert resumed.epoch == [2]
     # Keras' weights files leave the seed generators' states out; without the
     # backup's own record of them, epoch 2 would draw epoch 0's masks again.
@@ -174,11 +182,7 @@ def test_a_resumed_mirrored_run_with_dropout_equals_an_uninterrupted_one(
         # timing has it, draw the next pass's order too (see training.md).
         batch=4,
     )
-    reference = run(tmp_path / "reference", **options)
-    out = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        run(out, callbacks=[CrashAt(2)], **options)
-    resumed = run(out, **options)
+    reference, resumed = uninterrupted_and_resumed(tmp_path, **options)
     assert resumed.epoch == [2]
     assert_same_weights(resumed.model, reference.model)
 
@@ -188,11 +192,7 @@ def test_a_resume_whose_epochs_end_inside_a_pass_replays_the_rest_of_it(
 ):
     # Epochs of 3 batches over passes of 4: the crash after epoch 2 (6
     # batches) resumes in the middle of the second pass.
-    reference = run(tmp_path / "reference", seed=3, steps_per_epoch=3)
-    out = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        run(out, seed=3, steps_per_epoch=3, callbacks=[CrashAt(2)])
-    resumed = run(out, seed=3, steps_per_epoch=3)
+    reference, resumed = uninterrupted_and_resumed(tmp_path, seed=3, steps_per_epoch=3)
     assert resumed.epoch == [2]
     assert int(resumed.model.optimizer.iterations) == 9
     assert_same_weights(resumed.model, reference.model)
