@@ -182,8 +182,9 @@ class Decoder:
 
     On TensorFlow the search is a ``tf.function`` with a fixed input
     signature (any batch, ``source_sequence_length`` ids), on JAX a
-    ``jax.jit`` function (one compilation per batch size), elsewhere eager.
-    ``trace_count`` tells how many times it was traced.
+    ``jax.jit`` function (one compilation per batch size), on PyTorch eager
+    without recording gradients. ``trace_count`` tells how many times it was
+    traced (on PyTorch, run).
 
     Args:
         model: a model with the decoding interface (see the module doc).
@@ -250,6 +251,11 @@ class Decoder:
             import jax
 
             return jax.jit(self.search)
+        if backend == "torch":
+            import torch
+
+            # Eager, so without this autograd would record every step.
+            return torch.no_grad()(self.search)
         return self.search
 
     def pad(self, encoder_token_ids):

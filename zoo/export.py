@@ -28,6 +28,13 @@ for each, whatever device exported it: a run trained on a GPU serves on a CPU
 server and the other way round."""
 
 
+def backend_can_export():
+    """Whether the Keras backend in use can write a SavedModel."""
+    import keras
+
+    return keras.backend.backend() in BACKENDS
+
+
 def check_backend():
     """Fail early, naming the backend, where export cannot run.
 
@@ -37,8 +44,8 @@ def check_backend():
     """
     import keras
 
-    backend = keras.backend.backend()
-    if backend not in BACKENDS:
+    if not backend_can_export():
+        backend = keras.backend.backend()
         raise RuntimeError(
             "SavedModel export needs KERAS_BACKEND=tensorflow or jax; received "
             f"KERAS_BACKEND={backend!r}. Export the run from a TensorFlow "

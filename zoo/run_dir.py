@@ -97,3 +97,15 @@ def mark_completed(run_dir):
 def read_metrics(run_dir):
     """Return the metrics a finished run wrote."""
     return json.loads((Path(run_dir) / METRICS_FILE).read_text())
+
+
+def load_trained_model(run_dir):
+    """Load ``DIR/model.keras`` for evaluation, prediction or export.
+
+    Loaded without its training state (``compile=False``): none of these
+    train, and a model trained under PyTorch records Keras' PyTorch optimizer
+    class, which another backend could only rebuild by importing PyTorch.
+    """
+    import keras
+
+    return keras.models.load_model(Path(run_dir) / MODEL_FILE, compile=False)

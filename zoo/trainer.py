@@ -29,7 +29,9 @@ def train_run(
     """Train ``family``'s ``preset`` on ``data`` into ``out``; resume if it is there.
 
     After training, the best weights are saved to ``model.keras``, the test
-    metrics to ``metrics.json`` and a SavedModel to ``saved_model/``.
+    metrics to ``metrics.json`` and a SavedModel to ``saved_model/``. Under
+    PyTorch, which has no SavedModel export, the run ends without one and
+    says so; `zoo export` under TensorFlow or JAX writes it later.
 
     Returns:
         The metrics dict.
@@ -39,6 +41,7 @@ def train_run(
     from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
     from training.callbacks.training_curve_plot import read_history_csv
     from training.recipe import fit
+    from zoo.export import backend_can_export
 
     config = family.check_preset(preset)
     batch_size = batch_size or config.get("batch_size", 64)
@@ -98,7 +101,7 @@ def train_run(
         shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
     # The checkpoint holds the best epoch of all sessions of this run; early
     # stopping's restored weights only know the epochs since the last resume.
-    model = keras.models.load_model(out / runs.MODEL_FILE)
+    model = runs.load_trained_model(out)
     metrics = family.evaluate(model, prepared, out)
     record = runs.read_run(out)
     metrics.update(
@@ -109,7 +112,15 @@ def train_run(
         }
     )
     runs.write_metrics(out, metrics)
-    family.export(model, out, out / runs.SAVED_MODEL_DIR)
+    if backend_can_export():
+        family.export(model, out, out / runs.SAVED_MODEL_DIR)
+    else:
+        print(
+            f"{out}: no {runs.SAVED_MODEL_DIR}/ written, since the "
+            f"{keras.backend.backend()!r} backend has no SavedModel export. "
+            f"Write it with `KERAS_BACKEND=tensorflow zoo export {out}`.",
+            file=sys.stderr,
+        )
     runs.mark_completed(out)
     return metrics
 
@@ -125,11 +136,10 @@ def _enable_determinism():
 
 def load_run(run_dir):
     """Return (family, run record, model) of a trained run folder."""
-    import keras
 
     record = runs.require_run(run_dir)
     family = registry.get_family(record["model"])
-    model = keras.models.load_model(Path(run_dir) / runs.MODEL_FILE)
+    model = runs.load_trained_model(run_dir)
     return family, record, model
 
 

@@ -16,9 +16,11 @@ def _train(layer, x):
     return keras.ops.convert_to_numpy(layer(x, training=True))
 
 
-def test_drops_the_rate_and_rescales_the_rest():
+# Without a seed, PyTorch takes the zoo's own draw (see the layer's docstring).
+@pytest.mark.parametrize("seed", [1, None])
+def test_drops_the_rate_and_rescales_the_rest(seed):
     x = np.ones((200, 500), "float32")
-    out = _train(Dropout(0.3, seed=1), x)
+    out = _train(Dropout(0.3, seed=seed), x)
     assert set(np.unique(out)) == {0.0, np.float32(1 / 0.7)}
     # 100,000 draws: the dropped share's standard deviation is 0.0015.
     assert abs(np.mean(out == 0) - 0.3) < 0.01
@@ -33,9 +35,10 @@ def test_drops_the_rate_exactly_in_half_precision_too(policy):
     assert abs(np.mean(out == 0) - 0.1) < 0.0006
 
 
-def test_noise_shape_shares_the_mask_along_its_ones():
+@pytest.mark.parametrize("seed", [2, None])
+def test_noise_shape_shares_the_mask_along_its_ones(seed):
     x = np.ones((4, 50, 16), "float32")
-    out = _train(Dropout(0.5, noise_shape=(None, 1, 16), seed=2), x)
+    out = _train(Dropout(0.5, noise_shape=(None, 1, 16), seed=seed), x)
     np.testing.assert_array_equal(out, np.broadcast_to(out[:, :1], out.shape))
     assert 0 < np.mean(out == 0) < 1
 
@@ -130,3 +133,21 @@ def test_equals_keras_dropout_off_tensorflow():
     ours = _train(Dropout(0.4, seed=5), x)
     theirs = _train(keras.layers.Dropout(0.4, seed=5), x)
     np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "torch", reason="PyTorch's global generator"
+)
+def test_unseeded_masks_on_torch_come_from_the_seed_generator():
+    import torch
+
+    # A backup restores the seed generator's state, not PyTorch's global one.
+    layer = Dropout(0.3)
+    x = np.ones((64, 100), "float32")
+    state = keras.ops.convert_to_numpy(layer.seed_generator.state)
+    torch.manual_seed(0)
+    first = _train(layer, x)
+    layer.seed_generator.state.assign(state)
+    torch.manual_seed(1)
+    np.testing.assert_array_equal(_train(layer, x), first)
+    assert not np.array_equal(_train(layer, x), first)  # the state moved on

@@ -54,8 +54,11 @@ class Dropout(keras.layers.Dropout):
     may differ: on TensorFlow, on a machine without a GPU, it is Philox, so
     that XLA-compiled training steps with dropout are not slowed down by
     XLA's ThreeFry (see ``_tensorflow_uniform``). With a GPU, TensorFlow picks
-    as in Keras' layer; on JAX and PyTorch it is Keras' layer unchanged. On
-    TensorFlow the draw is float32 for half-precision inputs too, so the
+    as in Keras' layer; on JAX it is Keras' layer unchanged, and on PyTorch
+    too when given a ``seed``. Without one, Keras' layer on PyTorch draws from
+    PyTorch's global generator, whose state a resumed run cannot place where
+    an uninterrupted run had it; this layer draws from its seed generator,
+    which a backup records. On TensorFlow the draw is float32 for half-precision inputs too, so the
     dropped share is ``rate`` (Keras' bfloat16 draw drops 10.15% for 0.1),
     and each replica of a ``tf.distribute`` strategy draws its own mask
     (Keras' layer gives every replica the same one).
@@ -92,11 +95,14 @@ class Dropout(keras.layers.Dropout):
                 f"{len(inputs.shape)} for inputs of shape {inputs.shape}, "
                 f"received noise_shape={self.noise_shape}"
             )
-        if not (training and self.rate > 0) or keras.backend.backend() != "tensorflow":
+        backend = keras.backend.backend()
+        keras_draws_from_the_generator = backend == "jax" or (
+            backend == "torch" and self.seed is not None
+        )
+        if not (training and self.rate > 0) or keras_draws_from_the_generator:
             return super().call(inputs, training=training)
         if self.rate == 1.0:
             return keras.ops.zeros_like(inputs)
-        algorithm = self.rng_algorithm or _default_tensorflow_algorithm()
         noise_shape = self.noise_shape
         shape = keras.ops.shape(inputs)
         if noise_shape is not None:
@@ -104,7 +110,11 @@ class Dropout(keras.layers.Dropout):
             shape = [s if n is None else n for s, n in zip(shape, noise_shape)]
         # Drawn in float32 even for half-precision inputs: a bfloat16 draw
         # takes only 128 values, which would drop 13/128 for a rate of 0.1.
-        draw = _tensorflow_uniform(shape, self.seed_generator, algorithm)
+        if backend == "tensorflow":
+            algorithm = self.rng_algorithm or _default_tensorflow_algorithm()
+            draw = _tensorflow_uniform(shape, self.seed_generator, algorithm)
+        else:
+            draw = keras.random.uniform(shape, seed=self.seed_generator)
         scaled = inputs / keras.ops.cast(1.0 - self.rate, inputs.dtype)
         return keras.ops.where(draw >= self.rate, scaled, keras.ops.zeros_like(inputs))
 

@@ -6,6 +6,7 @@ export reuse its saved scaler.
 """
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -13,7 +14,9 @@ import textwrap
 import numpy as np
 import pytest
 
+from tests.backends import exports_saved_models
 from zoo import registry, trainer
+from zoo.export import backend_can_export
 from zoo.models.forecaster import SeasonalNaive, naive
 from zoo.models.forecaster.evaluation import collect, forecast_metrics
 from zoo.models.forecaster.family import STATE_FILE, prepare_series
@@ -95,13 +98,27 @@ def test_export_serves_raw_windows_without_zoo(run, elecdemand_frame, tmp_path):
     import keras
 
     out, _ = run
+    # TensorFlow for the subprocesses: under KERAS_BACKEND=torch, TensorFlow
+    # imported first loads Keras and Triton after it, and crashes.
+    tensorflow_env = {**os.environ, "KERAS_BACKEND": "tensorflow"}
+    if not backend_can_export():
+        # A run trained under PyTorch ends without a SavedModel; it is
+        # written from TensorFlow afterwards, as `zoo train` says.
+        assert not (out / "saved_model").exists()
+        subprocess.run(
+            [sys.executable, "-m", "zoo.cli", "export", str(out)],
+            check=True,
+            env=tensorflow_env,
+            timeout=300,
+        )
     state = json.loads((out / STATE_FILE).read_text())
     model = keras.models.load_model(out / "model.keras")
     raw = elecdemand_frame[state["options"]["target"]].to_numpy("float32")
     windows = np.stack([raw[1000:1096], raw[2000:2096]])
     mean = np.asarray(state["scaler"]["mean"], "float32")
     scale = np.asarray(state["scaler"]["scale"], "float32")
-    expected = np.asarray(model((windows - mean) / scale)) * scale + mean
+    scaled_forecast = keras.ops.convert_to_numpy(model((windows - mean) / scale))
+    expected = scaled_forecast * scale + mean
     np.save(tmp_path / "windows.npy", windows)
     script = textwrap.dedent(
         f"""
@@ -116,13 +133,18 @@ def test_export_serves_raw_windows_without_zoo(run, elecdemand_frame, tmp_path):
         """
     )
     subprocess.run(
-        [sys.executable, "-c", script], check=True, cwd=tmp_path, timeout=120
+        [sys.executable, "-c", script],
+        check=True,
+        cwd=tmp_path,
+        env=tensorflow_env,
+        timeout=120,
     )
     served = np.load(tmp_path / "served.npy")
     assert served.shape == (2, 24, 3)
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
 
 
+@exports_saved_models
 def test_quantile_model_exports_intervals(elecdemand_csv, elecdemand_frame, tmp_path):
     import keras
 

@@ -1,5 +1,6 @@
 """TimeSeriesForecaster: shapes, variants, round trips and argument checks."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -38,7 +39,9 @@ def test_covariates_change_the_forecast(window):
     covariates[:, -24:] = 1.0
     moved = model({"past_values": window, "future_covariates": covariates})
     assert base.shape == (2, 24, 3)
-    assert not np.allclose(base, moved)
+    assert not np.allclose(
+        keras.ops.convert_to_numpy(base), keras.ops.convert_to_numpy(moved)
+    )
     with pytest.raises(ValueError, match="past_values"):
         model(window)
 
@@ -50,35 +53,39 @@ def test_overlapping_patches_cover_the_newest_steps(window):
         100, 24, 3, patch_stride=8, revin=False, dropout=0.0, **SMALL
     )
     assert model.num_patches == 12
-    base = np.asarray(model(window))
+    base = keras.ops.convert_to_numpy(model(window))
     assert base.shape == (2, 24, 3)
     older = window.copy()
     older[:, :4] += 5.0  # the 4 oldest steps fall outside the patches...
-    np.testing.assert_allclose(model(older), base, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(older)), base, atol=1e-5
+    )
     newest = window.copy()
     newest[:, -1] += 1.0  # ...the newest step is read
-    assert not np.allclose(model(newest), base)
+    assert not np.allclose(keras.ops.convert_to_numpy(model(newest)), base)
 
 
 def test_individual_heads_forecast_each_channel_on_its_own(window):
     model = TimeSeriesForecaster(
         100, 24, 3, individual_head=True, revin=False, dropout=0.0, **SMALL
     )
-    base = np.asarray(model(window))
+    base = keras.ops.convert_to_numpy(model(window))
     kernel = model.head.kernel
     assert tuple(kernel.shape) == (3, model.num_patches * 16, 24)
     # Zeroing channel 1's head changes channel 1's forecast only.
     weights = kernel.numpy()
     weights[1] = 0.0
     kernel.assign(weights)
-    moved = np.asarray(model(window))
+    moved = keras.ops.convert_to_numpy(model(window))
     assert not np.allclose(moved[..., 1], base[..., 1])
     np.testing.assert_allclose(moved[..., [0, 2]], base[..., [0, 2]], atol=1e-6)
 
 
 def test_revin_makes_the_forecast_follow_the_level(window):
     model = TimeSeriesForecaster(100, 24, 3, dropout=0.0, **SMALL)
-    shifted = np.asarray(model(window + 10.0)) - np.asarray(model(window))
+    shifted = keras.ops.convert_to_numpy(
+        model(window + 10.0)
+    ) - keras.ops.convert_to_numpy(model(window))
     np.testing.assert_allclose(shifted, 10.0, atol=1e-3)
 
 

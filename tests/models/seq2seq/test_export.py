@@ -7,6 +7,8 @@ import textwrap
 
 import pytest
 
+from tests.backends import exports_saved_models
+
 LOADER = textwrap.dedent(
     """
     import json, sys
@@ -28,7 +30,10 @@ LOADER = textwrap.dedent(
     """
 )
 
-pytestmark = pytest.mark.slow  # uses the trained CMUdict run
+pytestmark = [
+    pytest.mark.slow,  # uses the trained CMUdict run
+    exports_saved_models,
+]
 WORDS = ["cat", "hello", "", "Zebra", "o'neil", "abc123"]
 
 

@@ -9,6 +9,7 @@ import textwrap
 import keras
 import pytest
 
+from tests.backends import exports_saved_models
 from zoo import registry, trainer
 from zoo.data.word_piece_tokenizer import WordPieceTokenizer
 from zoo.models.seq2seq import tasks
@@ -111,6 +112,7 @@ LOADER = textwrap.dedent(
 )
 
 
+@exports_saved_models
 def test_saved_models_serve_strings_in_a_fresh_process(
     family, translation_run, summarization_run, descriptions_tsv
 ):

@@ -1,13 +1,14 @@
 """Metrics of any forecaster on a windowed dataset, computed the same way."""
 
 import numpy as np
+from keras import ops
 
 
 def collect(model, dataset):
     """Return ``(predictions, targets)`` of ``model`` over ``dataset`` as arrays."""
     predictions, targets = [], []
     for inputs, target in dataset:
-        predictions.append(np.asarray(model(inputs, training=False)))
+        predictions.append(ops.convert_to_numpy(model(inputs, training=False)))
         targets.append(np.asarray(target))
     return np.concatenate(predictions), np.concatenate(targets)
 

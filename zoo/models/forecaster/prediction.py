@@ -1,6 +1,7 @@
 """Forecasts from a history ``.csv``: the numbers, a table and a plot."""
 
 import numpy as np
+from keras import ops
 
 
 def forecast_csv(model, state, csv_path):
@@ -85,7 +86,7 @@ def forecast_csv(model, state, csv_path):
             "past_values": inputs,
             "future_covariates": np.concatenate(known, axis=1)[None].astype(np.float32),
         }
-    output = np.asarray(model(inputs, training=False))[0].astype(np.float64)
+    output = ops.convert_to_numpy(model(inputs, training=False))[0].astype(np.float64)
     quantiles = getattr(model, "quantiles", None)
     mean = np.asarray(scaler.mean[: len(targets)])
     std = np.asarray(scaler.scale[: len(targets)])

@@ -11,10 +11,11 @@ from zoo.layers import (
     TransformerEncoderBlock,
 )
 from zoo.layers.validation import check_positive_int
+from zoo.models.functional_model import FunctionalModel
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class Seq2SeqBackbone(keras.Model):
+class Seq2SeqBackbone(FunctionalModel):
     """Encoder-decoder Transformer: token ids in, decoder hidden states out.
 
     A functional model over ``{"encoder_token_ids", "decoder_token_ids"}``

@@ -49,7 +49,9 @@ def _match_channels(images, channels):
 
 def _log_softmax(logits):
     """Log-softmax over the last axis, in float64 (logits may be bfloat16)."""
-    logits = np.asarray(logits, np.float64)
+    import keras
+
+    logits = np.asarray(keras.ops.convert_to_numpy(logits), np.float64)
     shifted = logits - logits.max(axis=-1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 

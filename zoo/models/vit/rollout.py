@@ -1,6 +1,7 @@
 """Attention rollout ("Quantifying Attention Flow in Transformers") for ViT."""
 
 import numpy as np
+from keras import ops
 
 
 def attention_rollout(scores, use_class_token, grid_size):
@@ -24,7 +25,9 @@ def attention_rollout(scores, use_class_token, grid_size):
     """
     rollout = None
     for layer_scores in scores:
-        attention = np.asarray(layer_scores, np.float64).mean(axis=1)
+        attention = np.asarray(ops.convert_to_numpy(layer_scores), np.float64).mean(
+            axis=1
+        )
         attention = attention + np.eye(attention.shape[-1])
         attention /= attention.sum(axis=-1, keepdims=True)
         rollout = attention if rollout is None else attention @ rollout

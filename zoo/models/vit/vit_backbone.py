@@ -11,6 +11,7 @@ from zoo.layers import (
     PositionEmbedding,
     TransformerEncoderBlock,
 )
+from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import LocalityEncoderBlock
 from zoo.models.vit.shifted_patch_tokenization import ShiftedPatchTokenization
@@ -30,7 +31,7 @@ def image_pair(value, name="image_size"):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ViTBackbone(keras.Model):
+class ViTBackbone(FunctionalModel):
     """Vision Transformer encoder ("An Image is Worth 16x16 Words").
 
     Images are cut into patches, each projected to a token; a learned class

@@ -3,11 +3,12 @@
 import keras
 
 from zoo.layers import Dropout
+from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.vit_backbone import resize_backbone
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class ViTClassifier(keras.Model):
+class ViTClassifier(FunctionalModel):
     """A `ViTBackbone` with a classification head.
 
     The class token (or the mean of the tokens, when the backbone has no class

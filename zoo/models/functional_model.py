@@ -1,0 +1,32 @@
+"""The base of the zoo's functional models that name their layers first."""
+
+import keras
+
+
+class FunctionalModel(keras.Model):
+    """A functional `keras.Model` whose subclass assigns its layers first.
+
+    The zoo's backbones and task models are written as keras-hub writes its
+    own: `__init__` creates each layer as an attribute, traces the functional
+    graph through them, then calls `super().__init__(inputs=..., outputs=...)`.
+    Under the PyTorch backend a Keras model is a `torch.nn.Module`, whose
+    `__setattr__` refuses a sublayer assigned before `Module.__init__` ran.
+    Until then an attribute is set on the object directly: the functional
+    graph tracks every layer the model uses, so nothing is lost. TensorFlow
+    and JAX keep Keras' own `__setattr__` throughout.
+
+    Example:
+    >>> class TinyModel(FunctionalModel):
+    ...     def __init__(self, **kwargs):
+    ...         self.dense = keras.layers.Dense(2)
+    ...         inputs = keras.Input((3,))
+    ...         super().__init__(inputs=inputs, outputs=self.dense(inputs), **kwargs)
+    >>> TinyModel()(keras.ops.zeros((1, 3))).shape
+    (1, 2)
+    """
+
+    def __setattr__(self, name, value):
+        if keras.config.backend() == "torch" and "_modules" not in self.__dict__:
+            object.__setattr__(self, name, value)
+            return
+        super().__setattr__(name, value)
