@@ -26,10 +26,11 @@ def test_drops_the_rate_and_rescales_the_rest(seed):
     assert abs(np.mean(out == 0) - 0.3) < 0.01
 
 
+@pytest.mark.parametrize("seed", [4, None])
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_drops_the_rate_exactly_in_half_precision_too(policy):
+def test_drops_the_rate_exactly_in_half_precision_too(policy, seed):
     x = np.ones((2000, 2000), "float32")
-    out = _train(Dropout(0.1, seed=4, dtype=policy), x)
+    out = _train(Dropout(0.1, seed=seed, dtype=policy), x)
     # 4,000,000 draws: standard deviation 0.00015. A bfloat16 draw would
     # drop 13/128 = 0.1016, ten of them away.
     assert abs(np.mean(out == 0) - 0.1) < 0.0006

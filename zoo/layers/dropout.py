@@ -58,10 +58,11 @@ class Dropout(keras.layers.Dropout):
     too when given a ``seed``. Without one, Keras' layer on PyTorch draws from
     PyTorch's global generator, whose state a resumed run cannot place where
     an uninterrupted run had it; this layer draws from its seed generator,
-    which a backup records. On TensorFlow the draw is float32 for half-precision inputs too, so the
-    dropped share is ``rate`` (Keras' bfloat16 draw drops 10.15% for 0.1),
-    and each replica of a ``tf.distribute`` strategy draws its own mask
-    (Keras' layer gives every replica the same one).
+    which a backup records. Where this layer draws, the draw is float32 for
+    half-precision inputs too, so the dropped share is ``rate`` (Keras'
+    bfloat16 draw drops 10.15% for 0.1). On TensorFlow each replica of a
+    ``tf.distribute`` strategy draws its own mask (Keras' layer gives every
+    replica the same one).
 
     Set ``rng_algorithm`` on an instance to force an algorithm.
 

@@ -25,9 +25,8 @@ def attention_rollout(scores, use_class_token, grid_size):
     """
     rollout = None
     for layer_scores in scores:
-        attention = np.asarray(ops.convert_to_numpy(layer_scores), np.float64).mean(
-            axis=1
-        )
+        layer_scores = np.asarray(ops.convert_to_numpy(layer_scores), np.float64)
+        attention = layer_scores.mean(axis=1)
         attention = attention + np.eye(attention.shape[-1])
         attention /= attention.sum(axis=-1, keepdims=True)
         rollout = attention if rollout is None else attention @ rollout
