@@ -20,6 +20,7 @@ from zoo.export import backend_can_export
 from zoo.models.forecaster import SeasonalNaive, naive
 from zoo.models.forecaster.evaluation import collect, forecast_metrics
 from zoo.models.forecaster.family import STATE_FILE, prepare_series
+from zoo.run_dir import read_run
 
 pytestmark = pytest.mark.slow  # trains forecasters
 
@@ -142,6 +143,23 @@ def test_export_serves_raw_windows_without_zoo(run, elecdemand_frame, tmp_path):
     served = np.load(tmp_path / "served.npy")
     assert served.shape == (2, 24, 3)
     np.testing.assert_allclose(served, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(backend_can_export(), reason="a backend without export")
+def test_a_run_without_export_says_how_to_write_it(source, tmp_path, capsys):
+    family = registry.get_family("forecaster")
+    out = tmp_path / "run"
+    metrics = trainer.train_run(family, "tiny", source, out, epochs=1)
+    assert "mse" in metrics
+    assert not (out / "saved_model").exists()
+    assert f"Write it with `KERAS_BACKEND=tensorflow zoo export {out}`" in (
+        capsys.readouterr().err
+    )
+    assert read_run(out)["completed"]
+    with pytest.raises(
+        RuntimeError, match="export needs KERAS_BACKEND=tensorflow or jax"
+    ):
+        trainer.export_run(out)
 
 
 @exports_saved_models
