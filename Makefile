@@ -59,13 +59,13 @@ JAX_TESTS := tests/layers tests/training/test_distribution.py \
 	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals
 
 # The third pass, under PyTorch: the layers, the models, decoding, the
-# training toolkit, and the ViT and forecaster families from training to a
-# SavedModel written afterwards from TensorFlow. Left out: two tests that fail
+# training toolkit, the ViT and G2P families, and the forecaster's from
+# training to a SavedModel written afterwards from TensorFlow. Left out: two tests that fail
 # there on timing, not on what they test (Keras runs batch-end callbacks in a
 # worker thread on PyTorch, as on JAX).
 TORCH_TESTS := tests/layers tests/test_decoding.py tests/training \
 	tests/models/vit/test_vit_model.py tests/models/vit/test_family.py \
-	tests/models/seq2seq/test_seq2seq_model.py \
+	tests/models/seq2seq/test_seq2seq_model.py tests/models/seq2seq/test_family.py \
 	tests/models/forecaster/test_time_series_forecaster.py \
 	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py \
 	--deselect tests/training/test_callbacks.py::test_nan_guard_can_stop_cleanly \
