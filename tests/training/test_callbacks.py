@@ -120,6 +120,23 @@ def test_nan_guard_can_stop_cleanly(regression_data):
     assert math.isnan(history.history["loss"][-1])
 
 
+def test_nan_guard_keeps_the_earliest_batch_when_checks_run_out_of_order():
+    # On JAX and PyTorch, batch-end checks run in worker threads, in any order.
+    model = tiny_regressor()
+    model.compile("adam", loss="mse")
+    guard = NaNGuard()
+    guard.set_model(model)
+    guard.on_train_begin()
+    guard.on_epoch_begin(1)
+    with pytest.raises(NonFiniteLossError, match="epoch 2, batch 4"):
+        guard.on_train_batch_end(3, {"loss": float("nan")})
+    with pytest.raises(NonFiniteLossError, match="epoch 2, batch 3"):
+        guard.on_train_batch_end(2, {"loss": float("nan")})
+    guard.on_train_batch_end(4, {"loss": float("nan")})  # later: already reported
+    assert (guard.epoch, guard.batch, guard.step) == (1, 2, 3)
+    assert "batch 3" in guard.message
+
+
 def test_nan_guard_ignores_finite_losses(regression_data):
     x, y = regression_data
     model = tiny_regressor()

@@ -2,6 +2,7 @@
 
 import math
 import sys
+import threading
 
 import keras
 
@@ -48,6 +49,7 @@ class NaNGuard(keras.callbacks.Callback):
         self.message = None
         self._current_epoch = 0
         self._steps_before_epoch = 0
+        self._lock = threading.Lock()
 
     def on_train_begin(self, logs=None):
         self.epoch = self.batch = self.step = self.message = None
@@ -81,22 +83,30 @@ class NaNGuard(keras.callbacks.Callback):
         value = float(value)
         if math.isfinite(value):
             return
-        self.epoch = self._current_epoch
-        self.batch = batch
-        if batch is None:  # epoch end: on the main thread, training has stopped
-            self.step = self._optimizer_steps()
-        elif self._steps_before_epoch is not None:
-            self.step = self._steps_before_epoch + batch + 1
-        where = f"epoch {self.epoch + 1}"
-        if batch is not None:
-            where += f", batch {batch + 1}"
-        self.message = (
-            f"NaNGuard: {self.monitor} became {value} at {where} "
-            f"(optimizer step {self.step}). Training stopped; try a lower "
-            "learning rate, more warm-up or gradient clipping."
-        )
+        with self._lock:
+            # Worker threads may check the batches after the first non-finite
+            # one too, in any order: the earliest batch is where it happened.
+            if self.message is not None and (
+                batch is None or self.batch is None or batch > self.batch
+            ):
+                return
+            self.epoch = self._current_epoch
+            self.batch = batch
+            if batch is None:  # epoch end: on the main thread, training stopped
+                self.step = self._optimizer_steps()
+            elif self._steps_before_epoch is not None:
+                self.step = self._steps_before_epoch + batch + 1
+            where = f"epoch {self.epoch + 1}"
+            if batch is not None:
+                where += f", batch {batch + 1}"
+            self.message = (
+                f"NaNGuard: {self.monitor} became {value} at {where} "
+                f"(optimizer step {self.step}). Training stopped; try a lower "
+                "learning rate, more warm-up or gradient clipping."
+            )
+            message = self.message
         # `_model`, not `model`: no state copy from a worker thread (see above).
         self._model.stop_training = True
         if self.raise_error:
-            raise NonFiniteLossError(self.message)
-        print(self.message, file=sys.stderr, flush=True)
+            raise NonFiniteLossError(message)
+        print(message, file=sys.stderr, flush=True)
