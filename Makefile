@@ -45,16 +45,10 @@ lint: $(INSTALLED)
 docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict
 
-# The second pass, under JAX: the layers, distribution, the training steps and
-# callbacks, resumes after a crash, and each family's SavedModel exported from
-# JAX.
-JAX_TESTS := tests/layers tests/training/test_distribution.py \
-	tests/training/test_async_dispatch.py tests/training/test_callbacks.py \
-	tests/data/test_numpy_images.py \
-	tests/training/test_recipe.py::test_resume_after_crash_matches_uninterrupted_run \
-	tests/training/test_recipe.py::test_a_resumed_run_re_enters_the_pass_of_a_pass_indexed_dataset \
-	tests/training/test_recipe.py::test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one \
-	tests/training/test_recipe.py::test_a_resume_whose_epochs_end_inside_a_pass_replays_the_rest_of_it \
+# The second pass, under JAX: the layers, the training toolkit (distribution,
+# callbacks, resumes after a crash), and each family's SavedModel exported
+# from JAX.
+JAX_TESTS := tests/layers tests/training tests/data/test_numpy_images.py \
 	tests/test_export.py tests/models/seq2seq/test_export.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
@@ -63,15 +57,12 @@ JAX_TESTS := tests/layers tests/training/test_distribution.py \
 # The third pass, under PyTorch: the layers, the models, decoding, the
 # training toolkit, the ViT and G2P families, the `zoo` command (SIGKILL and
 # resume included), and the forecaster from training to a SavedModel written
-# afterwards from TensorFlow. Left out: a test whose fake clock, read by
-# batch-end callbacks that Keras runs in a worker thread on PyTorch (as on
-# JAX), gives rate changes on the boundary it asserts against.
+# afterwards from TensorFlow.
 TORCH_TESTS := tests/layers tests/test_decoding.py tests/training tests/test_cli_train.py \
 	tests/models/vit/test_vit_model.py tests/models/vit/test_family.py \
 	tests/models/seq2seq/test_seq2seq_model.py tests/models/seq2seq/test_family.py \
 	tests/models/forecaster/test_time_series_forecaster.py \
-	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py \
-	--deselect tests/training/test_time_budget.py::test_rate_is_assigned_only_when_it_moved_by_rate_step
+	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py
 
 # Two pytest-xdist workers, one per core of the CI machine. Each takes whole
 # modules (a module's fixtures are built once), the slow ones first
