@@ -136,7 +136,6 @@ def _enable_determinism():
 
 def load_run(run_dir):
     """Return (family, run record, model) of a trained run folder."""
-
     record = runs.require_run(run_dir)
     family = registry.get_family(record["model"])
     model = runs.load_trained_model(run_dir)
