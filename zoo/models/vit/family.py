@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 
 # Registers the learning-rate schedule saved in a run's optimizer state and the
-# MixUp loss of its compile config, so that `zoo predict/export` can load
-# model.keras (the trainer loads it after importing the family).
+# MixUp loss of its compile config, so that model.keras loads compiled where
+# the family is imported. The zoo's own commands load it without its compile
+# config (`zoo.run_dir.load_trained_model`).
 import training.schedules  # noqa: F401
 from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
