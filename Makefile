@@ -46,13 +46,14 @@ docs: $(INSTALLED)
 	$(BIN)/mkdocs build --strict
 
 # The second pass, under JAX: the layers, the training toolkit (distribution,
-# callbacks, resumes after a crash), and each family's SavedModel exported
-# from JAX.
+# callbacks, resumes after a crash), each family's SavedModel exported
+# from JAX, and the XLA flag that `--deterministic` sets.
 JAX_TESTS := tests/layers tests/training tests/data/test_numpy_images.py \
 	tests/test_export.py tests/models/seq2seq/test_export.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
-	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals
+	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals \
+	tests/test_cli_train.py::test_deterministic_switches_the_backend_to_deterministic_kernels
 
 # The third pass, under PyTorch: the layers, the models, decoding, the
 # training toolkit, the ViT and G2P families, the `zoo` command (SIGKILL and

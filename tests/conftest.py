@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+# Keras before anything imports TensorFlow: under KERAS_BACKEND=torch,
+# TensorFlow imports Keras, whose PyTorch backend then loads Triton after
+# TensorFlow, and that crashes the process (docs/architecture.md, Backends).
+# Which test module a pytest worker imports first must not decide that.
+import keras  # noqa: F401
 import pytest
 
 FASHION_MNIST_SMALL_TRAIN = 2000

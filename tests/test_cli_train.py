@@ -226,6 +226,54 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
 
 
+@pytest.fixture
+def backend_determinism(monkeypatch):
+    """Yield the backend's name; afterwards its kernels are as they were."""
+    import keras
+
+    backend = keras.backend.backend()
+    monkeypatch.setenv("XLA_FLAGS", "--xla_cpu_enable_fast_math=false")
+    monkeypatch.delenv("CUBLAS_WORKSPACE_CONFIG", raising=False)
+    if backend == "tensorflow":
+        from tensorflow.python.framework import config
+
+        was_enabled = config.is_op_determinism_enabled()
+        yield backend
+        if not was_enabled:
+            config.disable_op_determinism()
+    elif backend == "torch":
+        import torch
+
+        was_enabled = torch.are_deterministic_algorithms_enabled()
+        yield backend
+        torch.use_deterministic_algorithms(was_enabled)
+    else:
+        yield backend
+
+
+def test_deterministic_switches_the_backend_to_deterministic_kernels(
+    backend_determinism,
+):
+    from zoo import trainer
+
+    trainer._enable_determinism()
+    trainer._enable_determinism()  # a resumed run in the same process adds nothing twice
+    if backend_determinism == "tensorflow":
+        from tensorflow.python.framework import config
+
+        assert config.is_op_determinism_enabled()
+    elif backend_determinism == "jax":
+        # The user's own flags stay; XLA reads them when JAX starts its devices.
+        assert os.environ["XLA_FLAGS"] == (
+            "--xla_cpu_enable_fast_math=false --xla_gpu_deterministic_ops=true"
+        )
+    else:
+        import torch
+
+        assert torch.are_deterministic_algorithms_enabled()
+        assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
 class Killed(Exception):
     """Stands in for SIGKILL at a chosen point of `zoo train`."""
 

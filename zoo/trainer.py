@@ -5,6 +5,7 @@ call the same steps from Python.
 """
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from zoo import registry
 from zoo import run_dir as runs
+
+DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
 
 
 def train_run(
@@ -126,12 +129,27 @@ def train_run(
 
 
 def _enable_determinism():
+    """Make the backend pick deterministic kernels: slower, but bit-identical."""
     import keras
 
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+    elif backend == "jax":
+        # XLA reads its flags when JAX starts its devices, which happens at
+        # the first computation: after this, before the model is built.
+        flags = os.environ.get("XLA_FLAGS", "")
+        if DETERMINISTIC_XLA_FLAG not in flags:
+            os.environ["XLA_FLAGS"] = f"{flags} {DETERMINISTIC_XLA_FLAG}".strip()
+    elif backend == "torch":
+        import torch
+
+        # cuBLAS is deterministic only with a fixed workspace; PyTorch raises
+        # on CUDA without it. It must be set before cuBLAS starts.
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
 
 
 def load_run(run_dir):
