@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.layers.symbolic_outputs import as_tuple, assert_spec_fits
 from zoo.layers import MultiHeadAttention, TokenAndPositionEmbedding
 
 RNG = np.random.default_rng(7)
@@ -317,6 +318,7 @@ def test_hidden_size_not_divisible_by_heads_is_rejected():
         ("attention_mask", np.ones((2, 5, 6), bool)),
         ("attention_mask", np.ones((2, 5), bool)),
         ("value_mask", np.ones((2, 5), bool)),
+        ("value_mask", np.ones((3, 7), bool)),
         ("query_mask", np.ones((2, 7), bool)),
     ],
 )
@@ -324,10 +326,73 @@ def test_mask_of_the_wrong_shape_is_rejected(argument, mask):
     layer = MultiHeadAttention(num_heads=2)
     with pytest.raises(ValueError) as error:
         layer(floats(2, 5, 8), floats(2, 7, 8), **{argument: mask})
-    message = str(error.value)
-    assert argument in message
-    assert "received shape" in message
-    assert str(tuple(mask.shape)) in message
+    # Keras appends the call's arguments to the message: look at its first line.
+    message = str(error.value).split("Arguments received")[0]
+    assert f"`{argument}` must have shape (2, " in message
+    assert f"received shape {tuple(mask.shape)}" in message
+
+
+def test_a_bad_mask_fails_when_the_functional_model_is_built():
+    query, value = keras.Input((5, 8)), keras.Input((7, 8))
+    with pytest.raises(ValueError, match=r"`value_mask` must have shape \(batch, 7\)"):
+        MultiHeadAttention(num_heads=2)(query, value, value_mask=keras.Input((5,)))
+
+
+@pytest.mark.parametrize("scores", [False, True])
+@pytest.mark.parametrize("cached", [False, True])
+def test_symbolic_calls_return_what_eager_calls_return(scores, cached):
+    layer = MultiHeadAttention(num_heads=2)
+    arrays = [floats(3, 1, 8)] + ([floats(3, 2, 6, 2, 4)] if cached else [])
+    symbolic_inputs = [keras.Input((None, 8))]
+    symbolic_inputs += [keras.Input((2, 6, 2, 4))] if cached else []
+
+    def attend(query, cache=None):
+        index = 2 if cached else None
+        return layer(
+            query,
+            cache=cache,
+            cache_update_index=index,
+            return_attention_scores=scores,
+        )
+
+    eager = as_tuple(attend(*arrays))
+    symbolic = as_tuple(attend(*symbolic_inputs))
+    served = as_tuple(keras.Model(symbolic_inputs, symbolic)(arrays))
+    assert len(eager) == len(symbolic) == len(served) == 1 + scores + cached
+    for want, spec, got in zip(eager, symbolic, served):
+        assert_spec_fits(spec, want)
+        np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)
+
+
+def test_inputs_must_keep_the_feature_size_of_build():
+    layer = MultiHeadAttention(num_heads=2)
+    layer(floats(2, 5, 8), floats(2, 7, 6))
+    with pytest.raises(ValueError, match=r"`value` must have 6 features.*\(2, 7, 8\)"):
+        layer(floats(2, 5, 8), floats(2, 7, 8))
+    # Reading a precomputed cache needs no `value`: the query alone is checked.
+    cache = layer.compute_cache(floats(2, 7, 6))
+    output, _ = layer(floats(2, 5, 8), cache=cache)
+    assert tuple(output.shape) == (2, 5, 8)
+    with pytest.raises(ValueError, match=r"`query` must have 8 features.*\(2, 5, 4\)"):
+        layer(floats(2, 5, 4))
+
+
+@pytest.mark.parametrize("index", [-1, 5, 6])
+def test_a_cache_index_past_the_cache_is_rejected(index):
+    layer = MultiHeadAttention(num_heads=2)
+    cache = np.zeros((1, 2, 6, 2, 4), "float32")
+    layer(floats(1, 2, 8), cache=cache, cache_update_index=4)  # the last fit
+    with pytest.raises(
+        ValueError, match=rf"`cache_update_index` must be in \[0, 4\].*{index}"
+    ):
+        layer(floats(1, 2, 8), cache=cache, cache_update_index=index)
+
+
+def test_rotary_needs_an_even_head_size():
+    with pytest.raises(ValueError, match="`key_dim` must be even.*key_dim=3"):
+        MultiHeadAttention(num_heads=2, key_dim=3, use_rotary_embedding=True)
+    with pytest.raises(ValueError, match="hidden size 6 and num_heads=2"):
+        MultiHeadAttention(num_heads=2, use_rotary_embedding=True)(floats(1, 3, 6))
 
 
 def test_wrong_rank_is_rejected():

@@ -25,6 +25,18 @@ def test_sequence_longer_than_the_table_is_rejected():
         layer(np.zeros((1, 12, 4), "float32"))
 
 
+@pytest.mark.parametrize(
+    "start_index, message",
+    [(6, r"received 4 from start_index=6"), (-1, r"`start_index` must be at least 0")],
+)
+def test_positions_past_the_table_are_rejected(start_index, message):
+    layer = PositionEmbedding(sequence_length=8)
+    x = np.zeros((1, 4, 4), "float32")
+    layer(x, start_index=4)  # the last positions that fit
+    with pytest.raises(ValueError, match=message):
+        layer(x, start_index=start_index)
+
+
 def test_bad_sequence_length_names_the_argument():
     with pytest.raises(ValueError, match=r"`sequence_length` must be a positive"):
         PositionEmbedding(sequence_length=0)

@@ -38,6 +38,14 @@ def test_sequence_longer_than_sequence_length_is_rejected():
         layer(np.ones((1, 6), "int32"))
 
 
+@pytest.mark.parametrize("position_encoding", ["learned", "sinusoidal"])
+def test_positions_past_sequence_length_are_rejected(position_encoding):
+    layer = TokenAndPositionEmbedding(12, 4, 4, position_encoding=position_encoding)
+    layer(np.ones((1, 1), "int32"), start_index=3)  # the last position
+    with pytest.raises(ValueError, match="received 1 from start_index=4"):
+        layer(np.ones((1, 1), "int32"), start_index=4)
+
+
 def test_unknown_position_encoding_lists_the_choices():
     with pytest.raises(ValueError, match=r"`position_encoding` must be one of"):
         TokenAndPositionEmbedding(12, 4, 4, position_encoding="rope")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.layers.keras_hub_parity import copy_block
+from tests.layers.symbolic_outputs import assert_spec_fits
 from zoo.layers import TransformerDecoderBlock
 
 RNG = np.random.default_rng(13)
@@ -91,7 +92,7 @@ def test_cross_attention_mask_has_target_by_source_shape():
     target, source = floats(2, 5, 8), floats(2, 7, 8)
     block(target, source)
     with pytest.raises(
-        ValueError, match=r"`encoder_attention_mask` must have shape \(batch, 5, 7\)"
+        ValueError, match=r"`encoder_attention_mask` must have shape \(2, 5, 7\)"
     ):
         block(target, source, encoder_attention_mask=np.ones((2, 7, 7), bool))
     block(target, source, encoder_attention_mask=np.ones((2, 5, 7), bool))
@@ -102,3 +103,50 @@ def test_encoder_sequence_must_match_how_the_block_was_built():
     block(floats(1, 3, 8))
     with pytest.raises(ValueError, match="built without cross-attention"):
         block(floats(1, 3, 8), floats(1, 4, 8))
+
+
+def test_a_symbolic_cached_call_returns_caches_and_scores_too():
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    block(floats(2, 6, 8), floats(2, 4, 8))
+    arrays = [floats(2, 1, 8), floats(2, 2, 6, 2, 4), floats(2, 2, 4, 2, 4)]
+    inputs = [
+        keras.Input((None, 8)),
+        keras.Input((2, 6, 2, 4)),
+        keras.Input((2, 4, 2, 4)),
+    ]
+
+    def step(target, self_cache, cross_cache):
+        return block(
+            target,
+            self_attention_cache=self_cache,
+            self_attention_cache_update_index=3,
+            cross_attention_cache=cross_cache,
+            return_attention_scores=True,
+        )
+
+    eager, symbolic = step(*arrays), step(*inputs)
+    served = keras.Model(inputs, symbolic)(arrays)
+    assert len(eager) == len(symbolic) == len(served) == 4
+    assert (
+        sorted(symbolic[3]) == sorted(eager[3]) == ["cross_attention", "self_attention"]
+    )
+    flat = [(eager[i], symbolic[i], served[i]) for i in range(3)]
+    flat += [(eager[3][k], symbolic[3][k], served[3][k]) for k in eager[3]]
+    for want, spec, got in flat:
+        assert_spec_fits(spec, want)
+        np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "argument, mask",
+    [
+        ("decoder_padding_mask", np.ones((2, 4), bool)),
+        ("decoder_attention_mask", np.ones((2, 5, 4), bool)),
+        ("encoder_padding_mask", np.ones((2, 5), bool)),
+        ("encoder_padding_mask", np.ones((3, 7), bool)),
+    ],
+)
+def test_a_mask_of_the_wrong_shape_names_its_argument(argument, mask):
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    with pytest.raises(ValueError, match=rf"`{argument}` must have shape \(2, "):
+        block(floats(2, 5, 8), floats(2, 7, 8), **{argument: mask})

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tests.layers.keras_hub_parity import copy_block
+from tests.layers.symbolic_outputs import assert_spec_fits
 from zoo.layers import TokenAndPositionEmbedding, TransformerEncoderBlock
 from zoo.layers.masking import implicit_mask
 
@@ -14,6 +15,10 @@ RNG = np.random.default_rng(11)
 
 def numpy(x):
     return keras.ops.convert_to_numpy(x)
+
+
+def floats(*shape):
+    return RNG.normal(size=shape).astype("float32")
 
 
 @pytest.mark.parametrize(
@@ -88,3 +93,45 @@ def test_wrong_rank_is_rejected():
 def test_bad_rate_names_the_argument():
     with pytest.raises(ValueError, match="`dropout` must be in"):
         TransformerEncoderBlock(num_heads=2, intermediate_dim=16, dropout=2)
+
+
+def test_rates_may_be_numpy_floats_as_in_keras():
+    block = TransformerEncoderBlock(2, 16, dropout=np.float32(0.25))
+    assert block.dropout == pytest.approx(0.25)
+    with pytest.raises(ValueError, match="`attention_dropout` must be in"):
+        TransformerEncoderBlock(2, 16, attention_dropout=np.True_)
+
+
+def test_a_symbolic_call_returns_the_scores_too():
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    x, inputs = floats(2, 5, 8), keras.Input((None, 8))
+    eager = block(x, return_attention_scores=True)
+    symbolic = block(inputs, return_attention_scores=True)
+    served = keras.Model(inputs, symbolic)(x)
+    assert len(eager) == len(symbolic) == len(served) == 2
+    for want, spec, got in zip(eager, symbolic, served):
+        assert_spec_fits(spec, want)
+        np.testing.assert_allclose(numpy(got), numpy(want), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "argument, mask",
+    [
+        ("padding_mask", np.ones((2, 4), bool)),
+        ("padding_mask", np.ones((3, 5), bool)),
+        ("attention_mask", np.ones((2, 5, 4), bool)),
+    ],
+)
+def test_a_mask_of_the_wrong_shape_names_its_argument(argument, mask):
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    with pytest.raises(ValueError, match=rf"`{argument}` must have shape \(2, 5"):
+        block(floats(2, 5, 8), **{argument: mask})
+
+
+def test_inputs_must_keep_the_hidden_size_of_build():
+    block = TransformerEncoderBlock(num_heads=2, intermediate_dim=16)
+    block(floats(1, 3, 8))
+    with pytest.raises(
+        ValueError, match=r"`inputs` must have hidden size 8.*\(1, 3, 4\)"
+    ):
+        block(floats(1, 3, 4))

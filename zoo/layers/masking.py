@@ -20,11 +20,12 @@ def _static_dim(tensor, axis):
     return None if dim is None else int(dim)
 
 
-def check_mask_shape(mask, expected, argument):
+def check_mask_shape(mask, expected, argument, axis_names):
     """Raise ``ValueError`` if ``mask`` does not have the ``expected`` shape.
 
-    ``expected`` may hold ``None`` for dimensions that are unknown or free.
-    Only statically known dimensions are compared.
+    ``expected`` may hold ``None`` for dimensions that are unknown or free;
+    the message names those by ``axis_names``. Only statically known
+    dimensions are compared.
     """
     if mask is None:
         return
@@ -34,13 +35,28 @@ def check_mask_shape(mask, expected, argument):
         for e, r in zip(expected, received)
     )
     if mismatch:
-        axes = [
-            "batch" if i == 0 and e is None else str(e) for i, e in enumerate(expected)
-        ]
+        axes = [name if e is None else str(e) for e, name in zip(expected, axis_names)]
         raise ValueError(
             f"`{argument}` must have shape ({', '.join(axes)}); received shape "
             f"{received}."
         )
+
+
+def check_padding_mask(mask, query, argument, length=None):
+    """Raise ``ValueError`` unless ``mask`` is (batch, length) for ``query``.
+
+    ``length`` defaults to the query's own length (a query padding mask).
+    """
+    if length is None:
+        length = _static_dim(query, 1)
+    expected = (_static_dim(query, 0), length)
+    check_mask_shape(mask, expected, argument, ("batch", "length"))
+
+
+def check_attention_mask(mask, query, source_length, argument):
+    """Raise ``ValueError`` unless ``mask`` is (batch, target, source_length)."""
+    expected = (_static_dim(query, 0), _static_dim(query, 1), source_length)
+    check_mask_shape(mask, expected, argument, ("batch", "target", "source"))
 
 
 def causal_mask(query_length, key_length, offset=0):
@@ -65,6 +81,9 @@ def merge_attention_masks(
 ):
     """Merge every kind of mask into one boolean (batch, target, source) mask.
 
+    The masks' shapes are the caller's to check (``check_padding_mask``,
+    ``check_attention_mask``), since only it knows the names its user gave them.
+
     Args:
         query: the (batch, target, ...) query tensor; its shape sets the target
             length.
@@ -80,12 +99,6 @@ def merge_attention_masks(
         A boolean tensor of shape (batch, target, source), or ``None`` when no
         mask applies.
     """
-    target = _static_dim(query, 1)
-    source = _static_dim(key, 1)
-    check_mask_shape(query_mask, (None, target), "query_mask")
-    check_mask_shape(key_mask, (None, source), "key_mask")
-    check_mask_shape(attention_mask, (None, target, source), "attention_mask")
-
     mask = None
     if attention_mask is not None:
         mask = ops.cast(attention_mask, "bool")

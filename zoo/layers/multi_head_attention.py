@@ -5,8 +5,14 @@ import math
 import keras
 from keras import ops
 
+from zoo.layers.call_arguments import call_arguments
 from zoo.layers.dropout import Dropout
-from zoo.layers.masking import implicit_mask, merge_attention_masks
+from zoo.layers.masking import (
+    check_attention_mask,
+    check_padding_mask,
+    implicit_mask,
+    merge_attention_masks,
+)
 from zoo.layers.rotary_embedding import RotaryEmbedding
 from zoo.layers.validation import check_positive_int, check_rank, check_rate
 
@@ -97,6 +103,11 @@ class MultiHeadAttention(keras.layers.Layer):
             if value is not None:
                 check_positive_int(value, name)
         check_rate(dropout, "dropout")
+        if use_rotary_embedding and key_dim is not None and key_dim % 2:
+            raise ValueError(
+                "`key_dim` must be even with `use_rotary_embedding=True` (rotary "
+                f"embeddings turn pairs of features); received key_dim={key_dim}."
+            )
         self.num_heads = num_heads
         self.key_dim = key_dim
         self.value_dim = value_dim
@@ -127,6 +138,13 @@ class MultiHeadAttention(keras.layers.Layer):
                 f"num_heads={self.num_heads}."
             )
         self._key_dim = self.key_dim or query_features // self.num_heads
+        if self.use_rotary_embedding and self._key_dim % 2:
+            raise ValueError(
+                "With `use_rotary_embedding=True` the head size (the query's "
+                "hidden size over `num_heads` when `key_dim` is not given) must "
+                f"be even; received hidden size {query_features} and "
+                f"num_heads={self.num_heads}, a head size of {self._key_dim}."
+            )
         self._value_dim = self.value_dim or self._key_dim
         self._output_dim = self.output_dim or query_features
         # The sizes each projection contracts, kept for `_project`: reading
@@ -209,6 +227,16 @@ class MultiHeadAttention(keras.layers.Layer):
     ):
         value = query if value is None else value
         key = value if key is None else key
+        self._check_call_arguments(
+            query,
+            value,
+            key,
+            query_mask,
+            value_mask,
+            attention_mask,
+            cache,
+            cache_update_index,
+        )
         if query_mask is None:
             query_mask = implicit_mask(query)
         if value_mask is None and cache is None:
@@ -216,11 +244,6 @@ class MultiHeadAttention(keras.layers.Layer):
             value_mask = implicit_mask(value)
 
         position = 0 if cache_update_index is None else cache_update_index
-        if cache is None and cache_update_index is not None:
-            raise ValueError(
-                "`cache_update_index` needs a `cache`; received "
-                f"cache=None and cache_update_index={cache_update_index}."
-            )
         # Cross-attention over a precomputed cache projects the queries only.
         reads_cache = cache is not None and cache_update_index is None
         if not reads_cache and key is query and value is query and self._fusable():
@@ -265,6 +288,54 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None:
             results += (cache,)
         return results[0] if len(results) == 1 else results
+
+    def _check_call_arguments(
+        self,
+        query,
+        value,
+        key,
+        query_mask,
+        value_mask,
+        attention_mask,
+        cache,
+        cache_index,
+    ):
+        """Raise ``ValueError`` for what ``call`` cannot use, naming the argument.
+
+        Only statically known sizes are compared; traced ones pass.
+        """
+        inputs = [("query", query, self._query_features)]
+        if cache is None or cache_index is not None:  # not only reading a cache
+            inputs += [
+                ("value", value, self._value_features),
+                ("key", key, self._key_features),
+            ]
+        for name, tensor, features in inputs:
+            if tensor.shape[-1] is not None and tensor.shape[-1] != features:
+                raise ValueError(
+                    f"`{name}` must have {features} features, as when this layer "
+                    f"was built; received shape {tuple(tensor.shape)}."
+                )
+        if cache is None and cache_index is not None:
+            raise ValueError(
+                "`cache_update_index` needs a `cache`; received "
+                f"cache=None and cache_update_index={cache_index}."
+            )
+        # With a cache the keys span all of it.
+        source = key.shape[1] if cache is None else cache.shape[2]
+        check_padding_mask(query_mask, query, "query_mask")
+        check_padding_mask(value_mask, query, "value_mask", length=source)
+        check_attention_mask(attention_mask, query, source, "attention_mask")
+        # A traced index cannot be checked, and an index past the end would
+        # silently write the last positions on some backends.
+        if isinstance(cache_index, int) and source is not None:
+            new = query.shape[1] or 1
+            if not 0 <= cache_index <= source - new:
+                raise ValueError(
+                    f"`cache_update_index` must be in [0, {source - new}] to write "
+                    f"{new} position(s) into a cache of {source}; received "
+                    f"cache_update_index={cache_index}."
+                )
 
     def _fusable(self):
         # A quantized projection keeps its kernel in another form; it goes
@@ -362,6 +433,47 @@ class MultiHeadAttention(keras.layers.Layer):
     def compute_output_shape(self, query_shape, value_shape=None, key_shape=None):
         output_dim = self.output_dim or query_shape[-1]
         return (query_shape[0], query_shape[1], output_dim)
+
+    def compute_output_spec(self, *args, **kwargs):
+        # A call on `keras.Input`s returns what an eager call returns: Keras
+        # would build it from `compute_output_shape`, which knows the first
+        # output only. Bad arguments fail here, when the model is built.
+        given = call_arguments(MultiHeadAttention.call, self, *args, **kwargs)
+        query, cache = given["query"], given["cache"]
+        value = query if given["value"] is None else given["value"]
+        key = value if given["key"] is None else given["key"]
+        self._check_call_arguments(
+            query,
+            value,
+            key,
+            given["query_mask"],
+            given["value_mask"],
+            given["attention_mask"],
+            cache,
+            given["cache_update_index"],
+        )
+        scores = given["return_attention_scores"]
+        specs = self.output_specs(query, value, scores, cache)
+        results = tuple(spec for spec in specs if spec is not None)
+        return results[0] if len(results) == 1 else results
+
+    def output_specs(self, query, value, return_attention_scores=False, cache=None):
+        """``keras.KerasTensor``s of a call's (output, scores, cache).
+
+        Scores and cache are None where the call returns none.
+        """
+        output_shape = self.compute_output_shape(query.shape)
+        output = keras.KerasTensor(output_shape, dtype=self.compute_dtype)
+        scores = None
+        if return_attention_scores:
+            source = value.shape[1] if cache is None else cache.shape[2]
+            scores = keras.KerasTensor(
+                (query.shape[0], self.num_heads, query.shape[1], source),
+                dtype=self.compute_dtype,
+            )
+        if cache is not None:
+            cache = keras.KerasTensor(cache.shape, dtype=cache.dtype)
+        return output, scores, cache
 
     def get_config(self):
         config = super().get_config()

@@ -51,7 +51,7 @@ class PositionEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, start_index=0):
-        check_sequence_fits(inputs.shape[1], self.sequence_length)
+        check_sequence_fits(inputs.shape[1], self.sequence_length, start_index)
         length = ops.shape(inputs)[1]
         table = ops.convert_to_tensor(self.position_embeddings)
         positions = ops.slice(table, (start_index, 0), (length, table.shape[-1]))
@@ -71,11 +71,23 @@ class PositionEmbedding(keras.layers.Layer):
         return config
 
 
-def check_sequence_fits(length, sequence_length):
-    """Raise ``ValueError`` if a statically known ``length`` exceeds the table."""
-    if length is not None and int(length) > sequence_length:
+def check_sequence_fits(length, sequence_length, start_index=0):
+    """Raise ``ValueError`` if positions ``start_index ... + length`` leave the table.
+
+    Only a statically known ``length`` and a Python int ``start_index`` are
+    checked: a traced index (the decoding loop's) cannot be. Past the end,
+    some backends would silently read the last rows instead.
+    """
+    if not isinstance(start_index, int):
+        start_index = 0
+    if start_index < 0:
+        raise ValueError(
+            f"`start_index` must be at least 0; received start_index={start_index}."
+        )
+    if length is not None and start_index + int(length) > sequence_length:
+        where = f" from start_index={start_index}" if start_index else ""
         raise ValueError(
             "The input sequence is longer than the position table: expected "
             f"at most sequence_length={sequence_length} positions, received "
-            f"{int(length)}."
+            f"{int(length)}{where}."
         )

@@ -88,7 +88,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.built = True
 
     def call(self, inputs, start_index=0):
-        check_sequence_fits(inputs.shape[1], self.sequence_length)
+        check_sequence_fits(inputs.shape[1], self.sequence_length, start_index)
         embedded = self.token_embedding(inputs)
         if self.scale_embedding:
             embedded = embedded * ops.cast(

@@ -68,6 +68,15 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
             )
         return hidden
 
+    def _check_features(self, tensor, name):
+        """Raise ``ValueError`` unless ``tensor`` has the block's hidden size."""
+        hidden = self.feedforward_output.units
+        if tensor.shape[-1] is not None and tensor.shape[-1] != hidden:
+            raise ValueError(
+                f"`{name}` must have hidden size {hidden}, as when this block was "
+                f"built; received shape {tuple(tensor.shape)}."
+            )
+
     def _attention(self, name, query_shape, value_shape, rotary=False):
         layer = MultiHeadAttention(
             num_heads=self.num_heads,

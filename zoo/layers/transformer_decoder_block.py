@@ -2,7 +2,8 @@
 
 import keras
 
-from zoo.layers.masking import check_mask_shape, implicit_mask
+from zoo.layers.call_arguments import call_arguments
+from zoo.layers.masking import check_attention_mask, check_padding_mask, implicit_mask
 from zoo.layers.transformer_block_base import TransformerBlockBase
 
 
@@ -94,35 +95,17 @@ class TransformerDecoderBlock(TransformerBlockBase):
         return_attention_scores=False,
         training=None,
     ):
-        has_cross = self.cross_attention is not None
-        has_encoder_input = (
-            encoder_sequence is not None or cross_attention_cache is not None
+        self._check_call_arguments(
+            decoder_sequence,
+            encoder_sequence,
+            decoder_padding_mask,
+            decoder_attention_mask,
+            encoder_padding_mask,
+            encoder_attention_mask,
+            self_attention_cache,
+            cross_attention_cache,
         )
-        if has_cross != has_encoder_input:
-            raise ValueError(
-                "This decoder block was built "
-                + ("with" if has_cross else "without")
-                + " cross-attention, so `encoder_sequence` (or "
-                "`cross_attention_cache`) must be "
-                + ("given" if has_cross else "None")
-                + "; received "
-                + ("None." if has_cross else "a tensor.")
-            )
-        if has_cross and (self_attention_cache is None) != (
-            cross_attention_cache is None
-        ):
-            raise ValueError(
-                "`self_attention_cache` and `cross_attention_cache` must be "
-                "given together or not at all; received "
-                f"self_attention_cache={_describe(self_attention_cache)}, "
-                f"cross_attention_cache={_describe(cross_attention_cache)}."
-            )
-        if encoder_sequence is not None:
-            check_mask_shape(
-                encoder_attention_mask,
-                (None, decoder_sequence.shape[1], encoder_sequence.shape[1]),
-                "encoder_attention_mask",
-            )
+        has_cross = self.cross_attention is not None
         caching = self_attention_cache is not None
         if decoder_padding_mask is None and not caching:
             decoder_padding_mask = implicit_mask(decoder_sequence)
@@ -171,6 +154,109 @@ class TransformerDecoderBlock(TransformerBlockBase):
         if return_attention_scores:
             results += (scores,)
         return results[0] if len(results) == 1 else results
+
+    def _check_call_arguments(
+        self,
+        decoder_sequence,
+        encoder_sequence,
+        decoder_padding_mask,
+        decoder_attention_mask,
+        encoder_padding_mask,
+        encoder_attention_mask,
+        self_attention_cache,
+        cross_attention_cache,
+    ):
+        """Raise ``ValueError`` for what ``call`` cannot use, naming the argument."""
+        has_cross = self.cross_attention is not None
+        has_encoder_input = (
+            encoder_sequence is not None or cross_attention_cache is not None
+        )
+        if has_cross != has_encoder_input:
+            raise ValueError(
+                "This decoder block was built "
+                + ("with" if has_cross else "without")
+                + " cross-attention, so `encoder_sequence` (or "
+                "`cross_attention_cache`) must be "
+                + ("given" if has_cross else "None")
+                + "; received "
+                + ("None." if has_cross else "a tensor.")
+            )
+        if has_cross and (self_attention_cache is None) != (
+            cross_attention_cache is None
+        ):
+            raise ValueError(
+                "`self_attention_cache` and `cross_attention_cache` must be "
+                "given together or not at all; received "
+                f"self_attention_cache={_describe(self_attention_cache)}, "
+                f"cross_attention_cache={_describe(cross_attention_cache)}."
+            )
+        self._check_features(decoder_sequence, "decoder_sequence")
+        # With a cache, self-attention's keys span all of it; the padding
+        # mask is then ignored (see the docstring).
+        if self_attention_cache is None:
+            self_source = decoder_sequence.shape[1]
+            check_padding_mask(
+                decoder_padding_mask, decoder_sequence, "decoder_padding_mask"
+            )
+        else:
+            self_source = self_attention_cache.shape[2]
+        check_attention_mask(
+            decoder_attention_mask,
+            decoder_sequence,
+            self_source,
+            "decoder_attention_mask",
+        )
+        if has_cross:
+            if cross_attention_cache is None:
+                cross_source = encoder_sequence.shape[1]
+            else:
+                cross_source = cross_attention_cache.shape[2]
+            check_padding_mask(
+                encoder_padding_mask,
+                decoder_sequence,
+                "encoder_padding_mask",
+                length=cross_source,
+            )
+            check_attention_mask(
+                encoder_attention_mask,
+                decoder_sequence,
+                cross_source,
+                "encoder_attention_mask",
+            )
+
+    def compute_output_spec(self, *args, **kwargs):
+        # As `MultiHeadAttention.compute_output_spec`: caches and scores too.
+        given = call_arguments(TransformerDecoderBlock.call, self, *args, **kwargs)
+        target = given["decoder_sequence"]
+        self._check_call_arguments(
+            target,
+            given["encoder_sequence"],
+            given["decoder_padding_mask"],
+            given["decoder_attention_mask"],
+            given["encoder_padding_mask"],
+            given["encoder_attention_mask"],
+            given["self_attention_cache"],
+            given["cross_attention_cache"],
+        )
+        attentions = {"self_attention": (target, given["self_attention_cache"])}
+        if self.cross_attention is not None:
+            attentions["cross_attention"] = (
+                given["encoder_sequence"],
+                given["cross_attention_cache"],
+            )
+        with_scores = given["return_attention_scores"]
+        results = [keras.KerasTensor(target.shape, dtype=self.compute_dtype)]
+        scores = {}
+        for name, (value, cache) in attentions.items():
+            attention = getattr(self, name)
+            _, scores[name], cache = attention.output_specs(
+                target, value, with_scores, cache
+            )
+            if cache is not None:
+                results.append(cache)
+        if with_scores:
+            results.append(scores)
+        return results[0] if len(results) == 1 else tuple(results)
 
 
 def _collect(attention_output, name, scores, with_scores):

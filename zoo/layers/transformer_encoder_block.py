@@ -2,7 +2,8 @@
 
 import keras
 
-from zoo.layers.masking import implicit_mask
+from zoo.layers.call_arguments import call_arguments
+from zoo.layers.masking import check_attention_mask, check_padding_mask, implicit_mask
 from zoo.layers.transformer_block_base import TransformerBlockBase
 
 
@@ -65,6 +66,7 @@ class TransformerEncoderBlock(TransformerBlockBase):
         return_attention_scores=False,
         training=None,
     ):
+        self._check_call_arguments(inputs, padding_mask, attention_mask)
         if padding_mask is None:
             padding_mask = implicit_mask(inputs)
 
@@ -84,3 +86,21 @@ class TransformerEncoderBlock(TransformerBlockBase):
         )
         x = self._feedforward(x, training)
         return (x, scores[0]) if return_attention_scores else x
+
+    def _check_call_arguments(self, inputs, padding_mask, attention_mask):
+        self._check_features(inputs, "inputs")
+        check_padding_mask(padding_mask, inputs, "padding_mask")
+        check_attention_mask(attention_mask, inputs, inputs.shape[1], "attention_mask")
+
+    def compute_output_spec(self, *args, **kwargs):
+        # As `MultiHeadAttention.compute_output_spec`: the scores too.
+        given = call_arguments(TransformerEncoderBlock.call, self, *args, **kwargs)
+        inputs = given["inputs"]
+        self._check_call_arguments(
+            inputs, given["padding_mask"], given["attention_mask"]
+        )
+        output = keras.KerasTensor(inputs.shape, dtype=self.compute_dtype)
+        if not given["return_attention_scores"]:
+            return output
+        _, scores, _ = self.self_attention.output_specs(inputs, inputs, True)
+        return output, scores

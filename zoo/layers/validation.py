@@ -1,5 +1,7 @@
 """Argument checks shared by the layers; messages name argument, expected, received."""
 
+import numbers
+
 
 def check_positive_int(value, name):
     """Raise ``ValueError`` unless ``value`` is a positive ``int``."""
@@ -10,8 +12,9 @@ def check_positive_int(value, name):
 
 
 def check_rate(value, name):
-    """Raise ``ValueError`` unless ``0 <= value < 1``."""
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+    """Raise ``ValueError`` unless ``0 <= value < 1`` (NumPy floats too, as Keras')."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not real or not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1); received {name}={value!r}.")
 
 

@@ -115,6 +115,7 @@ def test_round_trips(window, tmp_path, arguments):
         (dict(target_indices=[3]), r"`target_indices` must be channel indices"),
         (dict(quantiles=[0.5, 1.5]), r"`quantiles` must be levels in \(0, 1\)"),
         (dict(patch_stride=0), "`patch_stride` must be a positive integer"),
+        (dict(dropout=-0.5), r"`dropout` must be in \[0, 1\); received dropout=-0.5"),
         (
             dict(individual_head=True, architecture="encoder_decoder"),
             "`individual_head` needs architecture='patch'",
@@ -126,3 +127,29 @@ def test_bad_arguments(arguments, match):
     base.update(arguments)
     with pytest.raises(ValueError, match=match):
         TimeSeriesForecaster(**base)
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [(1, 120, 3), (1, 100, 4), (100, 3)],
+)
+def test_a_window_of_another_shape_is_rejected_by_name(shape):
+    model = TimeSeriesForecaster(100, 24, 3, **SMALL)
+    model.build()
+    with pytest.raises(
+        ValueError, match=rf"`inputs` must have shape \(batch, 100, 3\).*{shape}"
+    ):
+        model(np.zeros(shape, "float32"))
+
+
+def test_covariates_of_another_length_are_rejected_by_name():
+    model = TimeSeriesForecaster(100, 24, 3, num_covariates=2, **SMALL)
+    model.build()
+    inputs = {
+        "past_values": np.zeros((1, 100, 3), "float32"),
+        "future_covariates": np.zeros((1, 24, 2), "float32"),
+    }
+    with pytest.raises(
+        ValueError, match=r"`future_covariates` must have shape \(batch, 124, 2\)"
+    ):
+        model(inputs)

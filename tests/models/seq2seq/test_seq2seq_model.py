@@ -103,6 +103,9 @@ def test_bad_arguments():
         Seq2SeqBackbone(**dict(ARGS, num_heads=3))
     with pytest.raises(ValueError, match="hidden_dim"):
         Seq2SeqBackbone(**dict(ARGS, hidden_dim=0))
+    for argument in ("dropout", "attention_dropout"):
+        with pytest.raises(ValueError, match=rf"`{argument}` must be in \[0, 1\)"):
+            Seq2SeqBackbone(**dict(ARGS, **{argument: -1}))
     with pytest.raises(ValueError, match="must be a Seq2SeqBackbone"):
         Seq2SeqTransformer(keras.layers.Dense(3))
 

@@ -178,10 +178,17 @@ def test_wrong_channel_count():
 
 @pytest.mark.parametrize(
     "argument, value",
-    [("num_heads", 0), ("patch_size", "7"), ("hidden_dim", -1)],
+    [
+        ("num_heads", 0),
+        ("patch_size", "7"),
+        ("hidden_dim", -1),
+        ("dropout", -0.1),
+        ("attention_dropout", 1.0),
+        ("drop_path_rate", 2),
+    ],
 )
 def test_bad_backbone_arguments(argument, value):
-    with pytest.raises(ValueError, match=f"{argument}.*received"):
+    with pytest.raises(ValueError, match=f"`{argument}`.*received"):
         ViTBackbone(28, num_channels=1, **{**SMALL, argument: value})
 
 

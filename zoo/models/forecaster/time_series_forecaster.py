@@ -10,6 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from zoo.layers.validation import check_rate
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
 
 ARCHITECTURES = ("patch", "encoder_decoder")
@@ -110,6 +111,7 @@ class TimeSeriesForecaster(keras.Model):
                 raise ValueError(
                     f"`{name}` must be a positive integer; received {value!r}"
                 )
+        check_rate(dropout, "dropout")
         if architecture not in ARCHITECTURES:
             raise ValueError(
                 f"`architecture` must be one of {ARCHITECTURES}; received "
@@ -255,10 +257,12 @@ class TimeSeriesForecaster(keras.Model):
                     f"(num_covariates={self.num_covariates}); received "
                     f"{type(inputs).__name__}"
                 )
-            history = inputs["past_values"]
-            covariates = inputs["future_covariates"][:, -self.horizon :, :]
+            history, covariates = inputs["past_values"], inputs["future_covariates"]
+            self._check_inputs(history, covariates)
+            covariates = covariates[:, -self.horizon :, :]
         else:
             history, covariates = inputs, None
+            self._check_inputs(history, None)
         history = ops.cast(history, self.compute_dtype)
         if self.normalizer is not None:
             history, mean, std = self.normalizer.normalize(history)
@@ -327,6 +331,30 @@ class TimeSeriesForecaster(keras.Model):
 
     def call(self, inputs, training=None):
         return self._forward(inputs, training=training)
+
+    def _check_inputs(self, history, covariates):
+        """Raise ``ValueError`` for windows of another shape than the model's."""
+        expected = [
+            (
+                "past_values" if self.num_covariates else "inputs",
+                history,
+                (self.lookback, self.num_channels),
+                "lookback, num_channels",
+            )
+        ]
+        if covariates is not None:
+            sizes = (self.lookback + self.horizon, self.num_covariates)
+            axes = "lookback + horizon, num_covariates"
+            expected.append(("future_covariates", covariates, sizes, axes))
+        for name, tensor, sizes, axes in expected:
+            shape = tuple(tensor.shape)
+            if len(shape) != 3 or any(
+                got is not None and got != want for got, want in zip(shape[1:], sizes)
+            ):
+                raise ValueError(
+                    f"`{name}` must have shape (batch, {sizes[0]}, {sizes[1]}), "
+                    f"that is (batch, {axes}); received shape {shape}."
+                )
 
     def get_config(self):
         config = super().get_config()

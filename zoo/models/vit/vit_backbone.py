@@ -11,6 +11,7 @@ from zoo.layers import (
     PositionEmbedding,
     TransformerEncoderBlock,
 )
+from zoo.layers.validation import check_rate
 from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import LocalityEncoderBlock
@@ -111,6 +112,12 @@ class ViTBackbone(FunctionalModel):
                 raise ValueError(
                     f"`{name}` must be a positive integer; received {value!r}"
                 )
+        for value, name in (
+            (dropout, "dropout"),
+            (attention_dropout, "attention_dropout"),
+            (drop_path_rate, "drop_path_rate"),
+        ):
+            check_rate(value, name)
         if num_channels not in (1, 3):
             raise ValueError(
                 f"`num_channels` must be 1 (grey) or 3 (RGB); received {num_channels!r}"
