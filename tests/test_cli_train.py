@@ -105,6 +105,102 @@ def test_out_holding_another_models_run_is_refused(tmp_path, capsys):
     assert "holds a run of model 'seq2seq'; received model 'vit'" in err
 
 
+RECORD = {
+    "model": "vit",
+    "preset": "tiny",
+    "data": "fashion_mnist",
+    "seed": 0,
+    "batch_size": 128,  # the tiny ViT preset's
+    "precision": "auto",
+}
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--seed", "1"], "holds a run of seed 0; received seed 1"),
+        (
+            ["--batch-size", "16"],
+            "holds a run of batch_size 128; received batch_size 16",
+        ),
+        (
+            ["--precision", "float32"],
+            "of precision 'auto'; received precision 'float32'",
+        ),
+    ],
+)
+def test_resuming_with_other_settings_is_refused(flags, message, tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps(RECORD))
+    code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1", *flags])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("out_existed", [False, True])
+def test_a_new_run_that_fails_before_its_first_epoch_leaves_out_free(
+    out_existed, image_folder, tmp_path, capsys
+):
+    out = tmp_path / "run"
+    if out_existed:
+        out.mkdir()
+    # Fails after the data were prepared (and their state written to --out).
+    failing = ["--data", str(image_folder), "--distribute", "tpu"]
+    assert cli.main(["train", "vit", "--out", str(out), "--epochs", "1", *failing]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    assert out.exists() == out_existed
+    assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "vit", "--data", ""], "--data: expected a non-empty value"),
+        (["train", "vit", "--preset", " "], "--preset: expected a non-empty value"),
+        (["export", ".", "--to", ""], "--to: expected a non-empty value"),
+    ],
+)
+def test_empty_values_are_usage_errors(argv, message, capsys):
+    # An unset shell variable must not fall back to the default dataset.
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_paths_that_cannot_be_folders_are_named(tmp_path, capsys):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
+    assert cli.main(["train", "vit", "--out", str(a_file), "--epochs", "1"]) == 2
+    assert (
+        f"--out {str(a_file)!r} is a file; expected a folder" in capsys.readouterr().err
+    )
+    assert cli.main(["export", str(tmp_path), "--to", str(a_file)]) == 2
+    assert f"--to {str(a_file)!r} is a file" in capsys.readouterr().err
+    under_a_file = a_file / "saved_model"
+    assert cli.main(["export", str(tmp_path), "--to", str(under_a_file)]) == 2
+    assert "cannot be created (Not a directory)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "run_json, model_bytes, message",
+    [
+        ("{not json", None, "run.json is not valid JSON"),
+        ("[1, 2]", None, "run.json must hold a JSON object"),
+        (json.dumps(RECORD), b"cut short", "model.keras is not a readable .keras file"),
+    ],
+)
+def test_damaged_run_files_are_named(run_json, model_bytes, message, tmp_path, capsys):
+    (tmp_path / "run.json").write_text(run_json)
+    if model_bytes is not None:
+        (tmp_path / "model.keras").write_bytes(model_bytes)
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1
+
+
 def test_evaluate_a_folder_without_a_run_is_an_error(tmp_path, capsys):
     assert cli.main(["evaluate", str(tmp_path)]) == 2
     assert "holds no zoo run" in capsys.readouterr().err

@@ -131,7 +131,15 @@ def _resolve_tensorflow(distribute):
         else:
             distribute = "none"
     if distribute == "tpu":
-        return TrainingStrategy("tpu", _tpu_strategy())
+        try:
+            return TrainingStrategy("tpu", _tpu_strategy())
+        except (ValueError, RuntimeError, tf.errors.OpError) as error:
+            where = os.environ.get("TPU_NAME", "local")
+            reason = str(error).strip().splitlines()[0][:200]
+            raise ValueError(
+                f"`distribute='tpu'` found no TPU: expected a TPU VM or TPU_NAME "
+                f"naming a reachable TPU; received TPU_NAME={where!r} ({reason})"
+            ) from None
     if distribute == "multi_worker":
         return TrainingStrategy(
             "multi_worker", tf.distribute.MultiWorkerMirroredStrategy()

@@ -112,6 +112,15 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_empty(text: str) -> str:
+    """argparse type: a value that is not empty (an unset shell variable)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a non-empty value, received {text!r}"
+        )
+    return text
+
+
 def existing_run_dir(text: str) -> str:
     """argparse type: a folder that exists."""
     if not os.path.isdir(text):
@@ -139,9 +148,12 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "model", metavar="MODEL", help=f"one of: {', '.join(registry.family_names())}"
     )
-    parser.add_argument("--preset", help="model size (default: the family's)")
+    parser.add_argument(
+        "--preset", type=non_empty, help="model size (default: the family's)"
+    )
     parser.add_argument(
         "--data",
+        type=non_empty,
         metavar="SOURCE",
         help="built-in dataset name, tfds:NAME[/CONFIG], or a local path",
     )
@@ -155,7 +167,10 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--out", metavar="DIR", help="run folder (default runs/MODEL-PRESET)"
+        "--out",
+        type=non_empty,
+        metavar="DIR",
+        help="run folder (default runs/MODEL-PRESET)",
     )
     parser.add_argument(
         "--deterministic",
@@ -202,7 +217,7 @@ def add_evaluate(subparsers: argparse._SubParsersAction) -> None:
         "(default: the data it was trained on) and print the metrics as JSON.",
     )
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
-    parser.add_argument("--data", metavar="SOURCE")
+    parser.add_argument("--data", type=non_empty, metavar="SOURCE")
     parser.add_argument("--batch-size", type=positive_int, default=None)
     parser.set_defaults(func=cmd_evaluate)
 
@@ -255,7 +270,9 @@ def add_export(subparsers: argparse._SubParsersAction) -> None:
         "serving signature takes raw inputs.",
     )
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
-    parser.add_argument("--to", metavar="PATH", help="default DIR/saved_model")
+    parser.add_argument(
+        "--to", type=non_empty, metavar="PATH", help="default DIR/saved_model"
+    )
     parser.set_defaults(func=cmd_export)
 
 

@@ -6,6 +6,7 @@ model, and ``zoo evaluate``/``predict``/``export`` know what they load.
 """
 
 import json
+import zipfile
 from pathlib import Path
 
 from training.callbacks.atomic_checkpoints import write_json_atomically
@@ -16,12 +17,30 @@ METRICS_FILE = "metrics.json"
 SAVED_MODEL_DIR = "saved_model"
 
 
+# What a resumed run must share with the one it resumes: another seed draws
+# another split of a .tsv file or image folder, so test examples would move
+# into training; another batch size or precision would mix two runs.
+RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
+
+
 def read_run(run_dir):
     """Return the run record of ``run_dir``, or ``None`` if it holds no run."""
     path = Path(run_dir) / RUN_FILE
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); expected the run record "
+            "`zoo train` writes"
+        ) from None
+    if not isinstance(record, dict):
+        raise ValueError(
+            f"{path} must hold a JSON object (the run record `zoo train` "
+            f"writes); received a {type(record).__name__}"
+        )
+    return record
 
 
 def require_run(run_dir):
@@ -44,10 +63,16 @@ def require_run(run_dir):
 def start_or_resume(run_dir, record):
     """Write ``record`` to a new run, or check that it matches the run there.
 
-    Returns True when an earlier run is resumed. A folder holding another
-    model's or preset's run, or other files, raises ``ValueError``.
+    Returns True when an earlier run is resumed. A folder holding a run with
+    other ``RESUME_SETTINGS`` (model, preset, data, seed, batch size,
+    precision), or other files, raises ``ValueError``; ``--epochs`` may change.
     """
     run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(
+            f"--out {str(run_dir)!r} is a file; expected a folder (new, empty, "
+            "or one from `zoo train`)"
+        )
     existing = read_run(run_dir)
     if existing is None:
         if run_dir.exists() and any(run_dir.iterdir()):
@@ -58,8 +83,9 @@ def start_or_resume(run_dir, record):
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomically(run_dir / RUN_FILE, record)
         return False
-    for key in ("model", "preset", "data"):
-        if existing.get(key) != record.get(key):
+    for key in RESUME_SETTINGS:
+        # Runs recorded before a setting was recorded resume as they did.
+        if key in existing and existing[key] != record.get(key):
             raise ValueError(
                 f"--out {str(run_dir)!r} holds a run of {key} "
                 f"{existing.get(key)!r}; received {key} {record.get(key)!r}: "
@@ -108,4 +134,20 @@ def load_trained_model(run_dir):
     """
     import keras
 
-    return keras.models.load_model(Path(run_dir) / MODEL_FILE, compile=False)
+    path = Path(run_dir) / MODEL_FILE
+    # Keras reports a damaged file as "File not found".
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{path} is not a readable .keras file (a zip archive); received "
+            f"{path.stat().st_size} bytes that are not one. Train again into "
+            "another --out"
+        )
+    return keras.models.load_model(path, compile=False)
+
+
+def has_progress(run_dir):
+    """Whether any epoch of the run in ``run_dir`` was saved (checkpoint or backup)."""
+    from training.callbacks.standard import BACKUP_DIR
+
+    run_dir = Path(run_dir)
+    return (run_dir / MODEL_FILE).exists() or (run_dir / BACKUP_DIR).exists()

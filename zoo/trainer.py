@@ -59,6 +59,7 @@ def train_run(
         "precision": precision,
         "seed": seed,
     }
+    out_existed = out.exists()
     resumed = runs.start_or_resume(out, record)
     if resumed and runs.read_run(out).get("completed"):
         # The backup is gone once a run finishes: training again would start
@@ -72,28 +73,37 @@ def train_run(
     if deterministic:
         _enable_determinism()
     keras.utils.set_random_seed(seed)
-    prepared = family.prepare_data(data, batch_size, out, seed=seed)
-    compile_arguments = family.compile_arguments(config, prepared.info)
-
-    if not runs.read_run(out).get("trained"):
-        start = time.perf_counter()
-        fit(
-            lambda: family.build_model(config, prepared.info),
-            prepared.train,
-            prepared.validation,
-            str(out),
-            epochs,
-            precision=precision,
-            distribute=distribute,
-            schedule=config.get("schedule", family.schedule),
-            learning_rate=config.get("learning_rate", family.learning_rate),
-            warmup_steps=config.get("warmup_steps", family.warmup_steps),
-            monitor=family.monitor,
-            seed=seed,
-            # Until "trained" is recorded, a killed run resumes from the backup.
-            keep_backup=True,
-            **compile_arguments,
-        )
+    needs_training = not runs.read_run(out).get("trained")
+    try:
+        prepared = family.prepare_data(data, batch_size, out, seed=seed)
+        compile_arguments = family.compile_arguments(config, prepared.info)
+        if needs_training:
+            start = time.perf_counter()
+            fit(
+                lambda: family.build_model(config, prepared.info),
+                prepared.train,
+                prepared.validation,
+                str(out),
+                epochs,
+                precision=precision,
+                distribute=distribute,
+                schedule=config.get("schedule", family.schedule),
+                learning_rate=config.get("learning_rate", family.learning_rate),
+                warmup_steps=config.get("warmup_steps", family.warmup_steps),
+                monitor=family.monitor,
+                seed=seed,
+                # Until "trained" is recorded, a killed run resumes from the backup.
+                keep_backup=True,
+                **compile_arguments,
+            )
+    except BaseException:
+        # A new run that failed before saving an epoch (bad data, a missing
+        # TPU) leaves nothing behind: its run.json would refuse the corrected
+        # command's other settings in the same --out.
+        if not resumed and not runs.has_progress(out):
+            _discard(out, keep_folder=out_existed)
+        raise
+    if needs_training:
         runs.mark(
             out,
             trained=True,
@@ -126,6 +136,18 @@ def train_run(
         )
     runs.mark_completed(out)
     return metrics
+
+
+def _discard(out, keep_folder):
+    """Remove what a failed new run wrote into ``out`` (all of it is the run's)."""
+    if not keep_folder:
+        shutil.rmtree(out, ignore_errors=True)
+        return
+    for path in out.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _enable_determinism():
@@ -190,6 +212,16 @@ def predict_run(run_dir, inputs, extra_arguments=()):
 
 def export_run(run_dir, to=None):
     """Export a trained run as a SavedModel; return its path."""
-    family, _, model = load_run(run_dir)
     path = Path(to) if to else Path(run_dir) / runs.SAVED_MODEL_DIR
+    # TensorFlow would report these only after the export, as a traceback.
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--to {str(path)!r} is a file; expected a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ValueError(
+            f"--to {str(path)!r} cannot be created ({error.strerror}); expected "
+            "a writable folder"
+        ) from None
+    family, _, model = load_run(run_dir)
     return family.export(model, Path(run_dir), path)

@@ -108,6 +108,28 @@ def test_invalid_choice(bad):
 
 
 @tensorflow_only
+def test_tpu_without_a_tpu_is_a_named_error():
+    # In a subprocess: connecting to a TPU cluster changes TensorFlow's context.
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    env.pop("TPU_NAME", None)
+    code = (
+        "from training.distribution import resolve_strategy\n"
+        "try:\n    resolve_strategy('tpu')\n"
+        "except ValueError as error:\n    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=ROOT,
+    )
+    assert "`distribute='tpu'` found no TPU" in result.stdout, result.stderr[-2000:]
+    assert "TPU_NAME='local'" in result.stdout
+
+
+@tensorflow_only
 def test_data_parallel_needs_jax():
     with pytest.raises(ValueError, match="JAX backend.*backend='tensorflow'"):
         resolve_strategy("data_parallel")
