@@ -17,6 +17,19 @@ def write_png(path, array):
     path.write_bytes(tf.io.encode_png(array).numpy())
 
 
+def write_image(path, grey):
+    """Write a (height, width) grey image in the format of ``path``'s suffix.
+
+    BMP is written as RGB and JPEG as CMYK: with GIF, the files that do not
+    decode straight to one channel.
+    """
+    from PIL import Image
+
+    image = Image.fromarray(np.asarray(grey))
+    image = image.convert({".bmp": "RGB", ".jpg": "CMYK"}.get(path.suffix, "L"))
+    image.save(path)
+
+
 @pytest.fixture
 def folder(tmp_path, fashion_mnist_small):
     (x, y), _ = fashion_mnist_small
@@ -38,6 +51,40 @@ def test_odd_sizes_and_channels_are_unified(folder):
     write_png(folder / "shirt" / "big.png", np.full((40, 36, 3), 200, np.uint8))
     images, _, _ = image_data.load_image_folder(folder)
     assert images.shape == (13, 28, 28, 1)
+
+
+@pytest.mark.parametrize("suffix", [".bmp", ".gif", ".jpg"])
+def test_formats_without_a_grey_decoding_join_a_grey_folder(
+    folder, fashion_mnist_small, suffix
+):
+    _, (x_test, _) = fashion_mnist_small
+    write_image(folder / "trouser" / f"other{suffix}", x_test[0])
+    images, labels, _ = image_data.load_image_folder(folder)
+    assert images.shape == (13, 28, 28, 1) and labels[-1] == 1
+    # The BMP and GIF hold the grey image exactly; the CMYK JPEG is lossy.
+    error = np.abs(images[-1, ..., 0].astype(int) - x_test[0]).mean()
+    assert error == 0 if suffix != ".jpg" else error < 5
+
+
+@pytest.mark.parametrize("suffix", [".png", ".bmp", ".gif", ".jpg"])
+def test_decode_to_grey_or_rgb_from_any_format(tmp_path, fashion_mnist_small, suffix):
+    _, (x_test, _) = fashion_mnist_small
+    path = tmp_path / f"image{suffix}"
+    write_image(path, x_test[1])
+    grey = image_data.read_image_file(path, channels=1)
+    rgb = image_data.read_image_file(path, channels=3)
+    assert grey.shape == (28, 28, 1) and rgb.shape == (28, 28, 3)
+    # Grey is the luminance of the RGB decoding, as served models compute it.
+    expected = tf.image.rgb_to_grayscale(rgb).numpy()
+    np.testing.assert_array_equal(grey, expected)
+
+
+def test_hidden_folders_are_not_classes(folder):
+    checkpoints = folder / ".ipynb_checkpoints"
+    checkpoints.mkdir()
+    write_png(checkpoints / "copy.png", np.zeros((28, 28, 1), np.uint8))
+    _, labels, names = image_data.load_image_folder(folder)
+    assert names == ["shirt", "trouser"] and len(labels) == 12
 
 
 def test_corrupt_file_is_named(folder):

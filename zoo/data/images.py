@@ -22,12 +22,36 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 """File suffixes read as images from a class folder."""
 
 
+def decode_image_tensor(data, channels):
+    """Decode PNG/JPEG/BMP/GIF bytes to a ``uint8`` tensor (height, width, channels).
+
+    Works eagerly and inside a graph (the SavedModel's ``serve_bytes``), so
+    that training, prediction and serving turn an image into the same pixels.
+
+    Args:
+        data: a scalar string tensor of encoded bytes.
+        channels: 1 (grey) or 3 (RGB).
+
+    Example:
+        >>> decode_image_tensor(tf.io.read_file("a.gif"), 1)  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    # GIF, BMP and CMYK JPEG cannot be decoded to one channel: decode every
+    # format to RGB (which drops alpha), then take the luminance.
+    image = tf.io.decode_image(data, channels=3, expand_animations=False)
+    if channels == 1:
+        image = tf.image.rgb_to_grayscale(image)
+    return image
+
+
 def decode_image_bytes(data, channels=0, name="image"):
     """Decode PNG/JPEG/BMP/GIF bytes to a ``uint8`` array (height, width, channels).
 
     Args:
         data: the encoded bytes.
-        channels: channels to decode to (1 or 3), or 0 to keep the file's own.
+        channels: channels to decode to (1 or 3, as `decode_image_tensor`), or
+            0 to keep the file's own.
         name: how to name the image in error messages (e.g. its path).
 
     Returns:
@@ -42,7 +66,10 @@ def decode_image_bytes(data, channels=0, name="image"):
     import tensorflow as tf
 
     try:
-        image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+        if channels:
+            image = decode_image_tensor(data, channels)
+        else:
+            image = tf.io.decode_image(data, expand_animations=False)
     except (tf.errors.InvalidArgumentError, ValueError) as error:
         raise ValueError(
             f"{name} is not a readable image: expected PNG, JPEG, BMP or GIF "
@@ -86,9 +113,9 @@ def _most_common(values):
 def load_image_folder(root):
     """Load a folder with one sub-folder of images per class.
 
-    Class names are the sub-folder names in sorted order; every image is decoded
-    with the most common channel count (1 or 3) and resized to the most common
-    size, so that they stack into one array.
+    Class names are the sub-folder names in sorted order, hidden (dot) folders
+    left out; every image is decoded with the most common channel count (1 or
+    3) and resized to the most common size, so that they stack into one array.
 
     Args:
         root: the folder.
@@ -107,7 +134,10 @@ def load_image_folder(root):
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"image folder {str(root)!r} does not exist")
-    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    # Hidden folders (.ipynb_checkpoints, .git) are tools' state, not classes.
+    classes = sorted(
+        p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
     if len(classes) < 2:
         raise ValueError(
             f"image folder {str(root)!r} must hold one sub-folder per class and at "

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.backends import exports_saved_models
+from tests.data.test_images import write_image
 from zoo.data import images as image_data
 from zoo.data.fashion_mnist import CLASS_NAMES as FASHION_NAMES
 from zoo.models.vit import family as vit_family
@@ -32,7 +34,7 @@ def folder(tmp_path_factory, fashion_mnist_small):
     root = tmp_path_factory.mktemp("classes")
     (x, y), _ = fashion_mnist_small
     for label, name in ((0, "top"), (1, "trouser"), (7, "sneaker")):
-        (root / name).mkdir()
+        (root / name).mkdir(parents=True)
         for index in np.flatnonzero(y == label)[:40]:
             write_png(root / name / f"{index}.png", x[index][..., None])
     return root
@@ -124,6 +126,21 @@ def test_predict_prints_class_names_and_explains(
     assert (tmp_path / "explain.png").stat().st_size > 1000
 
 
+def test_grey_model_predicts_bmp_gif_and_cmyk_jpeg(
+    trained, tmp_path, fashion_mnist_small
+):
+    family, model, run_dir, _ = trained
+    _, (x_test, _) = fashion_mnist_small
+    paths = [str(tmp_path / f"image.{kind}") for kind in ("png", "bmp", "gif", "jpg")]
+    for path in paths:
+        write_image(Path(path), x_test[0])
+    lines = family.predict(model, run_dir, paths, argparse.Namespace(top=3))
+    ranked = [line.split(": ", 1)[1] for line in lines.splitlines()]
+    # The BMP (RGB) and GIF hold the PNG's pixels: the same prediction.
+    assert ranked[1] == ranked[2] == ranked[0]
+    assert sum(name in ranked[3] for name in FASHION_NAMES) == 3
+
+
 def test_predict_rejects_corrupt_file(trained, tmp_path):
     family, model, run_dir, _ = trained
     bad = tmp_path / "bad.png"
@@ -155,7 +172,9 @@ SERVE = textwrap.dedent(
 
 
 @exports_saved_models
-def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
+def test_saved_model_in_fresh_process_matches_keras(
+    trained, tmp_path, fashion_mnist_small
+):
     family, model, run_dir, _ = trained
     path = family.export(model, run_dir, tmp_path / "saved_model")
     assert path == tmp_path / "saved_model"
@@ -166,6 +185,11 @@ def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
     for index, image in enumerate(images[:2]):
         pngs.append(tmp_path / f"served{index}.png")
         write_png(pngs[-1], image)
+    # Formats that do not decode straight to grey, of real images.
+    _, (x_test, _) = fashion_mnist_small
+    others = [tmp_path / f"served.{kind}" for kind in ("bmp", "gif", "jpg")]
+    for other, image in zip(others, x_test):
+        write_image(other, image)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ""}
     subprocess.run(
         [
@@ -174,7 +198,7 @@ def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
             SERVE,
             str(path),
             str(tmp_path / "images.npy"),
-            *map(str, pngs),
+            *map(str, pngs + others),
         ],
         check=True,
         env=env,
@@ -188,10 +212,17 @@ def test_saved_model_in_fresh_process_matches_keras(trained, tmp_path):
     x = image_data.normalize(resized, preprocessing["mean"], preprocessing["std"])
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)))
     np.testing.assert_allclose(served["probabilities"], expected, atol=1e-5)
-    np.testing.assert_allclose(served["bytes_probabilities"], expected[:2], atol=1e-5)
+    np.testing.assert_allclose(
+        served["bytes_probabilities"][:2], expected[:2], atol=1e-5
+    )
+    # Served bytes are decoded as `zoo predict` decodes the files.
+    _, batch = vit_family.preprocess_files(others, preprocessing)
+    x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
+    from_files = keras.ops.convert_to_numpy(keras.ops.softmax(model(x)))
+    np.testing.assert_allclose(served["bytes_probabilities"][2:], from_files, atol=1e-5)
     names = served["classes"].tolist()
     assert names == [FASHION_NAMES[i] for i in expected.argmax(-1)]
-    assert served["names"].shape == (2, 10)
+    assert served["names"].shape == (5, 10)
 
 
 def test_preset_without_augmentation_trains_on_the_plain_images(folder, tmp_path):
@@ -276,6 +307,50 @@ def test_prepare_folder_saves_and_reuses_preprocessing(folder, tmp_path):
     assert order(data) == order(fresh) != first_pass
     model = family.build_model(family.check_preset("tiny"), data.info)
     assert tuple(model(next(iter(data.train))[0]).shape) == (16, 3)
+
+
+def test_data_with_other_class_names_is_refused(folder, tmp_path, fashion_mnist_small):
+    family = ViTFamily()
+    family.prepare_data(str(folder), 16, tmp_path, seed=0)
+    # As many classes as the run's, under other names: labels would be wrong.
+    other = tmp_path / "other"
+    (x, _), _ = fashion_mnist_small
+    for label, name in enumerate(("bag", "coat", "dress")):
+        (other / name).mkdir(parents=True)
+        for index in range(3):
+            write_png(other / name / f"{index}.png", x[3 * label + index][..., None])
+    with pytest.raises(
+        ValueError,
+        match=r"expected \['sneaker', 'top', 'trouser'\], "
+        r"received \['bag', 'coat', 'dress'\]",
+    ):
+        family.prepare_data(str(other), 16, tmp_path, seed=0)
+
+
+def test_too_few_images_to_split(tmp_path, fashion_mnist_small):
+    (x, _), _ = fashion_mnist_small
+    root = tmp_path / "images"
+    for index, name in enumerate("ab"):
+        (root / name).mkdir(parents=True)
+        write_png(root / name / f"{index}.png", x[index][..., None])
+    # Test and validation take one image each, which leaves none to train on.
+    with pytest.raises(
+        ValueError,
+        match=r"train split would be empty; expected at least 3 images to split "
+        r"into train, test, validation \(one each\), received 2",
+    ):
+        ViTFamily().prepare_data(str(root), 8, tmp_path / "run")
+
+
+def test_three_images_make_three_splits(tmp_path, fashion_mnist_small):
+    (x, _), _ = fashion_mnist_small
+    root = tmp_path / "images"
+    for index, name in enumerate("aab"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        write_png(root / name / f"{index}.png", x[index][..., None])
+    data = ViTFamily().prepare_data(str(root), 8, tmp_path / "run")
+    for split in (data.train, data.validation, data.test):
+        assert sum(int(labels.shape[0]) for _, labels in split) == 1
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ def export_saved_model(model, preprocessing, path):
     import keras
     import tensorflow as tf
 
+    from zoo.data.images import decode_image_tensor
     from zoo.export import add_serving_endpoint, model_function, new_archive
 
     height, width = preprocessing["image_size"]
@@ -73,7 +74,9 @@ def export_saved_model(model, preprocessing, path):
 
     def serve_bytes(image_bytes):
         def decode(data):
-            image = tf.io.decode_image(data, channels=channels, expand_animations=False)
+            # The decoding of training and `zoo predict`, so that all three
+            # see the same pixels (and GIF, BMP, CMYK JPEG reach grey models).
+            image = decode_image_tensor(data, channels)
             image.set_shape([None, None, channels])
             return resize(image[None])[0]
 

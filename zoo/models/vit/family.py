@@ -122,6 +122,10 @@ def load_splits(source, seed=0):
         splits[split] = image_data.check_images(
             *arrays, len(names), name=f"{split} images"
         )
+    found = len(train[1])
+    parts = ["train"] + [
+        split for split in ("test", "validation") if split not in splits
+    ]
     if "test" not in splits:
         train, splits["test"] = image_data.split_off(*train, VALIDATION_FRACTION, seed)
     if "validation" not in splits:
@@ -129,6 +133,14 @@ def load_splits(source, seed=0):
             *train, VALIDATION_FRACTION, seed + 1
         )
     splits["train"] = train
+    # Caught here: an empty split fails later deep inside tf.data or Keras.
+    empty = [split for split in parts if not len(splits[split][1])]
+    if empty:
+        raise ValueError(
+            f"data source {source!r} has too few images: its {' and '.join(empty)} "
+            f"split would be empty; expected at least {len(parts)} images to split "
+            f"into {', '.join(parts)} (one each), received {found}"
+        )
     return splits, names
 
 
@@ -208,11 +220,14 @@ class ViTFamily(ModelFamily):
         path = Path(run_dir) / PREPROCESSING_FILE
         if path.is_file():
             preprocessing = json.loads(path.read_text())
-            if len(preprocessing["class_names"]) != len(names):
+            # Labels are indices into the class names: the same number of
+            # classes under other names (or in another order) would be scored
+            # against the wrong classes.
+            if preprocessing["class_names"] != list(names):
                 raise ValueError(
-                    f"{source!r} has {len(names)} classes but the run in "
-                    f"{str(run_dir)!r} was trained on "
-                    f"{len(preprocessing['class_names'])}: expected the same classes"
+                    f"data source {source!r} must have the classes the run in "
+                    f"{str(run_dir)!r} was trained on: expected "
+                    f"{preprocessing['class_names']}, received {list(names)}"
                 )
         else:
             preprocessing = fit_preprocessing(splits["train"][0], names, source)
