@@ -2,7 +2,7 @@
 
 import pytest
 
-from zoo.data.text_pairs import load_tsv, read_tsv
+from zoo.data.text_pairs import MIN_SOURCES, load_tsv, read_tsv
 
 
 def test_groups_targets_by_source(tmp_path):
@@ -45,3 +45,55 @@ def test_missing_and_non_utf8(tmp_path):
         match=r"latin1.tsv:2: expected UTF-8 text; received the bytes b'\\xe9",
     ):
         read_tsv(path)
+
+
+@pytest.fixture(scope="module")
+def l10n_pairs():
+    """The first 40 real l10n_en_de training pairs (one target each)."""
+    from zoo.data.l10n import load_l10n
+
+    return [(s, ts[0]) for s, ts in load_l10n("l10n_en_de")["train"][:40]]
+
+
+def _write(path, pairs, prefix=b""):
+    path.write_bytes(prefix + "".join(f"{s}\t{t}\n" for s, t in pairs).encode())
+    return path
+
+
+def test_byte_order_mark_is_dropped(tmp_path, l10n_pairs):
+    plain = read_tsv(_write(tmp_path / "plain.tsv", l10n_pairs))
+    with_bom = read_tsv(_write(tmp_path / "bom.tsv", l10n_pairs, b"\xef\xbb\xbf"))
+    assert with_bom == plain
+    assert list(with_bom)[0] == l10n_pairs[0][0]
+
+
+def test_error_offsets_count_the_byte_order_mark(tmp_path):
+    path = tmp_path / "bom_latin1.tsv"
+    path.write_bytes(b"\xef\xbb\xbfok\tfine\n" + "café\tx\n".encode("latin-1"))
+    with pytest.raises(
+        ValueError, match=r"bom_latin1.tsv:2: .*b'\\xe9\\tx\\n' at byte 14"
+    ):
+        read_tsv(path)
+
+
+def test_min_sources_is_the_smallest_split_without_an_empty_split():
+    from zoo.data.cmudict import split_by_key
+
+    def smallest(splits):
+        return min(len(keys) for keys in splits.values())
+
+    assert smallest(split_by_key(range(MIN_SOURCES - 1))) == 0
+    assert all(smallest(split_by_key(range(n))) > 0 for n in range(MIN_SOURCES, 400))
+
+
+@pytest.mark.parametrize("count", [1, 5, MIN_SOURCES - 1])
+def test_too_few_sources_for_three_splits(tmp_path, l10n_pairs, count):
+    path = _write(tmp_path / "tiny.tsv", l10n_pairs[:count])
+    with pytest.raises(
+        ValueError,
+        match=rf"tiny.tsv: expected at least {MIN_SOURCES} distinct sources .*"
+        rf"received {count} pairs with {count} distinct sources",
+    ):
+        load_tsv(path)
+    path = _write(tmp_path / "enough.tsv", l10n_pairs[:MIN_SOURCES])
+    assert all(load_tsv(path).values())

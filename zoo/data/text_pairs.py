@@ -11,6 +11,13 @@ from pathlib import Path
 
 from zoo.data.cmudict import split_by_key
 
+MIN_SOURCES = 16
+"""The fewest distinct sources for which the 90/5/5 split leaves no split empty.
+
+With fewer, a rounded 5% is 0 (up to 10 sources) or the 90% takes all but
+one source (11 to 15 sources).
+"""
+
 
 def read_tsv(path) -> dict[str, list[str]]:
     """Read ``source<TAB>target`` lines into source -> its targets.
@@ -18,7 +25,7 @@ def read_tsv(path) -> dict[str, list[str]]:
     Blank lines are skipped; surrounding whitespace is stripped.
 
     Args:
-        path: the ``.tsv`` file (UTF-8).
+        path: the ``.tsv`` file (UTF-8; a byte order mark is dropped).
 
     Returns:
         Source -> list of distinct targets, in file order.
@@ -41,6 +48,10 @@ def read_tsv(path) -> dict[str, list[str]]:
             f"{data[error.start : error.end + 3]!r} at byte {error.start}, which "
             "are not UTF-8 (convert the file, e.g. with iconv)"
         ) from None
+    # Read as utf-8-sig: editors on Windows start UTF-8 files with a byte
+    # order mark, which is no part of the first source. (Stripped after
+    # decoding, so the byte offsets of the error above stay the file's.)
+    text = text.removeprefix("\ufeff")
     pairs: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -65,8 +76,20 @@ def load_tsv(path, seed=0) -> dict[str, list]:
 
     Returns:
         Split name -> list of ``(source, [target, ...])``.
+
+    Raises:
+        ValueError: as ``read_tsv``, and for a file with fewer than
+            ``MIN_SOURCES`` distinct sources (a split would be empty: no
+            validation loss, or a model trained that can never be tested).
     """
     pairs = read_tsv(path)
+    if len(pairs) < MIN_SOURCES:
+        count = sum(map(len, pairs.values()))
+        raise ValueError(
+            f"{path}: expected at least {MIN_SOURCES} distinct sources so that "
+            "the 90/5/5 train/validation/test split leaves none empty; received "
+            f"{count} pairs with {len(pairs)} distinct sources"
+        )
     return {
         name: [(source, pairs[source]) for source in split]
         for name, split in split_by_key(pairs, seed=seed).items()

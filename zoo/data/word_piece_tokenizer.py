@@ -167,7 +167,8 @@ class WordPieceTokenizer(Tokenizer):
         of Hugging Face ``tokenizers`` (a dependency of keras-hub): seconds on
         a CPU where keras-hub's ``compute_word_piece_vocabulary`` takes
         minutes for the same data. Every placeholder seen in training is
-        reserved as a whole token.
+        reserved as a whole token. The same texts give the same vocabulary,
+        whatever their order and in any process.
 
         Args:
             texts: the training split's strings (never the test split).
@@ -203,13 +204,21 @@ class WordPieceTokenizer(Tokenizer):
             if _PLACEHOLDER_RE.fullmatch(piece)
         )
         kept = sorted(counts, key=lambda p: (-counts[p], p))[:_MAX_PLACEHOLDERS]
+        # The trainer numbers each "##c" when it first meets it while walking
+        # a hash map of the words (a random order, even within one process),
+        # and breaks ties between equally frequent merges by those numbers:
+        # two fits of the same texts learned different vocabularies. Given
+        # up front in a fixed order, the "##c" tokens get fixed numbers.
+        continuations = sorted(
+            {SUFFIX + c for line in lines for piece in line.split() for c in piece[1:]}
+        )
         learner = Trainable(models.WordPiece(unk_token=UNK))
         learner.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
         learner.train_from_iterator(
             lines,
             trainers.WordPieceTrainer(
                 vocab_size=vocabulary_size,
-                special_tokens=list(RESERVED) + sorted(kept),
+                special_tokens=list(RESERVED) + sorted(kept) + continuations,
                 continuing_subword_prefix=SUFFIX,
                 show_progress=False,
             ),
