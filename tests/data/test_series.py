@@ -79,6 +79,7 @@ def test_read_frame_without_time_column_names_expected_and_received(slice_csv):
         series.read_frame(frame)
     message = str(info.value)
     assert "no time column" in message and "'date'" in message and "stamp" in message
+    assert "?time=NAME" in message
 
 
 def test_read_frame_unparseable_timestamp_names_row(elecdemand_frame):
@@ -86,6 +87,43 @@ def test_read_frame_unparseable_timestamp_names_row(elecdemand_frame):
     frame.loc[3, "time"] = "not a time"
     with pytest.raises(ValueError, match="row 3 holds 'not a time'"):
         series.read_frame(frame)
+
+
+def test_numeric_time_column_holds_unix_epoch_seconds(weather_frame, tmp_path):
+    seconds = (weather_frame["date"] - pd.Timestamp(0)) // pd.Timedelta("1s")
+    epoch = weather_frame.assign(date=seconds)
+    epoch.to_csv(tmp_path / "seconds.csv", index=False)
+    frame = series.read_frame(tmp_path / "seconds.csv")
+    assert (frame.index == weather_frame["date"]).all()
+    assert series.regularize(frame, ["wind"])[1].frequency == "D"
+    # Milliseconds would be read as seconds of year 51969: an error, not a date.
+    epoch["date"] *= 1000
+    epoch.to_csv(tmp_path / "milliseconds.csv", index=False)
+    with pytest.raises(ValueError, match="must hold Unix epoch seconds; row 0 holds"):
+        series.read_frame(tmp_path / "milliseconds.csv")
+
+
+def test_changing_utc_offsets_half_hourly_are_read_in_utc(elecdemand_frame, tmp_path):
+    # Ten days across Europe's 2014 spring daylight-saving change, written as
+    # Paris local times: +01:00, then +02:00.
+    rows = elecdemand_frame.iloc[3984:4464]
+    utc = pd.DatetimeIndex(rows["time"]).tz_localize("UTC")
+    local = utc.tz_convert("Europe/Paris").map(pd.Timestamp.isoformat)
+    assert {t[-6:] for t in local} == {"+01:00", "+02:00"}
+    rows.assign(time=local).to_csv(tmp_path / "paris.csv", index=False)
+    frame = series.read_frame(tmp_path / "paris.csv")
+    assert frame.index.equals(pd.DatetimeIndex(utc, name="time"))
+    assert series.regularize(frame, ["Demand"])[1].is_clean
+
+
+def test_changing_utc_offsets_daily_keep_their_dates(weather_frame, tmp_path):
+    # Local midnights: in UTC they would fall an hour off the daily grid.
+    dates = pd.DatetimeIndex(weather_frame["date"])
+    local = dates.tz_localize("Europe/Paris").map(pd.Timestamp.isoformat)
+    weather_frame.assign(date=local).to_csv(tmp_path / "paris.csv", index=False)
+    frame = series.read_frame(tmp_path / "paris.csv")
+    assert frame.index.equals(pd.DatetimeIndex(dates, name="date"))
+    assert series.regularize(frame, ["wind"])[1].is_clean
 
 
 def test_unsorted_timestamps_are_an_error(elecdemand_frame):
@@ -157,7 +195,9 @@ def test_missing_values_are_reported_and_interpolated_only_on_request(slice_csv)
     with pytest.raises(ValueError) as info:
         series.regularize(frame, ["Demand", "Temperature"])
     assert "column 'Demand': 3 missing value(s)" in str(info.value)
-    assert "interpolate=True" in str(info.value)
+    # The option a `zoo` data source really has (test_series_input uses it).
+    assert "?interpolate=true" in str(info.value)
+    assert "--interpolate" not in str(info.value)
 
     filled, report = series.regularize(frame, ["Demand"], interpolate=True)
     assert report.interpolated and report.missing_values == {"Demand": 3}
@@ -184,6 +224,18 @@ def test_off_grid_timestamps_are_reported(slice_csv):
         series.regularize(frame, ["Demand"])
     filled, _ = series.regularize(frame, ["Demand"], interpolate=True)
     assert len(filled) == 480 and not filled["Demand"].isna().any()
+
+
+def test_infinite_value_names_column_and_row(weather_frame, tmp_path):
+    frame = weather_frame.copy()
+    frame.loc[100, "temp_max"] = np.inf
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    with pytest.raises(ValueError) as info:
+        series.load_series(tmp_path / "inf.csv", lookback=28, horizon=7)
+    assert str(info.value).startswith(
+        "column 'temp_max' must hold finite numbers; row 100 (2012-04-10 00:00:00) "
+        "holds inf"
+    )
 
 
 def test_all_nan_column_is_an_error(slice_csv):

@@ -50,6 +50,9 @@ SPLITS = ("train", "validation", "test")
 TIME_COLUMN_NAMES = ("date", "time", "timestamp", "datetime", "ds")
 """Column names taken as the time column when none is named (any case)."""
 
+UTC_OFFSET = r"(?:Z|[+-]\d\d:?\d\d)$"
+"""A timestamp's trailing UTC offset: ``Z``, ``+01:00`` or ``-0500``."""
+
 CALENDAR_FEATURES = {
     # name: (unit extracted from the timestamp, its period)
     "minute_of_hour": (lambda t: t.minute, 60.0),
@@ -69,6 +72,12 @@ follows 23:30 smoothly."""
 
 def read_frame(source, time_column=None) -> pd.DataFrame:
     """Read a series into a DataFrame indexed by its timestamps.
+
+    A numeric time column holds Unix epoch seconds (as
+    ``pd.to_datetime(unit="s")`` reads them). When the UTC offset of the
+    timestamps changes between rows (``+01:00`` and ``+02:00`` across a
+    daylight-saving change), daily or coarser data keep their local dates and
+    finer data are read in UTC.
 
     Args:
         source: a path to a ``.csv`` file with a header row, or a
@@ -108,17 +117,42 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
         origin = str(path)
         frame = pd.read_csv(path)
     column = _find_time_column(frame, time_column, origin)
-    times = pd.to_datetime(frame[column], errors="coerce")
-    bad = np.flatnonzero(times.isna().to_numpy())
-    if len(bad):
-        raise ValueError(
-            f"time column {column!r} of {origin} must hold timestamps; row "
-            f"{bad[0]} holds {frame[column].iloc[bad[0]]!r} "
-            f"({len(bad)} unparseable value(s))"
-        )
+    times = _parse_times(frame[column], column, origin)
     frame = frame.drop(columns=[column])
     frame.index = pd.DatetimeIndex(times, name=column)
     return _check_order(frame, origin)
+
+
+def _parse_times(values, column, origin):
+    expected = "timestamps"
+    if pd.api.types.is_numeric_dtype(values):
+        # Numbers are Unix epoch seconds, as pd.to_datetime(unit="s") reads
+        # them; pandas' default unit (nanoseconds) would put any date in 1970.
+        expected = "Unix epoch seconds"
+        times = pd.to_datetime(values, unit="s", errors="coerce")
+        # Milliseconds read as seconds land in year 51969, past what the
+        # nanosecond steps below can hold.
+        times = times.where((times >= pd.Timestamp.min) & (times <= pd.Timestamp.max))
+    else:
+        try:
+            times = pd.to_datetime(values, errors="coerce")
+        except ValueError:
+            # UTC offsets that change between rows (+01:00, then +02:00 after a
+            # daylight-saving change). Daily or coarser data (one time of day)
+            # keep their local dates, which in UTC would drift an hour off the
+            # daily grid; finer data are read in UTC, where steps stay regular.
+            local = values.astype(str).str.replace(UTC_OFFSET, "", regex=True)
+            times = pd.to_datetime(local, errors="coerce")
+            if (times - times.dt.normalize()).nunique() > 1:
+                times = pd.to_datetime(values, errors="coerce", utc=True)
+    bad = np.flatnonzero(times.isna().to_numpy())
+    if len(bad):
+        raise ValueError(
+            f"time column {column!r} of {origin} must hold {expected}; row "
+            f"{bad[0]} holds {values.iloc[bad[0]]!r} ({len(bad)} unparseable "
+            "value(s))"
+        )
+    return times
 
 
 def _find_time_column(frame, time_column, origin):
@@ -134,7 +168,8 @@ def _find_time_column(frame, time_column, origin):
             return column
     raise ValueError(
         f"no time column in {origin}: expected a column named one of "
-        f"{list(TIME_COLUMN_NAMES)} or time_column=NAME; received columns "
+        f"{list(TIME_COLUMN_NAMES)}, or one named by the data option ?time=NAME "
+        f"after the .csv path (time_column=NAME in Python); received columns "
         f"{list(map(str, frame.columns))}"
     )
 
@@ -289,6 +324,18 @@ class SeriesReport:
         return "; ".join(lines)
 
 
+class SeriesGapError(ValueError):
+    """Missing values or timestamps that ``regularize`` was not asked to fill.
+
+    Attributes:
+        report: the ``SeriesReport`` of what was found.
+    """
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
+
+
 def regularize(frame, columns, interpolate=False):
     """Check a series for gaps and missing values; interpolate them if asked.
 
@@ -309,12 +356,22 @@ def regularize(frame, columns, interpolate=False):
         regular grid; ``report`` is a ``SeriesReport``.
 
     Raises:
-        ValueError: for fewer than two rows, or gaps without ``interpolate``;
-            the message lists what was found.
+        ValueError: for fewer than two rows or an infinite value.
+        SeriesGapError: for gaps without ``interpolate``; the message lists
+            what was found.
     """
     frame = frame[list(columns)].astype("float64")
     if len(frame) < 2:
         raise ValueError(f"a series needs at least 2 rows; received {len(frame)}")
+    infinite = np.isinf(frame.to_numpy())
+    if infinite.any():
+        row, column = np.argwhere(infinite)[0]
+        raise ValueError(
+            f"column {frame.columns[column]!r} must hold finite numbers; row {row} "
+            f"({frame.index[row]}) holds {frame.iat[row, column]} "
+            f"({int(infinite.sum())} non-finite value(s)). Leave a cell empty "
+            "to mark a missing value."
+        )
     index = frame.index
     times = _nanoseconds(index)
     steps = np.diff(times)
@@ -339,10 +396,11 @@ def regularize(frame, columns, interpolate=False):
     if report.is_clean:
         return frame, report
     if not interpolate:
-        raise ValueError(
-            f"the series has gaps: {report.summary()}. Pass interpolate=True "
-            "(--interpolate) to fill them by linear interpolation in time, or "
-            "clean the data first."
+        raise SeriesGapError(
+            f"the series has gaps: {report.summary()}. Fill them by linear "
+            "interpolation in time with the data option ?interpolate=true after "
+            "the .csv path (interpolate=True in Python), or clean the data first.",
+            report,
         )
     grid = pd.date_range(index[0], periods=grid_size, freq=pd.Timedelta(step))
     grid.name = index.name

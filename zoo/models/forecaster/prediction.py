@@ -11,10 +11,11 @@ def forecast_csv(model, state, csv_path):
         model: a trained forecaster.
         state: the run's ``series.json`` content.
         csv_path: a ``.csv`` with the time column and the target columns and
-            at least ``lookback`` rows; the last ``lookback`` are used. For a
-            model with known-future covariates the file ends with
-            ``horizon`` more rows that hold the covariates' future values
-            (their target cells may be empty).
+            at least ``lookback`` rows sampled as the training data was; the
+            last ``lookback`` are used. For a model with known-future
+            covariates the file ends with exactly ``horizon`` future rows
+            that continue the history's timestamps, leave the target cells
+            empty and hold the covariates' future values.
 
     Returns:
         A dict with ``times`` and ``history`` (lookback, targets),
@@ -22,7 +23,9 @@ def forecast_csv(model, state, csv_path):
         ``targets`` and ``quantiles``.
 
     Raises:
-        ValueError: if the file is too short, lacks a column, or has gaps.
+        ValueError: if the file is too short, lacks a column, has gaps, is
+            sampled at another frequency than the training data, or (with
+            covariates) lacks future rows or dates them off the history's grid.
     """
     import pandas as pd
 
@@ -35,29 +38,39 @@ def forecast_csv(model, state, csv_path):
     series.select_columns(frame, targets, covariates)
     future = None
     if covariates:
-        if len(frame) < lookback + horizon:
-            raise ValueError(
-                f"INPUT: expected {lookback} history rows and then {horizon} rows "
-                f"of future {covariates}; received {len(frame)} rows"
-            )
-        frame, future = frame.iloc[:-horizon], frame.iloc[-horizon:]
-        if future[covariates].isna().any().any():
-            raise ValueError(
-                f"INPUT: expected the last {horizon} rows to hold the future "
-                f"values of {covariates}; some are missing"
-            )
-    frame, _ = series.regularize(frame, targets + covariates)
+        frame, future = _split_future(frame, options, csv_path)
+    try:
+        frame, report = series.regularize(frame, targets + covariates)
+    except series.SeriesGapError as error:
+        # ?interpolate=true is an option of training data, not of a history.
+        raise ValueError(
+            f"INPUT {csv_path}: the history has gaps: {error.report.summary()}. "
+            "Fill or drop them first."
+        ) from None
+    # Runs saved before series.json recorded the frequency have none to check.
+    expected = state.get("frequency")
+    if expected and report.frequency != expected:
+        raise ValueError(
+            f"INPUT {csv_path}: expected a history every {expected}, as the "
+            f"training data; received one every {report.frequency}"
+        )
     if len(frame) < lookback:
         raise ValueError(
             f"INPUT: expected at least lookback = {lookback} rows of history; "
             f"received {len(frame)} in {csv_path}"
         )
+    step = frame.index[1] - frame.index[0]
     frame = frame.iloc[-lookback:]
     scaler = series.StandardScaler.from_dict(state["scaler"])
-    step = frame.index[-1] - frame.index[-2]
-    future_times = pd.DatetimeIndex(
-        [frame.index[-1] + step * (i + 1) for i in range(horizon)]
-    )
+    future_times = pd.date_range(frame.index[-1] + step, periods=horizon, freq=step)
+    if future is not None:
+        off = np.flatnonzero(future.index != future_times)
+        if len(off):
+            raise ValueError(
+                f"INPUT {csv_path}: the {horizon} future rows must continue the "
+                f"history every {report.frequency}; future row {off[0] + 1} is "
+                f"dated {future.index[off[0]]}, expected {future_times[off[0]]}"
+            )
     raw_history = frame[targets].to_numpy(np.float64)
     scaled = scaler.transform(
         np.concatenate([raw_history, frame[covariates].to_numpy()], axis=1)
@@ -102,6 +115,30 @@ def forecast_csv(model, state, csv_path):
         "targets": targets,
         "quantiles": quantiles,
     }
+
+
+def _split_future(frame, options, csv_path):
+    """Split a covariate model's input into history and its future rows."""
+    targets, covariates = options["target"], options["covariates"]
+    horizon = options["horizon"]
+    # Future rows are the trailing rows without any target value, so that a
+    # plain history is never read as future covariates.
+    with_target = np.flatnonzero(frame[targets].notna().any(axis=1).to_numpy())
+    history_rows = int(with_target[-1]) + 1 if len(with_target) else 0
+    future = frame.iloc[history_rows:]
+    if len(future) != horizon:
+        raise ValueError(
+            f"INPUT {csv_path}: a model with covariates {covariates} needs the "
+            f"history followed by {horizon} future rows, each with its time, "
+            f"empty {targets} cells and the future values of {covariates}; "
+            f"received {len(future)} such rows"
+        )
+    if future[covariates].isna().any().any():
+        raise ValueError(
+            f"INPUT {csv_path}: expected the last {horizon} rows to hold the "
+            f"future values of {covariates}; some are missing"
+        )
+    return frame.iloc[:history_rows], future
 
 
 def format_forecast(forecast):
