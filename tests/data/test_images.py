@@ -10,24 +10,12 @@ from tests.data.image_checks import (
     distinct_backgrounds,
     mixing_kinds,
 )
+from tests.data.image_files import write_image
 from zoo.data import images as image_data
 
 
 def write_png(path, array):
     path.write_bytes(tf.io.encode_png(array).numpy())
-
-
-def write_image(path, grey):
-    """Write a (height, width) grey image in the format of ``path``'s suffix.
-
-    BMP is written as RGB and JPEG as CMYK: with GIF, the files that do not
-    decode straight to one channel.
-    """
-    from PIL import Image
-
-    image = Image.fromarray(np.asarray(grey))
-    image = image.convert({".bmp": "RGB", ".jpg": "CMYK"}.get(path.suffix, "L"))
-    image.save(path)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ treats them the same way.
 from keras import ops
 from keras.src.backend.common.masking import get_keras_mask
 
+from zoo.layers.validation import known_size
+
 
 def implicit_mask(x):
     """The Keras mask attached to ``x`` (e.g. by ``mask_zero=True``), or None."""
@@ -16,8 +18,7 @@ def implicit_mask(x):
 
 
 def _static_dim(tensor, axis):
-    dim = tensor.shape[axis]
-    return None if dim is None else int(dim)
+    return known_size(tensor.shape[axis])
 
 
 def check_mask_shape(mask, expected, argument, axis_names):
@@ -31,7 +32,7 @@ def check_mask_shape(mask, expected, argument, axis_names):
         return
     received = tuple(mask.shape)
     mismatch = len(received) != len(expected) or any(
-        e is not None and r is not None and int(r) != int(e)
+        e is not None and known_size(r) is not None and known_size(r) != e
         for e, r in zip(expected, received)
     )
     if mismatch:
@@ -47,15 +48,14 @@ def check_padding_mask(mask, query, argument, length=None):
 
     ``length`` defaults to the query's own length (a query padding mask).
     """
-    if length is None:
-        length = _static_dim(query, 1)
+    length = _static_dim(query, 1) if length is None else known_size(length)
     expected = (_static_dim(query, 0), length)
     check_mask_shape(mask, expected, argument, ("batch", "length"))
 
 
 def check_attention_mask(mask, query, source_length, argument):
     """Raise ``ValueError`` unless ``mask`` is (batch, target, source_length)."""
-    expected = (_static_dim(query, 0), _static_dim(query, 1), source_length)
+    expected = (_static_dim(query, 0), _static_dim(query, 1), known_size(source_length))
     check_mask_shape(mask, expected, argument, ("batch", "target", "source"))
 
 

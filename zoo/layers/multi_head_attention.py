@@ -14,7 +14,12 @@ from zoo.layers.masking import (
     merge_attention_masks,
 )
 from zoo.layers.rotary_embedding import RotaryEmbedding
-from zoo.layers.validation import check_positive_int, check_rank, check_rate
+from zoo.layers.validation import (
+    check_positive_int,
+    check_rank,
+    check_rate,
+    known_size,
+)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -311,7 +316,7 @@ class MultiHeadAttention(keras.layers.Layer):
                 ("key", key, self._key_features),
             ]
         for name, tensor, features in inputs:
-            if tensor.shape[-1] is not None and tensor.shape[-1] != features:
+            if known_size(tensor.shape[-1]) not in (None, features):
                 raise ValueError(
                     f"`{name}` must have {features} features, as when this layer "
                     f"was built; received shape {tuple(tensor.shape)}."
@@ -322,14 +327,14 @@ class MultiHeadAttention(keras.layers.Layer):
                 f"cache=None and cache_update_index={cache_index}."
             )
         # With a cache the keys span all of it.
-        source = key.shape[1] if cache is None else cache.shape[2]
+        source = known_size(key.shape[1] if cache is None else cache.shape[2])
         check_padding_mask(query_mask, query, "query_mask")
         check_padding_mask(value_mask, query, "value_mask", length=source)
         check_attention_mask(attention_mask, query, source, "attention_mask")
         # A traced index cannot be checked, and an index past the end would
         # silently write the last positions on some backends.
         if isinstance(cache_index, int) and source is not None:
-            new = query.shape[1] or 1
+            new = known_size(query.shape[1]) or 1
             if not 0 <= cache_index <= source - new:
                 raise ValueError(
                     f"`cache_update_index` must be in [0, {source - new}] to write "

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zoo.layers.validation import check_positive_int
+from zoo.layers.validation import check_positive_int, known_size
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -84,10 +84,11 @@ def check_sequence_fits(length, sequence_length, start_index=0):
         raise ValueError(
             f"`start_index` must be at least 0; received start_index={start_index}."
         )
-    if length is not None and start_index + int(length) > sequence_length:
+    length = known_size(length)
+    if length is not None and start_index + length > sequence_length:
         where = f" from start_index={start_index}" if start_index else ""
         raise ValueError(
             "The input sequence is longer than the position table: expected "
             f"at most sequence_length={sequence_length} positions, received "
-            f"{int(length)}{where}."
+            f"{length}{where}."
         )

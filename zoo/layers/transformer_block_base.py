@@ -7,7 +7,12 @@ from zoo.layers.drop_path import DropPath
 from zoo.layers.dropout import Dropout
 from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.multi_head_attention import MultiHeadAttention
-from zoo.layers.validation import check_positive_int, check_rank, check_rate
+from zoo.layers.validation import (
+    check_positive_int,
+    check_rank,
+    check_rate,
+    known_size,
+)
 
 
 class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer):
@@ -71,7 +76,7 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
     def _check_features(self, tensor, name):
         """Raise ``ValueError`` unless ``tensor`` has the block's hidden size."""
         hidden = self.feedforward_output.units
-        if tensor.shape[-1] is not None and tensor.shape[-1] != hidden:
+        if known_size(tensor.shape[-1]) not in (None, hidden):
             raise ValueError(
                 f"`{name}` must have hidden size {hidden}, as when this block was "
                 f"built; received shape {tuple(tensor.shape)}."

@@ -3,6 +3,16 @@
 import numbers
 
 
+def known_size(dim):
+    """A shape entry as an int when it is statically known, else None.
+
+    Unknown sizes are None in Keras and TensorFlow, but symbolic expressions
+    when JAX exports with a polymorphic shape (the SavedModel's batch); no
+    check may compare those.
+    """
+    return int(dim) if isinstance(dim, numbers.Integral) else None
+
+
 def check_positive_int(value, name):
     """Raise ``ValueError`` unless ``value`` is a positive ``int``."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:

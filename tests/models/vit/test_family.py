@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 from tests.backends import exports_saved_models
-from tests.data.test_images import write_image
+from tests.data.image_files import write_image
 from zoo.data import images as image_data
 from zoo.data.fashion_mnist import CLASS_NAMES as FASHION_NAMES
 from zoo.models.vit import family as vit_family

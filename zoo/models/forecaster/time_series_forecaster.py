@@ -10,7 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-from zoo.layers.validation import check_rate
+from zoo.layers.validation import check_rate, known_size
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
 
 ARCHITECTURES = ("patch", "encoder_decoder")
@@ -349,7 +349,8 @@ class TimeSeriesForecaster(keras.Model):
         for name, tensor, sizes, axes in expected:
             shape = tuple(tensor.shape)
             if len(shape) != 3 or any(
-                got is not None and got != want for got, want in zip(shape[1:], sizes)
+                known_size(got) not in (None, want)
+                for got, want in zip(shape[1:], sizes)
             ):
                 raise ValueError(
                     f"`{name}` must have shape (batch, {sizes[0]}, {sizes[1]}), "
