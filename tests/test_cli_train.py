@@ -159,6 +159,7 @@ def test_a_new_run_that_fails_before_its_first_epoch_leaves_out_free(
         (["train", "vit", "--data", ""], "--data: expected a non-empty value"),
         (["train", "vit", "--preset", " "], "--preset: expected a non-empty value"),
         (["export", ".", "--to", ""], "--to: expected a non-empty value"),
+        (["predict", ".", ""], "INPUT: expected a non-empty value"),
     ],
 )
 def test_empty_values_are_usage_errors(argv, message, capsys):

@@ -242,7 +242,7 @@ def add_predict(subparsers: argparse._SubParsersAction) -> None:
         description="Run the model in DIR on raw INPUTs and print predictions.",
     )
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
-    parser.add_argument("inputs", metavar="INPUT", nargs="+")
+    parser.add_argument("inputs", metavar="INPUT", nargs="+", type=non_empty)
     parser.epilog = (
         "The model's family adds options of its own, e.g. vit: --top K, "
         "--explain OUT.png (attention heatmap)."

@@ -99,6 +99,13 @@ def test_missing_folder(tmp_path):
         image_data.load_image_folder(tmp_path / "nowhere")
 
 
+def test_an_image_path_that_is_a_folder_or_missing_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"is a folder; expected a PNG, JPEG"):
+        image_data.read_image_file(tmp_path)
+    with pytest.raises(ValueError, match=r"image file '.*nowhere.png' does not exist"):
+        image_data.read_image_file(tmp_path / "nowhere.png")
+
+
 def test_check_images_rejects_bad_labels_and_channels():
     images = np.zeros((3, 8, 8, 1), np.uint8)
     with pytest.raises(ValueError, match=r"labels.*\[0, 2\).*received label 5"):

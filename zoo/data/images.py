@@ -82,6 +82,11 @@ def decode_image_bytes(data, channels=0, name="image"):
 def read_image_file(path, channels=0):
     """Read and decode one image file; ``ValueError`` names a missing or bad file."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(
+            f"image file {str(path)!r} is a folder; expected a PNG, JPEG, BMP or "
+            "GIF file"
+        )
     if not path.is_file():
         raise ValueError(f"image file {str(path)!r} does not exist")
     return decode_image_bytes(path.read_bytes(), channels=channels, name=str(path))
