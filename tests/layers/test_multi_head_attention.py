@@ -332,6 +332,17 @@ def test_mask_of_the_wrong_shape_is_rejected(argument, mask):
     assert f"received shape {tuple(mask.shape)}" in message
 
 
+def test_a_value_mask_is_checked_against_the_value_not_the_query():
+    # The value's length is unknown when the model is built: nothing to check
+    # the mask against (the query's length is another sequence's).
+    query, value = keras.Input((5, 8)), keras.Input((None, 8))
+    value_mask = keras.Input((7,), dtype="bool")
+    outputs = MultiHeadAttention(num_heads=2)(query, value, value_mask=value_mask)
+    model = keras.Model([query, value, value_mask], outputs)
+    got = model([floats(2, 5, 8), floats(2, 7, 8), np.ones((2, 7), bool)])
+    assert tuple(got.shape) == (2, 5, 8)
+
+
 def test_a_bad_mask_fails_when_the_functional_model_is_built():
     query, value = keras.Input((5, 8)), keras.Input((7, 8))
     with pytest.raises(ValueError, match=r"`value_mask` must have shape \(batch, 7\)"):

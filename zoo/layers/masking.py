@@ -43,13 +43,12 @@ def check_mask_shape(mask, expected, argument, axis_names):
         )
 
 
-def check_padding_mask(mask, query, argument, length=None):
-    """Raise ``ValueError`` unless ``mask`` is (batch, length) for ``query``.
+def check_padding_mask(mask, query, length, argument):
+    """Raise ``ValueError`` unless ``mask`` is (batch, length), batch as ``query``'s.
 
-    ``length`` defaults to the query's own length (a query padding mask).
+    ``length`` is the masked sequence's, which may be unknown (None).
     """
-    length = _static_dim(query, 1) if length is None else known_size(length)
-    expected = (_static_dim(query, 0), length)
+    expected = (_static_dim(query, 0), known_size(length))
     check_mask_shape(mask, expected, argument, ("batch", "length"))
 
 

@@ -328,8 +328,8 @@ class MultiHeadAttention(keras.layers.Layer):
             )
         # With a cache the keys span all of it.
         source = known_size(key.shape[1] if cache is None else cache.shape[2])
-        check_padding_mask(query_mask, query, "query_mask")
-        check_padding_mask(value_mask, query, "value_mask", length=source)
+        check_padding_mask(query_mask, query, query.shape[1], "query_mask")
+        check_padding_mask(value_mask, query, source, "value_mask")
         check_attention_mask(attention_mask, query, source, "attention_mask")
         # A traced index cannot be checked, and an index past the end would
         # silently write the last positions on some backends.

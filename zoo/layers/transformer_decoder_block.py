@@ -196,7 +196,10 @@ class TransformerDecoderBlock(TransformerBlockBase):
         if self_attention_cache is None:
             self_source = decoder_sequence.shape[1]
             check_padding_mask(
-                decoder_padding_mask, decoder_sequence, "decoder_padding_mask"
+                decoder_padding_mask,
+                decoder_sequence,
+                decoder_sequence.shape[1],
+                "decoder_padding_mask",
             )
         else:
             self_source = self_attention_cache.shape[2]
@@ -214,8 +217,8 @@ class TransformerDecoderBlock(TransformerBlockBase):
             check_padding_mask(
                 encoder_padding_mask,
                 decoder_sequence,
+                cross_source,
                 "encoder_padding_mask",
-                length=cross_source,
             )
             check_attention_mask(
                 encoder_attention_mask,

@@ -89,7 +89,7 @@ class TransformerEncoderBlock(TransformerBlockBase):
 
     def _check_call_arguments(self, inputs, padding_mask, attention_mask):
         self._check_features(inputs, "inputs")
-        check_padding_mask(padding_mask, inputs, "padding_mask")
+        check_padding_mask(padding_mask, inputs, inputs.shape[1], "padding_mask")
         check_attention_mask(attention_mask, inputs, inputs.shape[1], "attention_mask")
 
     def compute_output_spec(self, *args, **kwargs):
