@@ -23,10 +23,26 @@ def _token_weights(y_true, pad_id, sample_weight=None):
     if sample_weight is None:
         return weights
     sample_weight = ops.cast(sample_weight, "float32")
+    # Weights (batch, 1) beside labels (batch,) would broadcast to a matrix.
+    while (
+        len(sample_weight.shape) > len(weights.shape) and sample_weight.shape[-1] == 1
+    ):
+        sample_weight = ops.squeeze(sample_weight, axis=-1)
     # Per-example weights (batch,) broadcast over the sequence axis.
     while len(sample_weight.shape) < len(weights.shape):
         sample_weight = ops.expand_dims(sample_weight, -1)
     return weights * sample_weight
+
+
+def _squeeze_labels(y_true, y_pred):
+    """Drops a trailing size-1 axis of class ids, as Keras' sparse losses do.
+
+    Labels of shape (batch, 1) against logits (batch, classes) would otherwise
+    broadcast to a (batch, batch) loss and a wrong value, without an error.
+    """
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+        return ops.squeeze(y_true, axis=-1)
+    return y_true
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -71,6 +87,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         self.from_logits = from_logits
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        y_true = _squeeze_labels(ops.convert_to_tensor(y_true), y_pred)
         # The padding mask becomes a sample weight so that the reduction
         # divides by the number of real tokens, not by batch * length.
         weights = _token_weights(y_true, self.pad_id, sample_weight)
@@ -128,6 +145,7 @@ class MaskedSparseCategoricalAccuracy(keras.metrics.Metric):
         self.total = self.add_variable((), initializer="zeros", name="total")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = _squeeze_labels(ops.convert_to_tensor(y_true), y_pred)
         weights = _token_weights(y_true, self.pad_id, sample_weight)
         predicted = ops.argmax(y_pred, axis=-1)
         hits = ops.cast(

@@ -1,5 +1,6 @@
 """The one fit recipe every model family trains with."""
 
+import numbers
 import os
 
 import keras
@@ -16,6 +17,34 @@ from training.schedules import make_schedule
 
 TIME_BUDGET_FILE = "time_budget.json"
 """Where a `TimeBudget` passed to `fit` records its seconds (see its docs)."""
+
+
+def _check_positive_int(name, value, allow_none=False):
+    """``value`` as an int; NumPy integers pass, as numbers users compute do."""
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        expected = "a positive int or None" if allow_none else "a positive int"
+        raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_fit_inputs(model_builder, train_ds):
+    if isinstance(model_builder, keras.Model) or not callable(model_builder):
+        # A model is callable too; calling it with no inputs fails obscurely.
+        raise ValueError(
+            "`model_builder` must be a zero-argument function that returns a "
+            "Keras model, e.g. `lambda: model`. Received: model_builder of "
+            f"type {type(model_builder).__name__}"
+        )
+    if isinstance(train_ds, (tuple, list, dict, np.ndarray)):
+        # Keras would take a tuple as the inputs alone, with no targets.
+        raise ValueError(
+            "`train_ds` must be a batched `tf.data.Dataset` or a "
+            "`keras.utils.PyDataset`; wrap arrays with "
+            "`tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)`. "
+            f"Received: train_ds of type {type(train_ds).__name__}"
+        )
 
 
 def _steps_per_epoch(dataset, steps_per_epoch):
@@ -132,6 +161,8 @@ def _batch_size(dataset):
         leaf = keras.tree.flatten(spec)[0]
         if leaf.shape.rank and leaf.shape[0] is not None:
             return int(leaf.shape[0])
+    if iter(dataset) is dataset:
+        return None  # A generator: reading a batch would take it from training.
     for batch in dataset:
         return int(np.shape(keras.tree.flatten(batch)[0])[0])
     return None
@@ -229,6 +260,11 @@ def fit(
         ...               epochs=20, loss=keras.losses.SparseCategoricalCrossentropy(
         ...                   from_logits=True), metrics=["accuracy"])
     """
+    _check_fit_inputs(model_builder, train_ds)
+    epochs = _check_positive_int("epochs", epochs)
+    steps_per_epoch = _check_positive_int(
+        "steps_per_epoch", steps_per_epoch, allow_none=True
+    )
     previous_policy = keras.config.dtype_policy()
     try:
         # Strategy first: multi-worker and TPU strategies must be created
@@ -239,6 +275,11 @@ def fit(
             keras.utils.set_random_seed(seed)
         with strategy.scope():
             model = model_builder()
+            if not isinstance(model, keras.Model):
+                raise ValueError(
+                    "`model_builder` must return a Keras model. Received: "
+                    f"an object of type {type(model).__name__}"
+                )
             if not model.compiled:
                 if loss is None:
                     raise ValueError(

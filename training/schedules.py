@@ -183,7 +183,18 @@ def make_schedule(
         raise ValueError(
             f"`name` must be one of {_SCHEDULE_NAMES}. Received: name={name!r}"
         )
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int):
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise ValueError(
+            "`learning_rate` must be a number >= 0. "
+            f"Received: learning_rate={learning_rate!r}"
+        )
+    if learning_rate < 0:
+        # A negative rate would silently run gradient ascent.
+        raise ValueError(
+            f"`learning_rate` must be >= 0. Received: learning_rate={learning_rate!r}"
+        )
+    # NumPy integers too: step counts are often computed from array lengths.
+    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Integral):
         raise ValueError(
             f"`warmup_steps` must be an int >= 0. Received: "
             f"warmup_steps={warmup_steps!r}"
@@ -192,6 +203,7 @@ def make_schedule(
         raise ValueError(
             f"`warmup_steps` must be >= 0. Received: warmup_steps={warmup_steps}"
         )
+    warmup_steps = int(warmup_steps)
     if name == "inverse_sqrt":
         if d_model is None:
             raise ValueError(

@@ -112,8 +112,8 @@ def train_run(
             train_seconds_last_session=round(time.perf_counter() - start, 1),
         )
         shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
-    # The checkpoint holds the best epoch of all sessions of this run; early
-    # stopping's restored weights only know the epochs since the last resume.
+    # The checkpoint holds the best epoch of all sessions of this run, also
+    # when this session trained nothing (the run was trained before).
     model = runs.load_trained_model(out)
     metrics = family.evaluate(model, prepared, out)
     record = runs.read_run(out)

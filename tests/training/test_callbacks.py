@@ -224,14 +224,15 @@ def test_standard_callbacks_layout(tmp_path):
     callbacks = standard_callbacks(str(out), patience=4, save_freq=10, batch_size=8)
     by_type = {type(c).__name__: c for c in callbacks}
     expected = ["NaNGuard", "ThroughputLogger", "AtomicModelCheckpoint"]
-    expected += ["EarlyStopping"]
+    expected += ["ResumableEarlyStopping"]
     expected += ["EpochTensorBoard"] if tensorboard_available() else []
     expected += ["CSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
     assert list(by_type) == expected
     assert by_type["AtomicModelCheckpoint"].filepath == str(out / "model.keras")
     assert by_type["AtomicModelCheckpoint"].save_best_only
-    assert by_type["EarlyStopping"].patience == 4
-    assert by_type["EarlyStopping"].restore_best_weights
+    assert by_type["ResumableEarlyStopping"].patience == 4
+    assert by_type["ResumableEarlyStopping"].restore_best_weights
+    assert by_type["ResumableEarlyStopping"].earlier_values == []  # a fresh run
     if tensorboard_available():
         assert by_type["EpochTensorBoard"].log_dir == str(out / "logs")
     assert by_type["CSVLogger"].filename == str(out / "history.csv")
@@ -258,9 +259,31 @@ def test_monitor_direction(tmp_path):
             )
         }
 
-    checkpoint = "AtomicModelCheckpoint"
-    assert modes("val_accuracy") == {checkpoint: "max", "EarlyStopping": "max"}
-    assert modes("val_loss") == {checkpoint: "min", "EarlyStopping": "min"}
+    checkpoint, stopper = "AtomicModelCheckpoint", "ResumableEarlyStopping"
+    assert modes("val_accuracy") == {checkpoint: "max", stopper: "max"}
+    assert modes("val_loss") == {checkpoint: "min", stopper: "min"}
+
+
+def test_an_unknown_mode_is_refused_not_minimised(tmp_path):
+    # A misspelt "max" used to minimise without a word.
+    with pytest.raises(ValueError, match="`mode` must be one of.*'maximum'"):
+        standard_callbacks(str(tmp_path), monitor="val_r2", mode="maximum")
+    assert not (tmp_path / "history.csv").exists()
+    with pytest.raises(ValueError, match="Received: mode='maximum'"):
+        early_stopping("val_r2", mode="maximum")
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"batch_size": "64"}, "Received: batch_size='64'"),
+        ({"batch_size": 2.5}, "Received: batch_size=2.5"),
+        ({"tokens_per_example": -1.0}, "Received: tokens_per_example=-1.0"),
+    ],
+)
+def test_throughput_logger_names_a_bad_argument(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        ThroughputLogger(**kwargs)
 
 
 def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):

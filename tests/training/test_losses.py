@@ -193,3 +193,26 @@ def test_mixup_loss_and_metric_survive_save_and_load(tmp_path):
     after = loaded.evaluate(x, ids, verbose=0, return_dict=True)
     assert set(after) == {"loss", "accuracy"}
     np.testing.assert_allclose(after["loss"], before["loss"], rtol=1e-6)
+
+
+def test_class_ids_with_a_trailing_axis_score_as_without_it():
+    # Labels (batch, 1), as Keras' datasets give them, broadcast against
+    # logits (batch, classes) into a (batch, batch) loss: 6.98 instead of 1.37.
+    logits = RNG.normal(size=(4, 5)).astype("float32")
+    ids = np.array([1, 2, 3, 4], "int32")
+    loss = MaskedSparseCategoricalCrossentropy(label_smoothing=0.0, pad_id=None)
+    expected = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(ids, logits)
+    assert float(loss(ids[:, None], logits)) == pytest.approx(float(expected))
+    weights = np.array([1.0, 2.0, 1.0, 1.0], "float32")
+    assert float(loss(ids[:, None], logits, sample_weight=weights[:, None])) == (
+        pytest.approx(float(loss(ids, logits, sample_weight=weights)))
+    )
+    accuracy = MaskedSparseCategoricalAccuracy(pad_id=None)
+    accuracy.update_state(ids[:, None], logits)
+    hits = np.mean(np.argmax(logits, -1) == ids)
+    assert float(accuracy.result()) == pytest.approx(hits)
+    # And token labels (batch, length, 1).
+    sequence_loss = MaskedSparseCategoricalCrossentropy()
+    assert float(sequence_loss(LABELS[..., None], LOGITS)) == pytest.approx(
+        float(sequence_loss(LABELS, LOGITS))
+    )

@@ -152,6 +152,55 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, op_determinism):
     assert not os.path.exists(out / "backup")
 
 
+def overshooting_fit(out_dir, callbacks=()):
+    """A run whose validation loss falls, then rises: patience 2 stops it.
+
+    One SGD step per epoch moves the slope from 0 towards 2 (the training
+    targets) past 1 (the validation targets).
+    """
+    x = np.random.default_rng(0).normal(size=(64, 1)).astype("float32")
+    train = tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(64)
+    val = tf.data.Dataset.from_tensor_slices((x, x)).batch(64)
+
+    def build_compiled():
+        inputs = keras.Input((1,))
+        dense = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")
+        model = keras.Model(inputs, dense(inputs))
+        model.compile(keras.optimizers.SGD(0.05), loss="mse")
+        return model
+
+    return recipe.fit(
+        build_compiled,
+        train,
+        val,
+        str(out_dir),
+        epochs=30,
+        patience=2,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+
+
+def test_a_resumed_run_keeps_early_stoppings_patience_and_best_epoch(tmp_path):
+    """Crashed after its best epoch, a run stops where an uninterrupted one does.
+
+    Keras' EarlyStopping started afresh at the resume: it trained two more
+    epochs and ended with the weights of the first resumed epoch.
+    """
+    reference = overshooting_fit(tmp_path / "reference")
+    val_loss = reference.history["val_loss"]
+    best = int(np.argmin(val_loss))
+    assert reference.epoch[-1] == best + 2 < 29  # stopped by patience
+    out = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        overshooting_fit(out, callbacks=[CrashAt(best + 2)])
+    resumed = overshooting_fit(out)
+    assert resumed.epoch == [best + 2]
+    assert_same_weights(resumed.model, reference.model)
+    rows = read_csv(out / "history.csv")
+    assert [int(r["epoch"]) for r in rows] == reference.epoch
+
+
 def test_a_resumed_run_draws_the_dropout_masks_of_an_uninterrupted_one(
     tmp_path, op_determinism
 ):
@@ -378,3 +427,81 @@ def test_unknown_length_needs_steps(tmp_path):
         verbose=0,
     )
     assert int(history.model.optimizer.iterations) == 6
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        # 0 used to ask for `steps_per_epoch`, as if the dataset had no length.
+        ({"epochs": 0}, "`epochs` must be a positive int. Received: epochs=0"),
+        ({"epochs": 1.5}, "Received: epochs=1.5"),
+        # 0 was reported as steps_per_epoch=None; -2 trained forever.
+        ({"steps_per_epoch": 0}, "Received: steps_per_epoch=0"),
+        ({"steps_per_epoch": -2}, "Received: steps_per_epoch=-2"),
+    ],
+)
+def test_bad_epoch_and_step_counts_name_the_argument(tmp_path, kwargs, message):
+    train, val = datasets()
+    kwargs = {"epochs": 1, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        recipe.fit(build, train, val, str(tmp_path), loss="mse", verbose=0, **kwargs)
+
+
+def test_numpy_integer_step_counts_are_accepted(tmp_path):
+    # Step counts computed with NumPy: the default warm-up used to be
+    # refused as "`warmup_steps` must be an int".
+    train, val = datasets()
+    history = recipe.fit(
+        build,
+        train,
+        val,
+        str(tmp_path),
+        epochs=np.int64(10),
+        loss="mse",
+        steps_per_epoch=np.int64(4),
+        patience=None,
+        verbose=0,
+    )
+    assert int(history.model.optimizer.iterations) == 40
+
+
+def test_arrays_and_models_where_a_dataset_and_a_builder_go_are_refused(tmp_path):
+    train, val = datasets()
+    x, y = np.zeros((8, 4), "float32"), np.zeros((8, 1), "float32")
+    with pytest.raises(ValueError, match="`train_ds` must be a batched.*tuple"):
+        recipe.fit(build, (x, y), val, str(tmp_path), loss="mse", verbose=0)
+    with pytest.raises(ValueError, match="`model_builder` must be.*Functional"):
+        recipe.fit(build(), train, val, str(tmp_path), loss="mse", verbose=0)
+    with pytest.raises(ValueError, match="must return a Keras model.*NoneType"):
+        recipe.fit(lambda: None, train, val, str(tmp_path), loss="mse", verbose=0)
+    assert keras.config.dtype_policy().name == "float32"
+
+
+def test_a_generator_keeps_every_batch_for_training(tmp_path):
+    # Reading the batch size from a generator used to take its first batch,
+    # and a generator of exactly `steps_per_epoch` batches ran out a step early.
+    def batches():
+        rng = np.random.default_rng(0)
+        for _ in range(3):
+            yield rng.normal(size=(8, 4)).astype("float32"), np.zeros((8, 1), "f")
+
+    class CountBatches(keras.callbacks.Callback):
+        count = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.count += 1
+
+    counter = CountBatches()
+    recipe.fit(
+        build,
+        batches(),
+        None,
+        str(tmp_path),
+        epochs=1,
+        loss="mse",
+        schedule=1e-3,
+        steps_per_epoch=3,
+        callbacks=[counter],
+        verbose=0,
+    )
+    assert counter.count == 3

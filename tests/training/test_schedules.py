@@ -170,3 +170,13 @@ def test_make_schedule():
         make_schedule("cosine", 1e-3)
     with pytest.raises(ValueError, match="d_model"):
         make_schedule("inverse_sqrt", 1.0)
+
+
+def test_make_schedule_takes_numpy_integers_and_refuses_negative_rates():
+    schedule = make_schedule("cosine", 1e-3, warmup_steps=np.int64(10), decay_steps=90)
+    assert float(schedule(10)) == pytest.approx(1e-3)
+    # A negative rate used to train by gradient ascent without a word.
+    with pytest.raises(ValueError, match="Received: learning_rate=-0.001"):
+        make_schedule("constant", -1e-3)
+    with pytest.raises(ValueError, match="Received: learning_rate='fast'"):
+        make_schedule("cosine", "fast", decay_steps=90)

@@ -75,11 +75,26 @@ def test_rate_is_assigned_only_when_it_moved_by_rate_step(regression_data, monke
         ({"seconds": 10, "warmup_seconds": 10}, "warmup"),
         ({"seconds": 10, "rate_step": 1}, "rate_step"),
         ({"seconds": 10, "rate_step": "0.1"}, "rate_step.*'0.1'"),
+        ({"seconds": "10"}, "seconds.*'10'"),
+        ({"seconds": 10, "learning_rate": -0.1}, "learning_rate.*-0.1"),
+        ({"seconds": 10, "final_fraction": 2}, "final_fraction.*2"),
+        ({"seconds": 10, "final_fraction": -1}, "final_fraction.*-1"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, argument):
     with pytest.raises(ValueError, match=argument):
-        TimeBudget(learning_rate=1.0, **kwargs)
+        TimeBudget(**{"learning_rate": 1.0, **kwargs})
+
+
+def test_a_learning_rate_schedule_is_refused_by_name(regression_data):
+    # Used to fail at the first batch: 'EagerTensor' has no attribute 'assign'.
+    x, y = regression_data
+    model = tiny_regressor()
+    schedule = keras.optimizers.schedules.CosineDecay(0.1, 100)
+    model.compile(keras.optimizers.AdamW(schedule), "mse")
+    budget = TimeBudget(10, learning_rate=0.1)
+    with pytest.raises(ValueError, match="float learning rate.*CosineDecay"):
+        model.fit(x, y, epochs=1, callbacks=[budget], verbose=0)
 
 
 def budgeted_fit(out_dir, regression_data, *extra_callbacks):

@@ -6,6 +6,7 @@ from training.callbacks.atomic_checkpoints import (
 )
 from training.callbacks.epoch_tensorboard import EpochTensorBoard
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
+from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from training.callbacks.standard import early_stopping, standard_callbacks
 from training.callbacks.throughput_logger import ThroughputLogger
 from training.callbacks.time_budget import TimeBudget
@@ -17,6 +18,7 @@ __all__ = [
     "EpochTensorBoard",
     "NaNGuard",
     "NonFiniteLossError",
+    "ResumableEarlyStopping",
     "ThroughputLogger",
     "TimeBudget",
     "TrainingCurvePlot",

@@ -15,6 +15,7 @@ from training.callbacks.atomic_checkpoints import (
 )
 from training.callbacks.epoch_tensorboard import EpochTensorBoard
 from training.callbacks.nan_guard import NaNGuard
+from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from training.callbacks.throughput_logger import ThroughputLogger
 from training.callbacks.training_curve_plot import TrainingCurvePlot, read_history_csv
 
@@ -25,7 +26,13 @@ HISTORY_FILE = "history.csv"
 _MAX_MONITORS = ("acc", "accuracy", "auc", "bleu", "rouge", "f1", "precision", "recall")
 
 
+_MODES = ("auto", "min", "max")
+
+
 def _is_max_mode(monitor, mode):
+    if mode not in _MODES:
+        # Anything else would silently minimise, e.g. a misspelt "max".
+        raise ValueError(f"`mode` must be one of {_MODES}. Received: mode={mode!r}")
     if mode != "auto":
         return mode == "max"
     name = monitor[4:] if monitor.startswith("val_") else monitor
@@ -83,7 +90,14 @@ def tensorboard_available():
     )
 
 
-def early_stopping(monitor="val_loss", patience=5, min_delta=0.0, mode="auto"):
+def early_stopping(
+    monitor="val_loss",
+    patience=5,
+    min_delta=0.0,
+    mode="auto",
+    earlier_values=None,
+    best_model_path=None,
+):
     """Early stopping that ends with the best epoch's weights.
 
     `restore_best_weights=True` makes Keras put back the weights of the best
@@ -94,17 +108,21 @@ def early_stopping(monitor="val_loss", patience=5, min_delta=0.0, mode="auto"):
         patience: Epochs without improvement before stopping.
         min_delta: Smallest change that counts as an improvement.
         mode: `"min"`, `"max"` or `"auto"` (from the monitor's name).
+        earlier_values: for a resumed run, `monitor`'s value in each epoch
+            trained before, so that patience and the best epoch carry on.
+        best_model_path: the checkpoint holding the best of those epochs.
 
     Returns:
-        A `keras.callbacks.EarlyStopping`.
+        A `ResumableEarlyStopping` (a `keras.callbacks.EarlyStopping`).
 
     Example:
         >>> model.fit(x, y, validation_split=0.2, epochs=100,
         ...           callbacks=[early_stopping(patience=3)])
     """
-    if mode == "auto":
-        mode = "max" if _is_max_mode(monitor, mode) else "min"
-    return keras.callbacks.EarlyStopping(
+    mode = "max" if _is_max_mode(monitor, mode) else "min"
+    return ResumableEarlyStopping(
+        earlier_values,
+        best_model_path,
         monitor=monitor,
         patience=patience,
         min_delta=min_delta,
@@ -173,21 +191,22 @@ def standard_callbacks(
             "`save_freq` must be 'epoch' or a positive int. "
             f"Received: save_freq={save_freq!r}"
         )
+    keras_mode = "max" if _is_max_mode(monitor, mode) else "min"
     os.makedirs(out_dir, exist_ok=True)
     backup_dir = os.path.join(out_dir, BACKUP_DIR)
     csv_path = os.path.join(out_dir, HISTORY_FILE)
+    checkpoint_path = os.path.join(out_dir, "model.keras")
     epochs_done = backed_up_epochs(backup_dir)
     resuming = epochs_done is not None
     if resuming:
         keep_history_rows(csv_path, epochs_done)
-    keras_mode = "max" if _is_max_mode(monitor, mode) else "min"
 
     callbacks = [
         NaNGuard(),
         # Before the loggers, so its keys are in the logs they write.
         ThroughputLogger(batch_size=batch_size, tokens_per_example=tokens_per_example),
         AtomicModelCheckpoint(
-            os.path.join(out_dir, "model.keras"),
+            checkpoint_path,
             monitor=monitor,
             mode=keras_mode,
             save_best_only=True,
@@ -197,7 +216,18 @@ def standard_callbacks(
         ),
     ]
     if patience is not None:
-        callbacks.append(early_stopping(monitor, patience=patience, mode=keras_mode))
+        stopper = early_stopping(
+            monitor,
+            patience=patience,
+            mode=keras_mode,
+            earlier_values=(
+                read_history_csv(csv_path).get(monitor)
+                if resuming and os.path.exists(csv_path)
+                else None
+            ),
+            best_model_path=checkpoint_path,
+        )
+        callbacks.append(stopper)
     if tensorboard and tensorboard_available():
         callbacks.append(EpochTensorBoard(os.path.join(out_dir, "logs")))
     callbacks += [

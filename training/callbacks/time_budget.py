@@ -2,11 +2,16 @@
 
 import json
 import math
+import numbers
 import os
 import time
 import warnings
 
 import keras
+
+
+def _is_number(value):
+    return not isinstance(value, bool) and isinstance(value, numbers.Real)
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -60,9 +65,18 @@ class TimeBudget(keras.callbacks.Callback):
         rate_step=1e-3,
     ):
         super().__init__()
-        if not seconds > 0:
+        if not _is_number(seconds) or not seconds > 0:
             raise ValueError(f"`seconds` must be positive; received {seconds!r}")
-        if not 0 <= warmup_seconds < seconds:
+        if not _is_number(learning_rate) or not learning_rate > 0:
+            raise ValueError(
+                f"`learning_rate` must be positive; received {learning_rate!r}"
+            )
+        if not _is_number(final_fraction) or not 0 <= final_fraction <= 1:
+            # Outside [0, 1] the rate would end above the peak or below zero.
+            raise ValueError(
+                f"`final_fraction` must be in [0, 1]; received {final_fraction!r}"
+            )
+        if not _is_number(warmup_seconds) or not 0 <= warmup_seconds < seconds:
             raise ValueError(
                 f"`warmup_seconds` must be in [0, seconds={seconds}); received "
                 f"{warmup_seconds!r}"
@@ -104,6 +118,17 @@ class TimeBudget(keras.callbacks.Callback):
         return self.train_seconds + time.perf_counter() - self._epoch_start
 
     def on_train_begin(self, logs=None):
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer.learning_rate, "assign"):
+            # A schedule's rate is computed, not a variable this can set. A
+            # LossScaleOptimizer holds the rate of the one it wraps.
+            wrapped = getattr(optimizer, "inner_optimizer", optimizer)
+            raise ValueError(
+                "TimeBudget sets the learning rate itself: compile with a float "
+                "learning rate (with `training.fit`, `schedule=<float>`), not a "
+                "LearningRateSchedule. Received: a learning rate of type "
+                f"{type(wrapped._learning_rate).__name__}"
+            )
         self._first_epoch = True
         self._assigned_rate = None
 
