@@ -5,7 +5,13 @@ import numpy as np
 import pytest
 from keras import ops
 
-from zoo.decoding import Decoder, beam_search, greedy_search, length_penalty_factor
+from zoo.decoding import (
+    Decoder,
+    _top_k,
+    beam_search,
+    greedy_search,
+    length_penalty_factor,
+)
 from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
 
 SOURCE_LENGTH, TARGET_LENGTH = 12, 10
@@ -122,6 +128,56 @@ def test_bad_arguments(model):
         Decoder(model, beam_size=0)
     with pytest.raises(ValueError, match="length_penalty must be"):
         Decoder(model, length_penalty=-1)
+    # NaN would silently pick the first beam.
+    with pytest.raises(ValueError, match="length_penalty must be a finite"):
+        Decoder(model, length_penalty=float("nan"))
+    decoder = Decoder(model, beam_size=np.int64(2), length_penalty=np.float32(0.6))
+    assert decoder.beam_size == 2 and type(decoder.beam_size) is int
     with pytest.raises(ValueError, match="the model reads at most 12"):
         Decoder(model)([[5] * 13])
     assert Decoder(model)([]).shape == (0, TARGET_LENGTH)
+
+
+def test_compiled_decoder_follows_weight_updates(sources):
+    """A decoder made before more training decodes with the new weights.
+
+    ``jax.jit`` of the model alone would keep the weights of its first call.
+    """
+    keras.utils.set_random_seed(4)
+    backbone = Seq2SeqBackbone(
+        30, 25, 1, 1, 16, 2, 32, SOURCE_LENGTH, TARGET_LENGTH, dropout=0.0
+    )
+    model = Seq2SeqTransformer(backbone)
+    decoder = Decoder(model)
+    before = decoder(sources)
+    # Now the end token wins every first step.
+    model.output_bias.assign(np.where(np.arange(25) == 3, 100.0, 0.0))
+    after = decoder(sources)
+    assert (after[:, 0] == 3).all() and (after[:, 1:] == 0).all()
+    assert not (before[:, 0] == 3).all()
+
+
+def test_ids_out_of_the_vocabulary_and_a_lone_sequence_are_refused(model):
+    """JAX clamped out-of-range ids and decoded garbage; the others failed deep."""
+    decoder = Decoder(model)
+    with pytest.raises(
+        ValueError, match=r"id 30 at position 1; expected ids in \[0, 30\)"
+    ):
+        decoder([[5, 6], [4, 30]])
+    with pytest.raises(ValueError, match=r"id -1 at position 0"):
+        decoder(np.array([[-1, 5]]))
+    with pytest.raises(ValueError, match=r"received one sequence \[5, 6\]: wrap it"):
+        decoder([5, 6])
+
+
+def test_top_k_matches_keras_top_k_on_ties_and_minus_infinity():
+    """Under JAX ``_top_k`` is rounds of max (exportable); it must pick as ``top_k``."""
+    rng = np.random.default_rng(5)
+    values = rng.integers(-3, 3, (6, 17)).astype("float32")
+    values[values == -3] = -np.inf
+    values[0] = -np.inf  # every candidate ties at -inf
+    for k in (1, 3, 5):
+        expected = [ops.convert_to_numpy(t) for t in ops.top_k(values, k)]
+        received = [ops.convert_to_numpy(t) for t in _top_k(values, k)]
+        np.testing.assert_array_equal(received[1], expected[1])
+        np.testing.assert_array_equal(received[0], expected[0])

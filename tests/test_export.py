@@ -77,3 +77,21 @@ def test_jax_model_part_is_lowered_for_cpu_and_cuda_servers(exported):
         if node.op == "XlaCallModule"
     }
     assert platforms == {("CPU", "CUDA")}
+
+
+def test_inputs_of_another_shape_are_refused_with_both_shapes(exported):
+    """A loaded signature checks dtypes only; the endpoint checks the shape.
+
+    Without it a (batch, 1) input of a (batch, 3) signature reaches the model
+    (a window of one column would broadcast against a scaler of three).
+    """
+    import tensorflow as tf
+
+    _, tmp_path = exported
+    serve = tf.saved_model.load(str(tmp_path)).signatures["serve"]
+    for bad, received in ((tf.ones((2, 1)), r"\[2,1\]"), (tf.ones((3,)), r"\[3\]")):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError,
+            match=rf"values {received} is not compatible with expected shape \[\?,3\]",
+        ):
+            serve(values=bad)

@@ -21,6 +21,9 @@ Any model with the ``Seq2SeqTransformer`` decoding interface works:
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import keras
 import numpy as np
 from keras import ops
@@ -35,6 +38,33 @@ def _forbid(logits, ids):
     vocabulary = ops.shape(logits)[-1]
     banned = ops.sum(ops.one_hot(ops.convert_to_tensor(ids), vocabulary), axis=0) > 0
     return ops.where(banned[None, :], _NEG_INF, logits)
+
+
+def _top_k(values, k):
+    """``ops.top_k`` of the last axis; ``k`` rounds of max under JAX.
+
+    JAX lowers ``top_k`` to a StableHLO composite newer than the one
+    TensorFlow's ``XlaCallModule`` reads, so a beam search exported from JAX
+    would fail to serve. On a CPU over (32, 4 × 8000) candidates a full sort
+    is about 180 times slower than ``top_k``, and ``argmax`` alone 4 times;
+    a max and a min over positions are not. Like ``top_k``, the lower index
+    comes first among ties.
+    """
+    if keras.backend.backend() != "jax":
+        return ops.top_k(values, k)
+    size = ops.shape(values)[-1]
+    positions = ops.arange(size, dtype="int32")
+    # Raised to the lowest finite value, every candidate stays above the -inf
+    # that marks a picked one, so none is picked twice.
+    remaining = ops.maximum(values, np.finfo(values.dtype).min)
+    indices = []
+    for _ in range(k):
+        best = ops.max(remaining, axis=-1, keepdims=True)
+        index = ops.min(ops.where(remaining == best, positions, size), axis=-1)
+        remaining = ops.where(positions == index[..., None], -np.inf, remaining)
+        indices.append(index)
+    order = ops.stack(indices, axis=-1)
+    return ops.take_along_axis(values, order, axis=-1), order
 
 
 def greedy_search(model, encoder_token_ids, start_id=START_ID, end_id=END_ID):
@@ -152,7 +182,7 @@ def beam_search(
         log_probs = ops.where(finished[:, None], pad_only[None, :], log_probs)
         candidates = ops.reshape(scores, (rows, 1)) + log_probs
         candidates = ops.reshape(candidates, (batch, beam_size * vocabulary))
-        scores, flat = ops.top_k(candidates, beam_size)
+        scores, flat = _top_k(candidates, beam_size)
         flat = ops.cast(flat, "int32")
         source_rows = offsets + ops.reshape(flat // vocabulary, (rows,))
         chosen = ops.reshape(flat % vocabulary, (rows,))
@@ -202,21 +232,27 @@ class Decoder:
     def __init__(
         self, model, beam_size=1, length_penalty=0.6, start_id=START_ID, end_id=END_ID
     ):
+        # NumPy integers and reals are accepted, as Keras' own arguments are.
         if (
             isinstance(beam_size, bool)
-            or not isinstance(beam_size, int)
+            or not isinstance(beam_size, numbers.Integral)
             or beam_size < 1
         ):
             raise ValueError(
                 f"beam_size must be a positive int; received {beam_size!r}"
             )
-        if not isinstance(length_penalty, (int, float)) or length_penalty < 0:
+        if (
+            isinstance(length_penalty, bool)
+            or not isinstance(length_penalty, numbers.Real)
+            or not math.isfinite(length_penalty)
+            or length_penalty < 0
+        ):
             raise ValueError(
-                "length_penalty must be a non-negative number; received "
+                "length_penalty must be a finite non-negative number; received "
                 f"{length_penalty!r}"
             )
         self.model = model
-        self.beam_size = beam_size
+        self.beam_size = int(beam_size)
         self.length_penalty = float(length_penalty)
         self.start_id, self.end_id = start_id, end_id
         self.trace_count = 0
@@ -248,9 +284,7 @@ class Decoder:
             # mis-converts plain layer methods such as compute_cache.
             return tf.function(self.search, input_signature=[spec], autograph=False)
         if backend == "jax":
-            import jax
-
-            return jax.jit(self.search)
+            return self._jax_search()
         if backend == "torch":
             import torch
 
@@ -258,15 +292,42 @@ class Decoder:
             return torch.no_grad()(self.search)
         return self.search
 
+    def _jax_search(self):
+        """``jax.jit`` of the search that takes the model's weights as inputs.
+
+        A jitted function of the model alone would bake the weights of its
+        first call in as constants: after more training or a
+        ``load_weights`` it would keep decoding with the old ones.
+        """
+        import jax
+
+        variables = self.model.variables
+
+        def stateless(values, encoder_token_ids):
+            mapping = list(zip(variables, values))
+            with keras.StatelessScope(state_mapping=mapping):
+                return self.search(encoder_token_ids)
+
+        compiled = jax.jit(stateless)
+        return lambda ids: compiled([v.value for v in variables], ids)
+
     def pad(self, encoder_token_ids):
         """Pad a list of id lists (or an array) to (batch, source_sequence_length).
 
         Raises:
-            ValueError: if a sequence is longer than the model's
-                ``source_sequence_length``.
+            ValueError: if the input is not a batch of id sequences, a
+                sequence is longer than the model's ``source_sequence_length``
+                or holds an id outside the source vocabulary.
         """
         limit = self.model.source_sequence_length
-        rows = [list(map(int, row)) for row in encoder_token_ids]
+        rows = list(encoder_token_ids)
+        if rows and np.ndim(rows[0]) == 0:
+            raise ValueError(
+                "encoder_token_ids must be a batch of id sequences (batch, "
+                f"length); received one sequence {list(map(int, rows))}: wrap it "
+                "in a list"
+            )
+        rows = [list(map(int, row)) for row in rows]
         padded = np.zeros((len(rows), limit), np.int32)
         for i, row in enumerate(rows):
             if len(row) > limit:
@@ -275,7 +336,21 @@ class Decoder:
                     f"{limit} (its source_sequence_length)"
                 )
             padded[i, : len(row)] = row
+        self._check_ids(padded)
         return padded
+
+    def _check_ids(self, padded):
+        # JAX's embedding lookup clamps an id out of range and decodes
+        # garbage without a word; TensorFlow and PyTorch fail inside it.
+        backbone = getattr(self.model, "backbone", None)
+        size = getattr(backbone, "source_vocabulary_size", None)
+        bad = (padded < 0) | (padded >= size if size else False)
+        if bad.any():
+            i, j = np.argwhere(bad)[0]
+            raise ValueError(
+                f"input {i} has the id {padded[i, j]} at position {j}; expected "
+                f"ids in [0, {size or 'vocabulary size'}) of the source vocabulary"
+            )
 
     def __call__(self, encoder_token_ids):
         """Decode a batch; returns (batch, target_sequence_length) numpy ids."""

@@ -104,6 +104,32 @@ def model_function(archive, name, fn, input_signature):
     return converted
 
 
+def _checking_shapes(fn, input_signature):
+    """``fn`` that first refuses inputs whose shape does not fit the signature.
+
+    A loaded SavedModel's signatures check the dtypes of their inputs, not
+    the shapes: a window of one column for a model of three would broadcast
+    against the scaler and serve a wrong forecast, an RGB image for a grey
+    model would fail deep inside it.
+    """
+    import functools
+
+    import tensorflow as tf
+
+    @functools.wraps(fn)  # the signature's input names are ``fn``'s
+    def checked(*inputs):
+        # EnsureShape fails with "Shape of tensor NAME [received] is not
+        # compatible with expected shape [expected]".
+        return fn(
+            *(
+                tf.ensure_shape(value, spec.shape)
+                for value, spec in zip(inputs, input_signature)
+            )
+        )
+
+    return checked
+
+
 def add_serving_endpoint(archive, name, fn, input_signature):
     """Add ``fn`` (TensorFlow ops around `model_function` calls) as a signature.
 
@@ -120,6 +146,10 @@ def add_serving_endpoint(archive, name, fn, input_signature):
     # backend. On TensorFlow it is the function `add_endpoint` would trace from
     # ``fn``; on JAX `add_endpoint` would instead convert ``fn`` as a whole with
     # jax2tf, and the TensorFlow ops in it cannot take JAX values.
-    traced = tf.function(fn, input_signature=input_signature, autograph=False)
+    traced = tf.function(
+        _checking_shapes(fn, input_signature),
+        input_signature=input_signature,
+        autograph=False,
+    )
     traced.get_concrete_function()
     archive.add_endpoint(name, traced)

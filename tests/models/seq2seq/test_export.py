@@ -20,7 +20,8 @@ LOADER = textwrap.dedent(
         s.decode() for s in serve(inputs=tf.constant(words))["outputs"].numpy()
     ]
     for name, bad in (("too_long", tf.constant(["a" * 100])),
-                      ("numbers", tf.constant([1, 2]))):
+                      ("numbers", tf.constant([1, 2])),
+                      ("not_1d", tf.constant([["cat", "dog"]]))):
         try:
             serve(inputs=bad)
             result[name] = "no error"
@@ -65,6 +66,8 @@ def test_bad_input(served):
     assert "InvalidArgumentError" in served["too_long"]
     assert "longer than the limit of" in served["too_long"]
     assert served["numbers"] != "no error"
+    # Signatures check no shapes: a 2-D batch once gave one output per word.
+    assert "[1,2] is not compatible with expected shape [?]" in served["not_1d"]
 
 
 def test_export_run_to_another_path(trained_run, tmp_path):
@@ -72,3 +75,37 @@ def test_export_run_to_another_path(trained_run, tmp_path):
 
     path = trainer.export_run(trained_run[0], tmp_path / "exported")
     assert (path / "saved_model.pb").is_file()
+
+
+def test_beam_search_export_serves_the_decoders_outputs(tmp_path):
+    """A beam search SavedModel serves what `Decoder` decodes, from any backend.
+
+    Exported from JAX, ``top_k`` became a StableHLO op that TensorFlow could
+    not read: the SavedModel was written but every call failed.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from zoo.data.tokenizers import SymbolTokenizer
+    from zoo.decoding import Decoder
+    from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
+    from zoo.models.seq2seq.export import export_seq2seq
+
+    words = ["cab", "bad", "dab", "face", "a"]
+    source = SymbolTokenizer.fit(words, split="characters")
+    target = SymbolTokenizer.fit(["k ae b", "b ae d", "f ey s"], split="whitespace")
+    keras.utils.set_random_seed(3)
+    model = Seq2SeqTransformer(
+        Seq2SeqBackbone(
+            len(source.vocabulary), len(target.vocabulary), 1, 1, 16, 2, 32, 6, 8
+        )
+    )
+    model.output_bias.assign(
+        np.random.default_rng(0).normal(0, 2, model.output_bias.shape)
+    )
+    export_seq2seq(model, source, target, tmp_path, beam_size=3)
+    serve = tf.saved_model.load(str(tmp_path)).signatures["serve"]
+    served = serve(inputs=tf.constant(words))["outputs"].numpy()
+    decoded = Decoder(model, beam_size=3)([source.encode(w) for w in words])
+    assert [s.decode() for s in served] == [target.decode(row) for row in decoded]

@@ -13,8 +13,10 @@ docs/summarization.md, and tested):
   the whole call with ``InvalidArgumentError`` naming the limit (G2P), or
   with ``truncate=True`` (translation, summarization) is cut to that many
   tokens and flagged in the ``truncated`` output;
-* a non-string batch is refused by the signature (``TypeError`` or
-  ``ValueError`` from TensorFlow).
+* a non-string batch is refused by the signature (``InvalidArgumentError``
+  through ``signatures["serve"]``, ``TypeError`` or ``ValueError`` through
+  the ``serve`` attribute), and so is a scalar or a 2-D batch
+  (``InvalidArgumentError`` naming the received and the expected shape).
 """
 
 from __future__ import annotations
