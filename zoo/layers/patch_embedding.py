@@ -145,7 +145,16 @@ class PatchEmbedding(keras.layers.Layer):
 
     def call(self, inputs):
         tokens = self.projection(inputs)
-        tokens = ops.reshape(tokens, (ops.shape(tokens)[0], -1, self.hidden_dim))
+        # The patch count comes from the input, not -1: an empty batch (no
+        # elements) leaves -1 undetermined, and TensorFlow's convolution of
+        # an empty batch keeps the input's spatial shape.
+        spatial = ops.shape(inputs)[1:-1]
+        patch = self._patch_shape(len(spatial))
+        strides = self._stride_shape(len(spatial))
+        count = 1
+        for size, width, step in zip(spatial, patch, strides):
+            count = count * ((size - width) // step + 1)
+        tokens = ops.reshape(tokens, (ops.shape(inputs)[0], count, self.hidden_dim))
         if self.use_class_token:
             tokens = prepend_class_token(tokens, self.class_token)
         return tokens
