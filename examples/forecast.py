@@ -28,7 +28,7 @@ def main():
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--epochs", type=int, default=8)
     parser.add_argument("--out", default="runs/forecast")
-    parser.add_argument("--plot", default="runs/forecast/forecast.png")
+    parser.add_argument("--plot", help="default: forecast.png in --out")
     args = parser.parse_args()
 
     family = registry.get_family("forecaster")
@@ -56,8 +56,11 @@ def main():
     # The last two weeks of the series as a user's history file.
     history = out / "history.csv"
     elecdemand.load().iloc[-lookback - horizon : -horizon].to_csv(history, index=False)
-    Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
-    text = trainer.predict_run(out, [str(history)], ["--plot", args.plot])
+    # Inside --out by default: a plot left in another folder would make that
+    # folder look like a damaged run to a later `--out` there.
+    plot = Path(args.plot or out / "forecast.png")
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    text = trainer.predict_run(out, [str(history)], ["--plot", str(plot)])
     print("\n".join(text.splitlines()[:5]), "\n...")
 
     import tensorflow as tf

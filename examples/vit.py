@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo import registry, trainer
-from zoo.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
+from zoo.models.vit.family import load_splits
 
 
 def main():
@@ -38,14 +38,16 @@ def main():
     print("test metrics:", json.dumps(metrics))
 
     # Predict from image files, as `zoo predict DIR a.png b.png --explain`.
-    images, labels = load_fashion_mnist("test", limit=4)
+    # The images come from the test split of the data the model was trained
+    # on (drawn with train_run's seed), so the true labels below are theirs.
+    splits, class_names = load_splits(args.data)
+    images, labels = (array[:4] for array in splits["test"])
     folder = Path(tempfile.mkdtemp())
     paths = []
     for index, image in enumerate(images):
-        path = (
-            folder / f"test_{index}_{CLASS_NAMES[labels[index]].replace('/', '-')}.png"
-        )
-        path.write_bytes(tf.io.encode_png(image[..., None]).numpy())
+        name = class_names[labels[index]].replace("/", "-")
+        path = folder / f"test_{index}_{name}.png"
+        path.write_bytes(tf.io.encode_png(image).numpy())
         paths.append(str(path))
     explain = args.out / "attention_rollout.png"
     print(
@@ -54,13 +56,17 @@ def main():
 
     # Serve: plain TensorFlow, no `zoo` needed to load the SavedModel.
     served = tf.saved_model.load(str(args.out / "saved_model"))
-    bigger = tf.image.resize(images[..., None], (56, 56)).numpy().astype(np.uint8)
-    outputs = served.signatures["serving_default"](images=tf.constant(bigger))
-    print("served (56×56 uint8):", [c.decode() for c in outputs["classes"].numpy()])
+    height, width = images.shape[1:3]
+    bigger = tf.image.resize(images, (2 * height, 2 * width)).numpy()
+    outputs = served.signatures["serving_default"](
+        images=tf.constant(bigger.astype(np.uint8))
+    )
+    served_classes = [c.decode() for c in outputs["classes"].numpy()]
+    print(f"served ({2 * height}×{2 * width} uint8):", served_classes)
     pngs = tf.constant([Path(path).read_bytes() for path in paths])
     outputs = served.signatures["serve_bytes"](image_bytes=pngs)
     print("served (PNG bytes):  ", [c.decode() for c in outputs["classes"].numpy()])
-    print("true labels:         ", [CLASS_NAMES[label] for label in labels])
+    print("true labels:         ", [class_names[label] for label in labels])
 
 
 if __name__ == "__main__":

@@ -58,6 +58,17 @@ def test_read_frame_from_datetime_index(weather_frame):
     assert frame.index.equals(indexed.index)
 
 
+def test_dataframe_from_an_array_has_its_columns_named_by_position(weather_frame):
+    # pd.DataFrame(array, index=times) labels the columns 0, 1, ...
+    values = weather_frame[["temp_max", "wind"]].to_numpy()
+    frame = pd.DataFrame(values, index=pd.DatetimeIndex(weather_frame["date"]))
+    data = series.load_series(frame, lookback=56, horizon=14, targets=["0"])
+    assert data.targets == ["0"] and data.covariates == []
+    data = series.load_series(frame, lookback=56, horizon=14)
+    assert data.targets == ["0", "1"]
+    np.testing.assert_allclose(data.frame.to_numpy(), values)
+
+
 @pytest.mark.parametrize(
     "make_source, kwargs, expected",
     [
@@ -254,6 +265,15 @@ def test_split_bounds_follow_the_papers_rounding():
     assert series.split_bounds(26304) == (18412, 21044, 26304)
     # ETTh1: 12/4/4 months of hours; the remaining rows are unused.
     assert series.split_bounds(17420, (8640, 2880, 2880)) == (8640, 11520, 14400)
+    # Counts and fractions computed with NumPy.
+    counts = np.array([8640, 2880, 2880])
+    assert series.split_bounds(17420, counts) == (8640, 11520, 14400)
+    assert series.split_bounds(17420, tuple(counts)) == (8640, 11520, 14400)
+    assert series.split_bounds(17520, np.array([0.7, 0.1, 0.2])) == (
+        12264,
+        14016,
+        17520,
+    )
 
 
 @pytest.mark.parametrize(

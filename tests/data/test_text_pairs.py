@@ -35,6 +35,17 @@ def test_bad_lines(tmp_path, content, message):
         read_tsv(path)
 
 
+def test_only_newlines_end_a_line(tmp_path, l10n_pairs):
+    # Line and paragraph separators, form feeds and NEL are text, not line
+    # breaks; \r\n and \r are.
+    (s1, t1), (s2, t2), (s3, t3) = l10n_pairs[:3]
+    pairs = {f"{s1}\u2028{s2}": f"{t1}\u2028{t2}", f"{s2}\x0c{s3}": f"{t2}\x85{t3}"}
+    lines = [f"{s}\t{t}" for s, t in pairs.items()]
+    path = tmp_path / "pairs.tsv"
+    path.write_bytes(f"{lines[0]}\r\n{lines[1]}\r{s3}\t{t3}\n".encode())
+    assert read_tsv(path) == {**{s: [t] for s, t in pairs.items()}, s3: [t3]}
+
+
 def test_missing_and_non_utf8(tmp_path):
     with pytest.raises(FileNotFoundError):
         read_tsv(tmp_path / "missing.tsv")

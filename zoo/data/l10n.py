@@ -217,7 +217,7 @@ def load_l10n(name: str, seed: int = SPLIT_SEED) -> dict[str, list]:
     Example:
     >>> splits = load_l10n("l10n_en_de")  # doctest: +SKIP
     >>> dict(splits["train"])["Save As"]  # doctest: +SKIP
-    ['Speichern unter']
+    ['Speichern unter', 'Speichern als']
     """
     pairs = read_tsv(fetch(language_of(name)) / FILE)
     return {

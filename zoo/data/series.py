@@ -101,6 +101,10 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
     """
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
+        # Columns are named by strings everywhere after this (targets,
+        # covariates, the saved scaler); a DataFrame made from an array
+        # labels them 0, 1, ...
+        frame.columns = frame.columns.map(str)
         origin = "the DataFrame"
         if time_column is None and isinstance(frame.index, pd.DatetimeIndex):
             frame.index.name = frame.index.name or "time"
@@ -456,6 +460,11 @@ def split_bounds(rows, split=DEFAULT_SPLIT):
         >>> split_bounds(17520)
         (12264, 14016, 17520)
     """
+    if isinstance(split, np.ndarray) or (
+        isinstance(split, Sequence) and not isinstance(split, str)
+    ):
+        # Row counts computed with NumPy come as NumPy numbers, not ints.
+        split = [v.item() if isinstance(v, np.generic) else v for v in split]
     if (
         not isinstance(split, Sequence)
         or len(split) != 3

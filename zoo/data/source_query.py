@@ -13,7 +13,8 @@ def split_source(source, allowed):
 
     Raises:
         ValueError: for an item that is not ``key=value`` with an allowed key,
-            naming the item, the source and the allowed keys.
+            naming the item, the source and the allowed keys, or for a key
+            given twice.
 
     Example:
         >>> split_source("pairs.tsv?task=g2p", ("task",))
@@ -27,6 +28,12 @@ def split_source(source, allowed):
             raise ValueError(
                 f"data option {item!r} in {source!r}: expected key=value with key "
                 f"one of {', '.join(allowed)}"
+            )
+        if key in dict(items):
+            # Not a list (as repeated keys of a URL are): the last would win.
+            raise ValueError(
+                f"data option {key} is given twice in {source!r}: expected each "
+                f"key once; lists are comma-separated ({key}=a,b)"
             )
         items.append((key, value))
     return location, items

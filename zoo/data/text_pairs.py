@@ -7,6 +7,7 @@ of references, and the split is by source, so none leaks across splits.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from zoo.data.cmudict import split_by_key
@@ -53,7 +54,9 @@ def read_tsv(path) -> dict[str, list[str]]:
     # decoding, so the byte offsets of the error above stay the file's.)
     text = text.removeprefix("\ufeff")
     pairs: dict[str, list[str]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only \n, \r\n and \r end a line: str.splitlines also breaks at
+    # characters that a sentence may hold (form feed, U+0085, U+2028).
+    for number, line in enumerate(re.split(r"\r\n|\r|\n", text), start=1):
         if not line.strip():
             continue
         fields = line.split("\t")

@@ -132,8 +132,9 @@ class WordPieceTokenizer(Tokenizer):
     Encoding and decoding run as TensorFlow ops (``tf_encode``/``tf_decode``)
     so that a SavedModel serves raw text; ``encode``/``decode`` give the same
     ids and text in Python. Text never seen in training still encodes (down
-    to single characters); characters missing from the vocabulary become
-    ``[UNK]``.
+    to single characters); a word holding a character missing from the
+    vocabulary becomes one ``[UNK]`` as a whole (WordPiece's rule), which
+    decoding drops.
 
     Args:
         vocabulary: the tokens without the reserved ones (added in front):

@@ -1,9 +1,12 @@
 """Source strings and bad input through the forecaster's data path."""
 
+import json
+
 import numpy as np
 import pytest
 
-from zoo.models.forecaster.family import prepare_series
+from zoo import registry
+from zoo.models.forecaster.family import STATE_FILE, prepare_series
 from zoo.models.forecaster.sources import parse_source
 
 
@@ -98,3 +101,51 @@ def test_seattle_weather_windows(seattle_frame):
         "wind",
     ]
     assert prepared.info["focus"] == ["temp_max"]
+
+
+@pytest.mark.parametrize(
+    "damage,match",
+    [
+        (lambda state: state.pop("scaler"), r"'scaler' is missing"),
+        (lambda state: state["options"].pop("lookback"), "'options.lookback' is"),
+        (lambda state: state["scaler"]["mean"].pop(), r"'scaler.mean' must hold"),
+        (
+            lambda state: state["options"].update(horizon="14"),
+            r"'options.horizon' must be a positive integer; received '14'",
+        ),
+    ],
+    ids=["no scaler", "no lookback", "short mean", "text horizon"],
+)
+def test_a_damaged_series_json_is_a_one_line_error(damage, match, tmp_path):
+    _, _, state = prepare_series("seattle_weather")
+    damage(state)
+    (tmp_path / STATE_FILE).write_text(json.dumps(state))
+    family = registry.get_family("forecaster")
+    # Both read series.json before the model, which they never reach here.
+    with pytest.raises(ValueError, match=f"{STATE_FILE} is damaged: {match}"):
+        family.export(None, tmp_path, tmp_path / "saved_model")
+    with pytest.raises(ValueError, match=f"{STATE_FILE} is damaged: {match}"):
+        family.predict(None, tmp_path, ["history.csv"], None)
+
+
+def test_a_series_json_that_is_not_json_names_the_file(tmp_path):
+    (tmp_path / STATE_FILE).write_text('{"options": ')
+    with pytest.raises(ValueError, match=f"{STATE_FILE} is not valid JSON"):
+        registry.get_family("forecaster").export(None, tmp_path, tmp_path / "out")
+
+
+def test_evaluating_with_other_window_options_is_an_error():
+    # evaluate reuses the run's saved options; a differing one given with
+    # --data would otherwise be ignored without a word.
+    _, _, state = prepare_series("seattle_weather?lookback=28&horizon=7&target=wind")
+    for source in ("seattle_weather", "seattle_weather?lookback=28&target=wind"):
+        prepared, _, _ = prepare_series(source, state=state)
+        assert (prepared.info["lookback"], prepared.info["targets"]) == (28, ["wind"])
+    with pytest.raises(
+        ValueError, match=r"option lookback .* trained with lookback 28.* received 56"
+    ):
+        prepare_series("seattle_weather?lookback=56", state=state)
+    with pytest.raises(
+        ValueError, match=r"target .* \['wind'\].* received \['temp_max'"
+    ):
+        prepare_series("seattle_weather?target=temp_max", state=state)

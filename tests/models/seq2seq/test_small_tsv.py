@@ -3,14 +3,17 @@
 import pytest
 
 
-@pytest.mark.parametrize("count", [1, 5])
-def test_zoo_train_refuses_a_tsv_too_small_to_split(count, tmp_path, capsys):
+@pytest.mark.parametrize(
+    "count, name", [(1, "tiny.tsv"), (5, "tiny.tsv"), (5, "TINY.TSV")]
+)
+def test_zoo_train_refuses_a_tsv_too_small_to_split(count, name, tmp_path, capsys):
+    """The .tsv suffix is read in any case (it was refused as an unknown source)."""
     from zoo import cli
     from zoo.data.l10n import load_l10n
     from zoo.data.text_pairs import MIN_SOURCES
 
     pairs = load_l10n("l10n_en_de")["train"][:count]
-    data = tmp_path / "tiny.tsv"
+    data = tmp_path / name
     data.write_text("".join(f"{s}\t{ts[0]}\n" for s, ts in pairs), encoding="utf-8")
     out = tmp_path / "run"
     code = cli.main(

@@ -8,6 +8,7 @@ scaled differently from its training data.
 """
 
 import json
+import math
 from pathlib import Path
 
 # Imported for their serialization registration: model.keras names the
@@ -16,10 +17,11 @@ from pathlib import Path
 import training.schedules  # noqa: F401
 import zoo.models.forecaster  # noqa: F401
 from zoo import run_dir as runs
+from zoo.data.source_query import split_source
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.forecaster.evaluation import collect, forecast_metrics
 from zoo.models.forecaster.presets import PRESETS, model_config
-from zoo.models.forecaster.sources import parse_source, read_source
+from zoo.models.forecaster.sources import OPTIONS, parse_source, read_source
 
 STATE_FILE = "series.json"
 """Preprocessing state of a run: window options, columns and the scaler."""
@@ -28,10 +30,101 @@ FOCUS = {"elecdemand": ("Demand",), "seattle_weather": ("temp_max",)}
 """Columns that get their own metrics (the series' main target)."""
 
 
+def _positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _names(value):
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _target_names(value):
+    return _names(value) and len(value) > 0
+
+
+def _optional_name(value):
+    return value is None or isinstance(value, str)
+
+
+def _numbers(value):
+    return isinstance(value, list) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        for v in value
+    )
+
+
+def _positive_numbers(value):
+    return _numbers(value) and all(v > 0 for v in value)
+
+
+STATE_ENTRIES = (
+    # entry read by a later step, what it must be, and its check.
+    ("options.lookback", "a positive integer", _positive_int),
+    ("options.horizon", "a positive integer", _positive_int),
+    ("options.target", "a non-empty list of column names", _target_names),
+    ("options.covariates", "a list of column names", _names),
+    ("options.calendar", "a list of calendar feature names", _names),
+    ("options.time", "a column name or null", _optional_name),
+    ("scaler.columns", "a list of column names", _names),
+    ("scaler.mean", "a list of finite numbers", _numbers),
+    ("scaler.scale", "a list of positive numbers", _positive_numbers),
+    ("period", "a positive integer", _positive_int),
+)
+"""What evaluate, predict and export read from ``series.json``."""
+
+
 def load_state(run_dir):
-    """Return the saved ``series.json`` of ``run_dir``, or None."""
+    """Return the saved ``series.json`` of ``run_dir``, or None.
+
+    Raises:
+        ValueError: for a file that is not JSON or lacks an entry that
+            evaluate, predict or export read; the message names the file and
+            the entry.
+    """
     path = Path(run_dir) / STATE_FILE
-    return json.loads(path.read_text()) if path.is_file() else None
+    if not path.is_file():
+        return None
+    expected = "expected the series state `zoo train forecaster` writes"
+    try:
+        state = json.loads(path.read_text())
+    except ValueError as error:  # Not JSON, or not UTF-8 text.
+        raise ValueError(f"{path} is not valid JSON ({error}); {expected}") from None
+    problem = _state_problem(state)
+    if problem:
+        raise ValueError(f"{path} is damaged: {problem}; {expected}")
+    return state
+
+
+def _state_problem(state):
+    """What is missing or malformed in a ``series.json``, or None."""
+    if not isinstance(state, dict):
+        return f"expected a JSON object; received a {type(state).__name__}"
+    for entry, expected, check in STATE_ENTRIES:
+        value, where = state, ""
+        for key in entry.split("."):
+            if not isinstance(value, dict):
+                return f"{where!r} must be a JSON object; received {value!r}"
+            where = f"{where}.{key}".lstrip(".")
+            if key not in value:
+                return f"{where!r} is missing"
+            value = value[key]
+        if not check(value):
+            return f"{entry!r} must be {expected}; received {value!r}"
+    options, scaler = state["options"], state["scaler"]
+    columns = options["target"] + options["covariates"]
+    # The scaler's columns are the targets, then the covariates, by position.
+    if scaler["columns"] != columns:
+        return (
+            f"'scaler.columns' must be the targets, then the covariates "
+            f"{columns}; received {scaler['columns']}"
+        )
+    for key in ("mean", "scale"):
+        if len(scaler[key]) != len(columns):
+            return (
+                f"'scaler.{key}' must hold one number per column ({len(columns)}); "
+                f"received {len(scaler[key])}"
+            )
+    return None
 
 
 def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
@@ -54,6 +147,7 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
     location, options = parse_source(source)
     if state is not None:
         saved = state["options"]
+        _check_saved_options(source, options, saved)
         options.lookback, options.horizon = saved["lookback"], saved["horizon"]
         options.target, options.covariates = saved["target"], saved["covariates"]
         options.calendar = saved["calendar"]
@@ -117,6 +211,23 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
         info=info,
     )
     return prepared, data, new_state
+
+
+def _check_saved_options(source, options, saved):
+    """Reject options of ``source`` that differ from those the run was trained on.
+
+    The saved ones win (the model's shapes and scaler depend on them), so a
+    differing one would be silently ignored.
+    """
+    given = {key for key, _ in split_source(source, OPTIONS)[1]}
+    for key in ("lookback", "horizon", "target", "covariates", "calendar"):
+        if key in given and getattr(options, key) != saved[key]:
+            raise ValueError(
+                f"data option {key} in {str(source)!r}: the run was trained with "
+                f"{key} {saved[key]!r}, which its model and {STATE_FILE} keep; "
+                f"received {getattr(options, key)!r}. Leave the option out, or "
+                "train another run for it"
+            )
 
 
 class ForecasterFamily(ModelFamily):

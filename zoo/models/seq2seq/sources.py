@@ -138,7 +138,7 @@ def load_splits(location, seed=0):
         return load_debian_descriptions()
     if location.startswith("tfds:"):
         return _load_tfds(location[len("tfds:") :], seed)
-    if location.endswith(".tsv"):
+    if location.lower().endswith(".tsv"):  # pairs.TSV too, as .CSV for series
         from zoo.data.text_pairs import load_tsv
 
         return load_tsv(location, seed=seed)
