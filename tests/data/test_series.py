@@ -164,6 +164,19 @@ def test_select_columns_defaults_to_all_but_covariates(slice_csv):
     )
 
 
+def test_an_index_saved_by_to_csv_is_not_taken_as_a_target(elecdemand_frame, tmp_path):
+    """``to_csv`` without ``index=False`` adds row numbers as ``Unnamed: 0``."""
+    path = tmp_path / "with_index.csv"
+    elecdemand_frame.iloc[:480].to_csv(path)
+    frame = series.read_frame(path)
+    with pytest.raises(
+        ValueError, match=r"column 'Unnamed: 0' has no header and would be a target"
+    ):
+        series.select_columns(frame)
+    # Named targets leave it out, as any other column.
+    assert series.select_columns(frame, targets=["Demand"]) == (["Demand"], [])
+
+
 def test_unknown_column_lists_the_columns(slice_csv):
     frame = series.read_frame(slice_csv)
     with pytest.raises(ValueError) as info:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -223,6 +224,17 @@ def select_columns(frame, targets=None, covariates=()):
     covariates = _names(covariates, "covariates")
     if targets is None:
         targets = [c for c in available if c not in covariates]
+        # pandas names a column without a header "Unnamed: N"; most often it
+        # is an index that DataFrame.to_csv wrote, and row numbers would be
+        # forecast as a series.
+        unnamed = [c for c in targets if re.fullmatch(r"Unnamed: \d+", c)]
+        if unnamed:
+            raise ValueError(
+                f"column {unnamed[0]!r} has no header and would be a target; "
+                "expected named columns: drop it (an index written by "
+                "DataFrame.to_csv? save with index=False), or name the targets "
+                "(?target=A,B; targets= in Python)"
+            )
     else:
         targets = _names(targets, "targets")
     for argument, names in (("targets", targets), ("covariates", covariates)):

@@ -113,8 +113,12 @@ def test_seattle_weather_windows(seattle_frame):
             lambda state: state["options"].update(horizon="14"),
             r"'options.horizon' must be a positive integer; received '14'",
         ),
+        (
+            lambda state: state["options"].update(split=[0.7, 0.3]),
+            r"'options.split' must be three positive numbers",
+        ),
     ],
-    ids=["no scaler", "no lookback", "short mean", "text horizon"],
+    ids=["no scaler", "no lookback", "short mean", "text horizon", "two splits"],
 )
 def test_a_damaged_series_json_is_a_one_line_error(damage, match, tmp_path):
     _, _, state = prepare_series("seattle_weather")
@@ -149,3 +153,19 @@ def test_evaluating_with_other_window_options_is_an_error():
         ValueError, match=r"target .* \['wind'\].* received \['temp_max'"
     ):
         prepare_series("seattle_weather?target=temp_max", state=state)
+
+
+def test_evaluating_the_same_data_keeps_the_runs_split():
+    """Without ?split=, the default 70/10/20 split tested on training rows."""
+    trained = "seattle_weather?lookback=28&horizon=7&split=0.5,0.25,0.25"
+    _, run_data, state = prepare_series(trained)
+    assert state["options"]["split"] == [0.5, 0.25, 0.25]
+    _, data, _ = prepare_series("seattle_weather", state=state)
+    assert data.bounds == run_data.bounds
+    # ?split= still chooses another split, e.g. for another file.
+    _, other, _ = prepare_series("seattle_weather?split=0.7,0.1,0.2", state=state)
+    assert other.bounds != run_data.bounds
+    # Runs saved before the split was recorded take the default one.
+    del state["options"]["split"]
+    _, old, _ = prepare_series("seattle_weather", state=state)
+    assert old.bounds == other.bounds

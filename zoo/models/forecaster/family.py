@@ -111,6 +111,9 @@ def _state_problem(state):
         if not check(value):
             return f"{entry!r} must be {expected}; received {value!r}"
     options, scaler = state["options"], state["scaler"]
+    split = options.get("split")  # recorded since the run's split is reused
+    if split is not None and not (_positive_numbers(split) and len(split) == 3):
+        return f"'options.split' must be three positive numbers; received {split!r}"
     columns = options["target"] + options["covariates"]
     # The scaler's columns are the targets, then the covariates, by position.
     if scaler["columns"] != columns:
@@ -147,10 +150,16 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
     location, options = parse_source(source)
     if state is not None:
         saved = state["options"]
-        _check_saved_options(source, options, saved)
+        given = {key for key, _ in split_source(source, OPTIONS)[1]}
+        _check_saved_options(source, options, saved, given)
         options.lookback, options.horizon = saved["lookback"], saved["horizon"]
         options.target, options.covariates = saved["target"], saved["covariates"]
         options.calendar = saved["calendar"]
+        # The run's split unless ?split= asks for another: evaluating the
+        # same file with the default split could test on training rows.
+        # (Runs saved before the split was recorded have none.)
+        if "split" not in given and "split" in saved:
+            options.split = tuple(saved["split"])
     frame, time_column = read_source(location)
     data = series.load_series(
         frame,
@@ -196,6 +205,7 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
             "covariates": data.covariates,
             "calendar": data.calendar,
             "time": options.time or time_column,
+            "split": list(options.split),
         },
         "scaler": data.scaler.to_dict(),
         "period": period,
@@ -213,13 +223,13 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
     return prepared, data, new_state
 
 
-def _check_saved_options(source, options, saved):
+def _check_saved_options(source, options, saved, given):
     """Reject options of ``source`` that differ from those the run was trained on.
 
     The saved ones win (the model's shapes and scaler depend on them), so a
-    differing one would be silently ignored.
+    differing one would be silently ignored. ``given`` names the options
+    that ``source`` spells out.
     """
-    given = {key for key, _ in split_source(source, OPTIONS)[1]}
     for key in ("lookback", "horizon", "target", "covariates", "calendar"):
         if key in given and getattr(options, key) != saved[key]:
             raise ValueError(
