@@ -262,6 +262,10 @@ def test_monitor_direction(tmp_path):
     checkpoint, stopper = "AtomicModelCheckpoint", "ResumableEarlyStopping"
     assert modes("val_accuracy") == {checkpoint: "max", stopper: "max"}
     assert modes("val_loss") == {checkpoint: "min", stopper: "min"}
+    # Keras' own metrics that rise as they improve: these were minimised.
+    for monitor in ("val_f1_score", "val_r2_score", "cosine_similarity"):
+        assert modes(monitor) == {checkpoint: "max", stopper: "max"}, monitor
+    assert modes("val_mean_absolute_error") == {checkpoint: "min", stopper: "min"}
 
 
 def test_an_unknown_mode_is_refused_not_minimised(tmp_path):

@@ -36,7 +36,22 @@ def _is_max_mode(monitor, mode):
     if mode != "auto":
         return mode == "max"
     name = monitor[4:] if monitor.startswith("val_") else monitor
-    return any(name.endswith(suffix) for suffix in _MAX_MONITORS)
+    if any(name.endswith(suffix) for suffix in _MAX_MONITORS):
+        return True
+    return _keras_metric_direction(name) == "up"
+
+
+def _keras_metric_direction(name):
+    """``"up"`` or ``"down"`` for a Keras metric named ``name``, else None.
+
+    Keras' own metrics know their direction: `f1_score`, `r2_score` and
+    `cosine_similarity` are maximised, which no list of suffixes here covers.
+    """
+    try:
+        metric = keras.metrics.get(name)
+    except (ValueError, TypeError):  # not a Keras name, or it needs arguments
+        return None
+    return getattr(metric, "_direction", None)
 
 
 def _best_so_far(csv_path, monitor, mode):
