@@ -136,6 +136,12 @@ def test_bad_arguments(model):
     with pytest.raises(ValueError, match="the model reads at most 12"):
         Decoder(model)([[5] * 13])
     assert Decoder(model)([]).shape == (0, TARGET_LENGTH)
+    # An empty input decodes to nothing, beside the others' usual outputs.
+    for beam_size in (1, 2):
+        decoder = Decoder(model, beam_size=beam_size)
+        outputs = decoder([[], [5, 6]])
+        assert (outputs[0] == 0).all()
+        np.testing.assert_array_equal(outputs[1], decoder([[5, 6]])[0])
 
 
 def test_compiled_decoder_follows_weight_updates(sources):

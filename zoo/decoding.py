@@ -357,4 +357,9 @@ class Decoder:
         padded = self.pad(encoder_token_ids)
         if len(padded) == 0:
             return np.zeros((0, self.model.target_sequence_length), np.int32)
-        return np.asarray(ops.convert_to_numpy(self._search(padded)))
+        outputs = np.array(ops.convert_to_numpy(self._search(padded)))
+        # An input without tokens has nothing to attend to: its output is
+        # empty, as the families' decode gives, not what a fully masked
+        # encoder happens to yield.
+        outputs[(padded == PAD_ID).all(axis=1)] = PAD_ID
+        return outputs
