@@ -409,3 +409,18 @@ def test_a_run_killed_after_training_is_finished_without_training_again(
     saved_model = out / "saved_model" / "saved_model.pb"
     assert saved_model.exists() == backend_can_export()
     assert runs.read_run(out)["completed"]
+
+
+def test_resuming_with_other_epochs_records_them(image_folder, tmp_path):
+    from zoo import registry, trainer
+    from zoo import run_dir as runs
+
+    out = tmp_path / "run"
+    out.mkdir()
+    # An interrupted run that was started with --epochs 3.
+    record = {**RECORD, "data": str(image_folder), "batch_size": 16, "epochs": 3}
+    (out / "run.json").write_text(json.dumps(record))
+    family = registry.get_family("vit")
+    metrics = trainer.train_run(family, "tiny", str(image_folder), out, 1, 16)
+    assert metrics["epochs_completed"] == 1
+    assert runs.read_run(out)["epochs"] == 1

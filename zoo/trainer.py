@@ -74,6 +74,9 @@ def train_run(
         _enable_determinism()
     keras.utils.set_random_seed(seed)
     needs_training = not runs.read_run(out).get("trained")
+    if resumed and needs_training:
+        # --epochs may change on resume: the record says what this session trains to.
+        runs.mark(out, epochs=epochs)
     try:
         prepared = family.prepare_data(data, batch_size, out, seed=seed)
         compile_arguments = family.compile_arguments(config, prepared.info)
