@@ -74,6 +74,24 @@ def test_mixed_precision_keeps_float32_logits():
     assert keras.backend.standardize_dtype(model(images()).dtype) == "float32"
 
 
+def test_a_mixed_precision_model_loads_in_mixed_precision(tmp_path):
+    """zoo evaluate, predict and export load under float32: they ran it in float32."""
+    keras.config.set_dtype_policy("mixed_float16")
+    model = classifier(head_dropout=0.1)
+    expected = keras.ops.convert_to_numpy(model(images()))
+    model.save(tmp_path / "vit.keras")
+    keras.config.set_dtype_policy("float32")
+    loaded = keras.models.load_model(tmp_path / "vit.keras")
+    policies = {
+        layer.dtype_policy.name for layer in loaded._flatten_layers() if layer.weights
+    }
+    assert policies == {"mixed_float16", "float32"}  # float32: the logits only
+    assert loaded.logits.dtype_policy.name == "float32"
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(loaded(images())), expected
+    )
+
+
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_config_and_keras_file_round_trip(variant, tmp_path):
     model = classifier(**VARIANTS[variant])

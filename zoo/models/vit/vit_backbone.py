@@ -98,6 +98,7 @@ class ViTBackbone(FunctionalModel):
         shifted_patch_tokenization=False,
         locality_self_attention=False,
         conv_stem_filters=None,
+        dtype=None,
         **kwargs,
     ):
         height, width = image_pair(image_size)
@@ -135,7 +136,9 @@ class ViTBackbone(FunctionalModel):
         model_size = (grid[0] * patch_size, grid[1] * patch_size)
         self.resizing = None
         if model_size != (height, width):
-            self.resizing = keras.layers.Resizing(*model_size, name="resizing")
+            self.resizing = keras.layers.Resizing(
+                *model_size, dtype=dtype, name="resizing"
+            )
         if conv_stem_filters and shifted_patch_tokenization:
             raise ValueError(
                 "`conv_stem_filters` and `shifted_patch_tokenization` both replace "
@@ -148,6 +151,7 @@ class ViTBackbone(FunctionalModel):
                 hidden_dim,
                 filters=conv_stem_filters,
                 use_class_token=use_class_token,
+                dtype=dtype,
                 name="patch_embedding",
             )
         elif shifted_patch_tokenization:
@@ -156,6 +160,7 @@ class ViTBackbone(FunctionalModel):
                 hidden_dim,
                 use_class_token=use_class_token,
                 layer_norm_epsilon=layer_norm_epsilon,
+                dtype=dtype,
                 name="patch_embedding",
             )
         else:
@@ -163,14 +168,16 @@ class ViTBackbone(FunctionalModel):
                 patch_size,
                 hidden_dim,
                 use_class_token=use_class_token,
+                dtype=dtype,
                 name="patch_embedding",
             )
         self.position_embedding = PositionEmbedding(
             num_tokens,
             initializer=keras.initializers.TruncatedNormal(stddev=0.02),
+            dtype=dtype,
             name="position_embedding",
         )
-        self.embedding_dropout = Dropout(dropout, name="embedding_dropout")
+        self.embedding_dropout = Dropout(dropout, dtype=dtype, name="embedding_dropout")
         block_class = (
             LocalityEncoderBlock if locality_self_attention else TransformerEncoderBlock
         )
@@ -185,12 +192,13 @@ class ViTBackbone(FunctionalModel):
                 normalize_first=True,
                 # Deeper blocks are dropped more often (stochastic depth rule).
                 drop_path_rate=drop_path_rate * i / max(num_layers - 1, 1),
+                dtype=dtype,
                 name=f"block_{i}",
             )
             for i in range(num_layers)
         ]
         self.final_norm = LayerNormalization(
-            epsilon=layer_norm_epsilon, name="final_norm"
+            epsilon=layer_norm_epsilon, dtype=dtype, name="final_norm"
         )
 
         # === Functional model ===
@@ -201,6 +209,9 @@ class ViTBackbone(FunctionalModel):
             x = block(x)
         outputs = self.final_norm(x)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
+        if dtype is not None:
+            # keras.Model's functional constructor drops `dtype`.
+            self.dtype_policy = dtype
 
         # === Config ===
         self.image_size = (height, width)
@@ -245,6 +256,9 @@ class ViTBackbone(FunctionalModel):
         return {
             "name": self.name,
             "trainable": self.trainable,
+            # Saved so that a model trained in mixed precision loads in it,
+            # whatever the global policy is when it is loaded.
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
             "image_size": list(self.image_size),
             "patch_size": self.patch_size,
             "hidden_dim": self.hidden_dim,

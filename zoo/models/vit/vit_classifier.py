@@ -45,15 +45,22 @@ class ViTClassifier(FunctionalModel):
             )
         # === Layers ===
         self.backbone = backbone
+        # The head computes in the backbone's policy, not the global one, so
+        # that a saved model loads in the precision it was trained in.
+        policy = backbone.dtype_policy
         if backbone.use_class_token:
             self.pooling = None
         else:
-            self.pooling = keras.layers.GlobalAveragePooling1D(name="pooling")
-        self.head_dropout_layer = Dropout(head_dropout, name="head_dropout")
+            self.pooling = keras.layers.GlobalAveragePooling1D(
+                dtype=policy, name="pooling"
+            )
+        self.head_dropout_layer = Dropout(
+            head_dropout, dtype=policy, name="head_dropout"
+        )
         self.head_hidden = None
         if head_hidden_dim:
             self.head_hidden = keras.layers.Dense(
-                head_hidden_dim, activation="tanh", name="head_hidden"
+                head_hidden_dim, activation="tanh", dtype=policy, name="head_hidden"
             )
         # float32 logits keep the softmax and loss stable under mixed precision.
         self.logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")
@@ -67,6 +74,7 @@ class ViTClassifier(FunctionalModel):
             x = self.head_hidden(x)
         outputs = self.logits(x)
         super().__init__(inputs=images, outputs=outputs, **kwargs)
+        self.dtype_policy = policy  # the functional constructor drops `dtype`
 
         # === Config ===
         self.num_classes = num_classes
