@@ -217,3 +217,52 @@ def resolve_strategy(distribute="auto"):
             f"distribute={distribute!r}"
         )
     return TrainingStrategy("none")
+
+
+def divisible_batches(dataset, num_replicas):
+    """``dataset`` with each batch padded to a multiple of ``num_replicas``.
+
+    Keras' JAX `DataParallel` shards every batch over the devices and fails
+    on one they do not divide, such as the last batch of a pass. Such a batch
+    gets copies of its first example with a sample weight of 0, so they add
+    nothing to the loss's sum or to the metrics; (inputs, targets) batches
+    gain weights of 1 for their own examples.
+
+    Args:
+        dataset: a batched `tf.data.Dataset` of (inputs, targets) or
+            (inputs, targets, sample_weight).
+        num_replicas: the number of devices a batch is split over.
+
+    Returns:
+        The padded dataset, or ``dataset`` itself when there is nothing to do
+        (one replica, or not a `tf.data.Dataset` of that form).
+    """
+    import tensorflow as tf
+
+    spec = getattr(dataset, "element_spec", None)
+    if num_replicas < 2 or not isinstance(spec, tuple) or len(spec) not in (2, 3):
+        return dataset
+
+    # Weights of rank one below the targets' (trailing axes of 1) broadcast
+    # against the per-step losses of sequence and forecast targets too.
+    target_rank = len(keras.tree.flatten(spec[1])[0].shape)
+    weight_shape = (1,) * max(target_rank - 2, 0)
+
+    def pad(inputs, targets, weights=None):
+        size = tf.shape(keras.tree.flatten(targets)[0])[0]
+        missing = (-size) % num_replicas
+
+        def extend(tensor):
+            return tf.concat([tensor, tf.repeat(tensor[:1], missing, axis=0)], 0)
+
+        if weights is None:
+            weights = tf.ones((size, *weight_shape), "float32")
+        no_weight = tf.repeat(tf.zeros_like(weights[:1]), missing, axis=0)
+        weights = tf.concat([weights, no_weight], 0)
+        return (
+            keras.tree.map_structure(extend, inputs),
+            keras.tree.map_structure(extend, targets),
+            weights,
+        )
+
+    return dataset.map(pad)

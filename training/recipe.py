@@ -10,7 +10,7 @@ from training.callbacks import standard_callbacks
 from training.callbacks.atomic_checkpoints import backed_up_epochs
 from training.callbacks.standard import BACKUP_DIR
 from training.callbacks.time_budget import TimeBudget
-from training.distribution import resolve_strategy
+from training.distribution import divisible_batches, resolve_strategy
 from training.optimizers import make_optimizer
 from training.precision import apply_precision
 from training.schedules import make_schedule
@@ -45,6 +45,23 @@ def _check_fit_inputs(model_builder, train_ds):
             "`tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)`. "
             f"Received: train_ds of type {type(train_ds).__name__}"
         )
+
+
+def _made_in_scope(metrics):
+    """``metrics`` with each `Metric` object made again from its config.
+
+    A metric creates its variables when it is made. Made before the JAX
+    distribution's scope, they sit on one device, and JAX refuses a training
+    step that mixes them with the model's distributed ones.
+    """
+    if not isinstance(metrics, (list, tuple)):
+        return metrics  # None, or a dict by output that Keras maps itself
+    return [
+        type(m).from_config(m.get_config())
+        if isinstance(m, keras.metrics.Metric)
+        else m
+        for m in metrics
+    ]
 
 
 def _steps_per_epoch(dataset, steps_per_epoch):
@@ -320,11 +337,16 @@ def fit(
                     beta_2=beta_2,
                     model=model,
                 )
+                metric_arguments = {"metrics": metrics}
+                if strategy.kind == "data_parallel":
+                    # Weighted: the examples `divisible_batches` adds weigh 0
+                    # (all others weigh 1, so nothing else changes).
+                    metric_arguments = {"weighted_metrics": _made_in_scope(metrics)}
                 model.compile(
                     optimizer=optimizer,
                     loss=loss,
-                    metrics=metrics,
                     jit_compile=jit_compile,
+                    **metric_arguments,
                 )
         if monitor is None:
             monitor = "val_loss" if val_ds is not None else "loss"
@@ -351,6 +373,9 @@ def fit(
             )
         build_before_the_stream(model, train_ds)
         train_ds, steps_per_epoch = resumable_stream(train_ds, steps_per_epoch, out_dir)
+        if strategy.kind == "data_parallel":
+            train_ds = divisible_batches(train_ds, strategy.num_replicas)
+            val_ds = divisible_batches(val_ds, strategy.num_replicas)
         return model.fit(
             train_ds,
             validation_data=val_ds,

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow  # trains in subprocesses on two CPU devices
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mirrored_check.py")
 MASKS_SCRIPT = os.path.join(os.path.dirname(__file__), "replica_masks_check.py")
+UNEVEN_SCRIPT = os.path.join(os.path.dirname(__file__), "uneven_batches_check.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -67,6 +68,41 @@ def test_jax_data_parallel_two_cpus_matches_one_device(model):
         "jax", {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}, args=[model]
     )
     assert_same_training(report, "data_parallel", model)
+
+
+@jax_only
+def test_jax_data_parallel_pads_batches_the_devices_do_not_divide(tmp_path):
+    """A last batch of 3 on 2 devices crashed Keras' DataParallel sharding."""
+    report = run_check(
+        "jax",
+        {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
+        script=UNEVEN_SCRIPT,
+        args=[str(tmp_path)],
+    )
+    assert report["kind"] == "DataParallel"
+    assert np.isfinite(report["forecast"]).all()
+    # 7 validation rows of 4 real tokens: accuracies are multiples of 1/28.
+    # Counting the padded copy (unweighted metrics) made them k/32.
+    for accuracy in report["tokens"]:
+        assert abs(accuracy * 28 - round(accuracy * 28)) < 1e-4, accuracy
+
+
+def test_divisible_batches_pad_with_weightless_copies_of_the_first_example():
+    import tensorflow as tf
+
+    x = np.arange(15, dtype="float32")[:, None] * np.ones((1, 3), "float32")
+    y = np.arange(15, dtype="float32")[:, None, None] * np.ones((1, 2, 2), "float32")
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
+    padded = distribution.divisible_batches(dataset, 2)
+    assert int(padded.cardinality()) == 4  # a map: steps per epoch stay known
+    *_, (last_x, last_y, weights) = [
+        tuple(t.numpy() for t in batch) for batch in padded
+    ]
+    np.testing.assert_array_equal(last_x[:, 0], [12, 13, 14, 12])
+    np.testing.assert_array_equal(last_y[:, 0, 0], [12, 13, 14, 12])
+    # (batch, 1): broadcast against a (batch, horizon) loss.
+    np.testing.assert_array_equal(weights, [[1], [1], [1], [0]])
+    assert distribution.divisible_batches(dataset, 1) is dataset
 
 
 @tensorflow_only
