@@ -106,6 +106,7 @@ def main():
         "command": "python benchmarks/g2p_cmudict.py "
         f"--preset {args.preset} --minutes {args.minutes:g}"
         + (f" --learning-rate {args.learning_rate:g}" if args.learning_rate else "")
+        + (f" --beam-size {args.beam_size}" if args.beam_size else "")
         + f" --dropout {args.dropout:g}",
         "preset": args.preset,
         "learning_rate": config["learning_rate"],

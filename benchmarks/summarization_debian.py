@@ -185,7 +185,7 @@ def main():
         "benchmark": "summarization_debian",
         "command": (
             f"python benchmarks/summarization_debian.py --minutes {args.minutes:g} "
-            f"--preset {args.preset}"
+            f"--preset {args.preset} --batch-size {args.batch_size}"
             + f" --dropout {args.dropout:g}"
             + (
                 f" --length-penalties {args.length_penalties}"

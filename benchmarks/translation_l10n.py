@@ -198,7 +198,12 @@ def main():
     parser.add_argument("--preset", default="compact")
     parser.add_argument("--data", default="l10n_en_de")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-3,
+        help="the baseline's peak rate (the zoo model takes its preset's)",
+    )
     parser.add_argument("--out", default="runs/benchmark_translation")
     args = parser.parse_args()
     for name in ("epochs", "minutes", "learning_rate"):
@@ -331,7 +336,8 @@ def main():
         "benchmark": "translation_l10n",
         "command": (
             f"python benchmarks/translation_l10n.py {training_length} "
-            f"--preset {args.preset}"
+            f"--preset {args.preset} --data {args.data} "
+            f"--batch-size {args.batch_size} --learning-rate {args.learning_rate:g}"
         ),
         "data": args.data,
         "split_sizes": info["split_sizes"],

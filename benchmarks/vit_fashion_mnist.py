@@ -175,6 +175,9 @@ def main():
         f"--preset {args.preset} --minutes {args.minutes:g}"
         + (f" --mixup {args.mixup:g}" if args.mixup is not None else "")
         + (f" --cutmix {args.cutmix:g}" if args.cutmix is not None else "")
+        + (f" --learning-rate {args.learning_rate:g}" if args.learning_rate else "")
+        + (f" --seed {args.seed}" if args.seed else "")
+        + (f" --precision {args.precision}" if args.precision != "auto" else "")
         + (f" --name {args.name}" if args.name != "vit_fashion_mnist" else ""),
         "preset": args.preset,
         "test_accuracy": round(test["accuracy"], 4),
