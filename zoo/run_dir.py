@@ -23,24 +23,40 @@ SAVED_MODEL_DIR = "saved_model"
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
 
 
-def read_run(run_dir):
-    """Return the run record of ``run_dir``, or ``None`` if it holds no run."""
-    path = Path(run_dir) / RUN_FILE
+def read_json_object(path, expected):
+    """Return the JSON object in ``path``, or ``None`` if there is no such file.
+
+    Args:
+        path: the file of a run folder.
+        expected: what the file holds, for the errors ("the run record
+            `zoo train` writes").
+
+    Raises:
+        ValueError: naming the file, for text that is not JSON (or not
+            UTF-8) or JSON that is not an object.
+    """
+    path = Path(path)
     if not path.is_file():
         return None
     try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        value = json.loads(path.read_text())
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise ValueError(
-            f"{path} is not valid JSON ({error}); expected the run record "
-            "`zoo train` writes"
+            f"{path} is not valid JSON ({error}); expected {expected}"
         ) from None
-    if not isinstance(record, dict):
+    if not isinstance(value, dict):
         raise ValueError(
-            f"{path} must hold a JSON object (the run record `zoo train` "
-            f"writes); received a {type(record).__name__}"
+            f"{path} must hold a JSON object ({expected}); received a "
+            f"{type(value).__name__}"
         )
-    return record
+    return value
+
+
+def read_run(run_dir):
+    """Return the run record of ``run_dir``, or ``None`` if it holds no run."""
+    return read_json_object(
+        Path(run_dir) / RUN_FILE, "the run record `zoo train` writes"
+    )
 
 
 def require_run(run_dir):

@@ -82,23 +82,16 @@ def load_state(run_dir):
             the entry.
     """
     path = Path(run_dir) / STATE_FILE
-    if not path.is_file():
-        return None
-    expected = "expected the series state `zoo train forecaster` writes"
-    try:
-        state = json.loads(path.read_text())
-    except ValueError as error:  # Not JSON, or not UTF-8 text.
-        raise ValueError(f"{path} is not valid JSON ({error}); {expected}") from None
-    problem = _state_problem(state)
+    expected = "the series state `zoo train forecaster` writes"
+    state = runs.read_json_object(path, expected)
+    problem = None if state is None else _state_problem(state)
     if problem:
-        raise ValueError(f"{path} is damaged: {problem}; {expected}")
+        raise ValueError(f"{path} is damaged: {problem}; expected {expected}")
     return state
 
 
 def _state_problem(state):
-    """What is missing or malformed in a ``series.json``, or None."""
-    if not isinstance(state, dict):
-        return f"expected a JSON object; received a {type(state).__name__}"
+    """What is missing or malformed in a ``series.json`` object, or None."""
     for entry, expected, check in STATE_ENTRIES:
         value, where = state, ""
         for key in entry.split("."):
