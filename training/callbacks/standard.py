@@ -54,13 +54,16 @@ def _keras_metric_direction(name):
     return getattr(metric, "_direction", None)
 
 
-def _best_so_far(csv_path, monitor, mode):
-    """Best `monitor` value in an earlier run's CSV, or None."""
+def _earlier_values(csv_path, monitor):
+    """`monitor`'s value in each epoch of an earlier run's CSV (NaN if missing)."""
     if not os.path.exists(csv_path):
-        return None
-    values = [
-        v for v in read_history_csv(csv_path).get(monitor, []) if math.isfinite(v)
-    ]
+        return []
+    return read_history_csv(csv_path).get(monitor, [])
+
+
+def _best_so_far(values, monitor, mode):
+    """Best finite value among an earlier run's `values`, or None."""
+    values = [v for v in values if math.isfinite(v)]
     if not values:
         return None
     return max(values) if _is_max_mode(monitor, mode) else min(values)
@@ -215,6 +218,8 @@ def standard_callbacks(
     resuming = epochs_done is not None
     if resuming:
         keep_history_rows(csv_path, epochs_done)
+    # Read once, for the checkpoint's threshold and early stopping's patience.
+    earlier_values = _earlier_values(csv_path, monitor) if resuming else []
 
     callbacks = [
         NaNGuard(),
@@ -225,9 +230,7 @@ def standard_callbacks(
             monitor=monitor,
             mode=keras_mode,
             save_best_only=True,
-            initial_value_threshold=(
-                _best_so_far(csv_path, monitor, mode) if resuming else None
-            ),
+            initial_value_threshold=_best_so_far(earlier_values, monitor, mode),
         ),
     ]
     if patience is not None:
@@ -235,11 +238,7 @@ def standard_callbacks(
             monitor,
             patience=patience,
             mode=keras_mode,
-            earlier_values=(
-                read_history_csv(csv_path).get(monitor)
-                if resuming and os.path.exists(csv_path)
-                else None
-            ),
+            earlier_values=earlier_values,
             best_model_path=checkpoint_path,
         )
         callbacks.append(stopper)
