@@ -269,6 +269,101 @@ def test_all_nan_column_is_an_error(slice_csv):
         series.regularize(frame, ["Temperature"], interpolate=True)
 
 
+# --- calendar frequencies -----------------------------------------------------
+
+
+def _spelling(alias, before_pandas_2_2):
+    """``alias`` as the installed pandas spells it (``ME`` was ``M`` before 2.2)."""
+    try:
+        pd.tseries.frequencies.to_offset(alias)
+    except ValueError:
+        return before_pandas_2_2
+    return alias
+
+
+MONTH_END = _spelling("ME", "M")
+QUARTER_END = _spelling("QE", "Q")
+YEAR_START = _spelling("YS", "AS")
+YEAR_END = _spelling("YE", "A")
+
+
+def _weather_every(weather_frame, rule):
+    """Real seattle_weather averaged per calendar ``rule`` (month, quarter...)."""
+    return weather_frame.set_index("date").resample(rule).mean()
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["MS", MONTH_END, "QS", QUARTER_END, YEAR_START, YEAR_END, "QS-FEB", "YS-JUL"],
+)
+def test_calendar_series_are_regular(weather_frame, rule):
+    # Months, quarters and years are no fixed number of days: a fixed step
+    # (31 days) would find gaps between all of them.
+    frame = _weather_every(weather_frame, rule)
+    cleaned, report = series.regularize(frame, ["temp_max", "wind"])
+    assert report.frequency == rule and report.is_clean, report.summary()
+    assert cleaned.index.equals(frame.index) and report.rows_after == len(frame)
+    assert f"every {rule}" in report.summary()
+    # What follows is the next months (quarters, years), not +31 days.
+    expected = pd.date_range(frame.index[-1], periods=4, freq=rule)[1:]
+    assert series.next_timestamps(cleaned.index, report.frequency, 3).equals(expected)
+
+
+def test_month_ends_continue_on_month_ends(weather_frame):
+    frame = _weather_every(weather_frame, MONTH_END)
+    _, report = series.regularize(frame, ["temp_max"])
+    following = series.next_timestamps(frame.index, report.frequency, 3)
+    assert [str(t.date()) for t in following] == [
+        "2016-01-31",
+        "2016-02-29",
+        "2016-03-31",
+    ]
+
+
+@pytest.mark.parametrize("rule", ["MS", MONTH_END])
+def test_a_missing_month_is_a_gap_on_the_calendar_grid(weather_frame, rule):
+    monthly = _weather_every(weather_frame, rule)
+    frame = monthly.drop(monthly.index[17])  # June 2013
+    with pytest.raises(series.SeriesGapError) as info:
+        series.regularize(frame, ["temp_max"])
+    assert f"1 timestamp(s) missing from the {rule} grid" in str(info.value)
+    assert info.value.report.off_grid_timestamps == 0
+    filled, report = series.regularize(frame, ["temp_max"], interpolate=True)
+    assert report.interpolated and report.missing_timestamps == 1
+    assert filled.index.equals(monthly.index) and report.rows_after == 48
+    # Linear in time between the months either side of the gap.
+    before, gap, after = monthly.index[16:19]
+    weight = (gap - before) / (after - before)
+    values = monthly["temp_max"].to_numpy()
+    expected = values[16] + weight * (values[18] - values[16])
+    assert filled["temp_max"].iloc[17] == pytest.approx(expected)
+
+
+def test_a_timestamp_off_the_month_starts_is_reported(weather_frame):
+    monthly = _weather_every(weather_frame, "MS")
+    index = monthly.index.to_numpy().copy()
+    index[5] = index[5] + np.timedelta64(14, "D")  # 2012-06-15
+    frame = monthly.set_axis(pd.DatetimeIndex(index, name="date"))
+    with pytest.raises(series.SeriesGapError) as info:
+        series.regularize(frame, ["temp_max"])
+    message = str(info.value)
+    assert "1 timestamp(s) off the MS grid" in message
+    assert "1 timestamp(s) missing from the MS grid" in message
+    filled, _ = series.regularize(frame, ["temp_max"], interpolate=True)
+    assert filled.index.equals(monthly.index) and not filled.isna().any().any()
+
+
+def test_monthly_series_loads_with_month_of_year(weather_frame):
+    frame = _weather_every(weather_frame, "MS")
+    data = series.load_series(
+        frame, lookback=12, horizon=3, targets=["temp_max"], calendar=["month_of_year"]
+    )
+    assert data.report.frequency == "MS" and len(data.frame) == 48
+    # The month-of-year features repeat every 12 rows: one per calendar month.
+    np.testing.assert_allclose(data.known[12:], data.known[:-12], atol=1e-6)
+    assert len(np.unique(data.known.round(6), axis=0)) == 12
+
+
 # --- splits and scaling ---------------------------------------------------------
 
 

@@ -290,8 +290,10 @@ class SeriesReport:
         rows: rows read.
         start: first timestamp (ISO format).
         end: last timestamp.
-        frequency: the series' step as a pandas offset alias (``"30min"``,
-            ``"D"``), the most common step between rows.
+        frequency: the series' step as a pandas offset alias: the most
+            common step between rows (``"30min"``, ``"D"``, ``"7D"``), or a
+            calendar frequency (``"MS"``, ``"ME"``, ``"QS"``, ``"YS"``...) for
+            month starts or ends (see ``calendar_frequency``).
         missing_values: column → number of missing (NaN) values.
         missing_timestamps: steps absent from the regular grid.
         off_grid_timestamps: timestamps that do not fall on the grid.
@@ -355,12 +357,15 @@ class SeriesGapError(ValueError):
 def regularize(frame, columns, interpolate=False):
     """Check a series for gaps and missing values; interpolate them if asked.
 
-    The grid is the first timestamp plus multiples of the most common step.
-    Missing values (NaN), timestamps absent from the grid and timestamps off
-    the grid are counted. Without ``interpolate`` any of them raises; with it
-    the series is put on the grid and the gaps filled by linear interpolation
-    in time (values before the first or after the last observation of a
-    column take the nearest observation).
+    The grid is the first timestamp plus multiples of the most common step,
+    or, for monthly and coarser series whose timestamps are month starts or
+    month ends, the calendar: month, quarter or year starts (``MS``, ``QS``,
+    ``YS``) or ends (``ME``, ``QE``, ``YE``), which no fixed step follows (see
+    ``calendar_frequency``). Missing values (NaN), timestamps absent from the
+    grid and timestamps off the grid are counted. Without ``interpolate`` any
+    of them raises; with it the series is put on the grid and the gaps filled
+    by linear interpolation in time (values before the first or after the last
+    observation of a column take the nearest observation).
 
     Args:
         frame: a DataFrame from ``read_frame``.
@@ -393,14 +398,21 @@ def regularize(frame, columns, interpolate=False):
     steps = np.diff(times)
     values, counts = np.unique(steps, return_counts=True)
     step = int(values[np.argmax(counts)])
-    offsets = times - times[0]
-    on_grid = offsets % step == 0
-    grid_size = int(offsets[-1] // step) + 1
+    frequency = calendar_frequency(index, step)
+    if frequency is None:
+        offsets = times - times[0]
+        on_grid = offsets % step == 0
+        grid_size = int(offsets[-1] // step) + 1
+        frequency = _offset_alias(step)
+    else:
+        grid = _calendar_grid(index, frequency)
+        on_grid = index.isin(grid)
+        grid_size = len(grid)
     report = SeriesReport(
         rows=len(frame),
         start=index[0].isoformat(),
         end=index[-1].isoformat(),
-        frequency=_offset_alias(step),
+        frequency=frequency,
         missing_values={c: int(frame[c].isna().sum()) for c in frame.columns},
         missing_timestamps=grid_size - int(on_grid.sum()),
         off_grid_timestamps=int((~on_grid).sum()),
@@ -418,7 +430,10 @@ def regularize(frame, columns, interpolate=False):
             "the .csv path (interpolate=True in Python), or clean the data first.",
             report,
         )
-    grid = pd.date_range(index[0], periods=grid_size, freq=pd.Timedelta(step))
+    if is_calendar_frequency(report.frequency):
+        grid = _calendar_grid(index, report.frequency)
+    else:
+        grid = pd.date_range(index[0], periods=grid_size, freq=pd.Timedelta(step))
     grid.name = index.name
     merged = frame.reindex(index.union(grid))
     merged = merged.interpolate(method="time", limit_direction="both")
@@ -426,6 +441,151 @@ def regularize(frame, columns, interpolate=False):
     report.interpolated = True
     report.rows_after = len(frame)
     return frame, report
+
+
+def _first_spelling(*aliases):
+    # pandas 2.2 renamed month, quarter and year ends (M → ME, Q → QE, A → YE)
+    # and year starts (AS → YS); pandas 3 refuses the old spellings.
+    import warnings
+
+    for alias in aliases:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                pd.tseries.frequencies.to_offset(alias)
+        except (ValueError, Warning):
+            continue
+        return alias
+    return aliases[-1]
+
+
+CALENDAR_ALIASES = {
+    # (unit, edge): the pandas alias of that calendar frequency
+    ("month", "start"): "MS",
+    ("month", "end"): _first_spelling("ME", "M"),
+    ("quarter", "start"): "QS",
+    ("quarter", "end"): _first_spelling("QE", "Q"),
+    ("year", "start"): _first_spelling("YS", "AS"),
+    ("year", "end"): _first_spelling("YE", "Y", "A"),
+}
+"""Calendar frequencies that ``regularize`` recognizes, spelled as the
+installed pandas spells them (``ME`` since pandas 2.2, ``M`` before)."""
+
+_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
+_CALENDAR_ALIAS = re.compile(
+    r"\d*(?:"
+    + "|".join(sorted(set(CALENDAR_ALIASES.values()), key=len)[::-1])
+    + r")(?:-(?:"
+    + "|".join(_MONTHS)
+    + r"))?"
+)
+_SHORTEST_CALENDAR_STEP = pd.Timedelta(days=28).value
+
+
+def calendar_frequency(index, step=None):
+    """The calendar frequency of monthly or coarser timestamps, or None.
+
+    Calendar months, quarters and years are no fixed number of days, so a
+    monthly series has no single step. Timestamps count as calendar ones when
+    their most common step is 28 days or more and at least half of them are
+    month starts (day 1) or month ends (the month's last day). The number of
+    months between consecutive ones (the most common) then gives the unit:
+    12 a year, 3 a quarter, else months; a multiple of it gives a multiple
+    (``2MS``). Quarters and years keep the months of the series (a year from
+    July is ``YS-JUL``; January starts and December ends are plain ``QS``,
+    ``YS``, ``QE``, ``YE``).
+
+    Args:
+        index: a sorted ``DatetimeIndex``.
+        step: its most common step in nanoseconds; None computes it.
+
+    Returns:
+        A pandas offset alias such as ``"MS"``, ``"ME"``, ``"QS"``,
+        ``"QE-NOV"``, ``"YS"`` or ``"2MS"``, or None for a series on no
+        calendar (a fixed step such as ``"D"`` or ``"7D"`` is not one).
+
+    Example:
+        >>> calendar_frequency(pd.date_range("2014-01-01", periods=5, freq="MS"))
+        'MS'
+    """
+    if len(index) < 2:
+        return None
+    if step is None:
+        values, counts = np.unique(np.diff(_nanoseconds(index)), return_counts=True)
+        step = int(values[np.argmax(counts)])
+    if step < _SHORTEST_CALENDAR_STEP:
+        return None
+    starts = np.asarray(index.is_month_start)
+    ends = np.asarray(index.is_month_end)
+    edge, anchored = ("start", starts) if starts.sum() >= ends.sum() else ("end", ends)
+    if 2 * anchored.sum() < len(index) or anchored.sum() < 2:
+        return None
+    stamps = index[anchored]
+    months = np.diff(np.asarray(stamps.year * 12 + stamps.month, dtype="int64"))
+    months = months[months > 0]
+    if not len(months):
+        return None
+    values, counts = np.unique(months, return_counts=True)
+    months = int(values[np.argmax(counts)])
+    first = int(stamps[0].month)
+    if months % 12 == 0:
+        unit, count, anchor = "year", months // 12, first
+        default = 1 if edge == "start" else 12
+    elif months % 3 == 0:
+        unit, count = "quarter", months // 3
+        # Quarters from January (QS) or to December (QE) unless the series'
+        # months say otherwise: QS-FEB, QE-NOV, ...
+        anchor = (first - 1) % 3 + (1 if edge == "start" else 10)
+        default = 1 if edge == "start" else 12
+    else:
+        unit, count, anchor, default = "month", months, None, None
+    alias = CALENDAR_ALIASES[unit, edge]
+    if anchor is not None and anchor != default:
+        alias += f"-{_MONTHS[anchor - 1]}"
+    return alias if count == 1 else f"{count}{alias}"
+
+
+def is_calendar_frequency(frequency):
+    """Tell whether ``frequency`` (an alias) is a calendar one (``MS``, ``QE``...)."""
+    return bool(_CALENDAR_ALIAS.fullmatch(str(frequency)))
+
+
+def _calendar_grid(index, frequency):
+    """The ``frequency`` grid from the first timestamp on it to the last one.
+
+    Timestamps before the first on the calendar count as off the grid, as
+    any other off it; the grid keeps that first timestamp's time of day.
+    """
+    offset = pd.tseries.frequencies.to_offset(frequency)
+    on_offset = np.asarray([offset.is_on_offset(t) for t in index])
+    start = index[int(np.argmax(on_offset))]
+    return pd.date_range(start, index[-1], freq=offset, name=index.name)
+
+
+def next_timestamps(index, frequency, periods):
+    """The ``periods`` timestamps that follow a regular series.
+
+    Args:
+        index: the series' ``DatetimeIndex``, on its grid (after
+            ``regularize``), at least two rows.
+        frequency: its ``SeriesReport.frequency``.
+        periods: how many timestamps.
+
+    Returns:
+        A ``DatetimeIndex``: for a calendar frequency the next months,
+        quarters or years (not multiples of 31 days), else the last timestamp
+        plus multiples of the step.
+
+    Example:
+        >>> index = pd.date_range("2015-10-31", periods=3, freq="ME")
+        >>> [str(t.date()) for t in next_timestamps(index, "ME", 2)]
+        ['2016-01-31', '2016-02-29']
+    """
+    if is_calendar_frequency(frequency):
+        step = pd.tseries.frequencies.to_offset(frequency)
+    else:
+        step = index[-1] - index[-2]
+    return pd.date_range(index[-1], periods=periods + 1, freq=step)[1:]
 
 
 def _nanoseconds(index):

@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.backends import exports_saved_models
@@ -197,3 +198,53 @@ def test_quantile_model_exports_intervals(elecdemand_csv, elecdemand_frame, tmp_
     width = keras.ops.convert_to_numpy(forecast[..., 2] - forecast[..., 0])
     assert width.mean() > 0, "the 0.9 quantile lies above the 0.1 quantile"
     assert 0.0 < metrics["coverage"] <= 1.0
+
+
+def test_a_monthly_series_trains_evaluates_predicts_and_serves(seattle_frame, tmp_path):
+    """Calendar months end to end: the run keeps the MS frequency throughout."""
+    import keras
+
+    from zoo.data import series
+
+    monthly = seattle_frame.set_index("date").resample("MS").mean().reset_index()
+    path = tmp_path / "monthly.csv"
+    monthly.to_csv(path, index=False)
+    # Two years of history (tiny's patches are 16 steps), a quarter ahead.
+    source = f"{path}?lookback=24&horizon=3&target=temp_max,wind&calendar=month_of_year"
+    family = registry.get_family("forecaster")
+    out = tmp_path / "run"
+    metrics = trainer.train_run(family, "tiny", source, out, epochs=2)
+    state = json.loads((out / STATE_FILE).read_text())
+    assert state["frequency"] == "MS" and "every MS" in state["report"]
+    assert trainer.evaluate_run(out)["mse"] == pytest.approx(metrics["mse"], rel=1e-5)
+
+    history = tmp_path / "history.csv"
+    monthly.iloc[-30:].to_csv(history, index=False)
+    lines = trainer.predict_run(out, [str(history)]).splitlines()
+    assert lines[0] == "time,temp_max,wind"
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        "2016-01-01 00:00:00",
+        "2016-02-01 00:00:00",
+        "2016-03-01 00:00:00",
+    ]
+    if not backend_can_export():
+        return
+    import tensorflow as tf
+
+    # The server computes the calendar features of the next three months.
+    index = pd.DatetimeIndex(monthly["date"].iloc[-24:])
+    following = series.next_timestamps(index, state["frequency"], 3)
+    known = series.calendar_features(index.append(following), ["month_of_year"])
+    window = monthly[["temp_max", "wind"]].to_numpy("float32")[None, -24:]
+    served = tf.saved_model.load(str(out / "saved_model"))
+    forecast = served.serve(tf.constant(window), tf.constant(known[None], tf.float32))
+    model = keras.models.load_model(out / "model.keras")
+    mean = np.asarray(state["scaler"]["mean"], "float32")
+    scale = np.asarray(state["scaler"]["scale"], "float32")
+    inputs = {"past_values": (window - mean) / scale, "future_covariates": known[None]}
+    expected = keras.ops.convert_to_numpy(model(inputs)) * scale + mean
+    np.testing.assert_allclose(
+        forecast["forecast"].numpy(), expected, rtol=1e-4, atol=1e-4
+    )
+    printed = np.array([[float(v) for v in line.split(",")[1:]] for line in lines[1:]])
+    np.testing.assert_allclose(printed, expected[0], rtol=1e-4, atol=1e-3)

@@ -12,7 +12,7 @@ import pytest
 
 from zoo import registry
 from zoo.models.forecaster.family import prepare_series
-from zoo.models.forecaster.prediction import forecast_csv
+from zoo.models.forecaster.prediction import forecast_csv, format_forecast
 
 WINDOW = "?lookback=32&horizon=7"
 
@@ -121,3 +121,78 @@ def test_the_options_that_error_hints_name_work(seattle_frame, tmp_path):
     option = _named_option(str(info.value), "interpolate")
     _, data, _ = prepare_series(f"{gaps}{WINDOW}&{option}")
     assert data.report.interpolated and len(data.frame) == len(seattle_frame)
+
+
+# --- calendar frequencies: monthly series ------------------------------------
+
+MONTHLY_WINDOW = "?lookback=24&horizon=3"  # tiny patches are 16 steps
+
+
+def _monthly(seattle_frame, rule):
+    """Real seattle_weather averaged per calendar month: 48 rows, 2012 to 2015."""
+    return seattle_frame.set_index("date").resample(rule).mean().reset_index()
+
+
+@pytest.mark.parametrize(
+    "rule, expected",
+    [
+        ("MS", ["2016-01-01", "2016-02-01", "2016-03-01"]),
+        # Month ends, February 2016 a leap month: not 31-day steps.
+        ("ME", ["2016-01-31", "2016-02-29", "2016-03-31"]),
+    ],
+)
+def test_predict_forecasts_the_next_calendar_months(
+    seattle_frame, tmp_path, rule, expected
+):
+    monthly = _monthly(seattle_frame, rule)
+    path = _write(monthly, tmp_path / "monthly.csv")
+    model, state = _model_and_state(
+        f"{path}{MONTHLY_WINDOW}&target=temp_max,wind&calendar=month_of_year"
+    )
+    assert state["frequency"] == rule
+    forecast = forecast_csv(
+        model, state, _write(monthly.iloc[-30:], tmp_path / "h.csv")
+    )
+    assert [str(t.date()) for t in forecast["future_times"]] == expected
+    lines = format_forecast(forecast).splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == [
+        f"{day} 00:00:00" for day in expected
+    ]
+    # A daily history is not what a monthly model forecasts from.
+    with pytest.raises(ValueError, match=f"expected a history every {rule}"):
+        forecast_csv(model, state, _write(seattle_frame.iloc[-30:], tmp_path / "d.csv"))
+
+
+def test_monthly_covariate_rows_continue_on_the_calendar(seattle_frame, tmp_path):
+    monthly = _monthly(seattle_frame, "MS")
+    path = _write(monthly, tmp_path / "monthly.csv")
+    model, state = _model_and_state(
+        f"{path}{MONTHLY_WINDOW}&target=temp_max&covariates=precipitation"
+    )
+    given = monthly.iloc[-30:].reset_index(drop=True)
+    given.loc[27:, ["temp_max", "temp_min", "wind"]] = np.nan  # 3 future months
+    forecast = forecast_csv(model, state, _write(given, tmp_path / "ok.csv"))
+    assert list(forecast["future_times"]) == list(given["date"].iloc[27:])
+
+    # Future rows 31 days apart drift off the month starts.
+    drifting = given.copy()
+    drifting.loc[27:, "date"] = given["date"].iloc[26] + pd.to_timedelta(
+        [31, 62, 93], unit="D"
+    )
+    with pytest.raises(ValueError) as info:
+        forecast_csv(model, state, _write(drifting, tmp_path / "drift.csv"))
+    assert "continue the history every MS" in str(info.value)
+    # September 2015 has 30 days: the first drifts a day past October's start.
+    assert "dated 2015-10-02 00:00:00, expected 2015-10-01 00:00:00" in str(info.value)
+
+
+def test_a_missing_month_in_training_data_names_the_option(seattle_frame, tmp_path):
+    monthly = _monthly(seattle_frame, "MS")
+    gaps = _write(monthly.drop(index=[17]), tmp_path / "gaps.csv")
+    with pytest.raises(ValueError) as info:
+        prepare_series(f"{gaps}{MONTHLY_WINDOW}")
+    assert "1 timestamp(s) missing from the MS grid" in str(info.value)
+    option = _named_option(str(info.value), "interpolate")
+    _, data, state = prepare_series(f"{gaps}{MONTHLY_WINDOW}&{option}")
+    assert state["frequency"] == "MS" and data.report.interpolated
+    assert data.frame.index.equals(pd.DatetimeIndex(monthly["date"]))

@@ -27,8 +27,6 @@ def forecast_csv(model, state, csv_path):
             sampled at another frequency than the training data, or (with
             covariates) lacks future rows or dates them off the history's grid.
     """
-    import pandas as pd
-
     from zoo.data import series
 
     options = state["options"]
@@ -59,10 +57,10 @@ def forecast_csv(model, state, csv_path):
             f"INPUT: expected at least lookback = {lookback} rows of history; "
             f"received {len(frame)} in {csv_path}"
         )
-    step = frame.index[1] - frame.index[0]
+    # The next calendar months for a monthly series (MS, ME...), not +31 days.
+    future_times = series.next_timestamps(frame.index, report.frequency, horizon)
     frame = frame.iloc[-lookback:]
     scaler = series.StandardScaler.from_dict(state["scaler"])
-    future_times = pd.date_range(frame.index[-1] + step, periods=horizon, freq=step)
     if future is not None:
         off = np.flatnonzero(future.index != future_times)
         if len(off):
