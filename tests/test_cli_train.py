@@ -99,6 +99,7 @@ def test_out_holding_another_models_run_is_refused(tmp_path, capsys):
     (out / "run.json").write_text(
         json.dumps({"model": "seq2seq", "preset": "tiny", "data": "cmudict"})
     )
+    (out / "model.keras").write_bytes(b"")  # it trained
     code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1"])
     err = capsys.readouterr().err
     assert code == 2
@@ -133,9 +134,48 @@ def test_resuming_with_other_settings_is_refused(flags, message, tmp_path, capsy
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text(json.dumps(RECORD))
+    (out / "backup").mkdir()  # a saved epoch
     code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1", *flags])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_run_whose_auto_precision_resolves_otherwise_here_is_refused(
+    tmp_path, capsys
+):
+    out = tmp_path / "run"
+    out.mkdir()
+    # Trained with --precision auto on a GPU; resumed with auto on this CPU.
+    gpu_run = {**RECORD, "precision": "mixed_bfloat16", "precision_requested": "auto"}
+    (out / "run.json").write_text(json.dumps(gpu_run))
+    (out / "backup").mkdir()
+    code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1"])
+    assert code == 2
+    assert (
+        "holds a run of precision 'mixed_bfloat16'; received precision 'float32' "
+        "(what --precision auto gives on this machine)"
+    ) in capsys.readouterr().err
+
+
+def test_a_run_killed_before_its_first_epoch_gives_way_to_other_settings(
+    tmp_path, capsys
+):
+    from zoo import run_dir as runs
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json").write_text(json.dumps(RECORD))
+    # What the killed run had prepared for its seed: stale for another.
+    (out / "tokenizer").mkdir()
+    (out / "tokenizer" / "vocabulary.txt").write_text("[PAD]\n")
+    (out / "series.json").write_text("{}")
+    other = {**RECORD, "seed": 1}
+    assert runs.start_or_resume(out, other) is False
+    assert sorted(path.name for path in out.iterdir()) == ["run.json"]
+    assert runs.read_run(out) == other
+    assert "replacing a run that was stopped before it saved an epoch" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("out_existed", [False, True])
@@ -244,6 +284,9 @@ def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
     assert (out / "saved_model/saved_model.pb").exists() == backend_can_export()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["accuracy"] > 0.5  # three classes: chance is 1/3
+    # The policy "auto" resolved to on this CPU, so a resume elsewhere can tell.
+    record = json.loads((out / "run.json").read_text())
+    assert (record["precision"], record["precision_requested"]) == ("float32", "auto")
 
     evaluated = run_zoo("evaluate", out)
     assert evaluated.returncode == 0, evaluated.stderr[-3000:]

@@ -6,6 +6,8 @@ model, and ``zoo evaluate``/``predict``/``export`` know what they load.
 """
 
 import json
+import shutil
+import sys
 import zipfile
 from pathlib import Path
 
@@ -19,7 +21,9 @@ SAVED_MODEL_DIR = "saved_model"
 
 # What a resumed run must share with the one it resumes: another seed draws
 # another split of a .tsv file or image folder, so test examples would move
-# into training; another batch size or precision would mix two runs.
+# into training; another batch size or precision would mix two runs. The
+# precision recorded is the policy --precision resolved to, so that "auto" on
+# another machine cannot switch it.
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
 
 
@@ -81,7 +85,9 @@ def start_or_resume(run_dir, record):
 
     Returns True when an earlier run is resumed. A folder holding a run with
     other ``RESUME_SETTINGS`` (model, preset, data, seed, batch size,
-    precision), or other files, raises ``ValueError``; ``--epochs`` may change.
+    precision) raises ``ValueError``, unless that run was killed before it
+    saved an epoch: it holds nothing to lose, so it is replaced. A folder
+    holding other files raises ``ValueError``; ``--epochs`` may change.
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
@@ -90,24 +96,67 @@ def start_or_resume(run_dir, record):
             "or one from `zoo train`)"
         )
     existing = read_run(run_dir)
-    if existing is None:
-        if run_dir.exists() and any(run_dir.iterdir()):
-            raise ValueError(
-                f"--out {str(run_dir)!r} is not empty and holds no zoo run; "
-                "expected an empty or new folder, or one from `zoo train`"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json_atomically(run_dir / RUN_FILE, record)
-        return False
+    if existing is not None:
+        difference = _resume_difference(run_dir, existing, record)
+        if difference is None:
+            return True
+        if has_progress(run_dir):
+            raise ValueError(difference)
+        # A failing run cleans up after itself; a killed one (SIGKILL, power
+        # loss) cannot. What it left (a tokenizer, scaler) belongs to the old
+        # settings, so all of it goes.
+        print(
+            f"{run_dir}: replacing a run that was stopped before it saved an "
+            f"epoch ({difference.partition(': use another')[0]})",
+            file=sys.stderr,
+        )
+        clear_run_folder(run_dir, keep_folder=True)
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        raise ValueError(
+            f"--out {str(run_dir)!r} is not empty and holds no zoo run; "
+            "expected an empty or new folder, or one from `zoo train`"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomically(run_dir / RUN_FILE, record)
+    return False
+
+
+def _resume_difference(run_dir, existing, record):
+    """The error for the first of ``RESUME_SETTINGS`` that differs, or None."""
     for key in RESUME_SETTINGS:
         # Runs recorded before a setting was recorded resume as they did.
-        if key in existing and existing[key] != record.get(key):
-            raise ValueError(
-                f"--out {str(run_dir)!r} holds a run of {key} "
-                f"{existing.get(key)!r}; received {key} {record.get(key)!r}: "
-                "use another --out, or the same settings to resume"
+        if key not in existing:
+            continue
+        expected, received = existing[key], record.get(key)
+        requested = record.get("precision_requested")
+        if key == "precision" and expected == "auto":
+            # Runs recorded before the resolved policy was recorded the choice.
+            received = requested or received
+        if expected != received:
+            resolved = (
+                f" (what --precision {requested} gives on this machine)"
+                if key == "precision" and requested and requested != received
+                else ""
             )
-    return True
+            return (
+                f"--out {str(run_dir)!r} holds a run of {key} {expected!r}; "
+                f"received {key} {received!r}{resolved}: use another --out, or "
+                "the same settings to resume"
+            )
+    return None
+
+
+def clear_run_folder(run_dir, keep_folder):
+    """Remove all that is in ``run_dir`` (all of it is the run's); the folder too unless ``keep_folder``."""
+    run_dir = Path(run_dir)
+    if not keep_folder:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for path in run_dir.iterdir():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def write_metrics(run_dir, metrics):

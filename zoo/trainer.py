@@ -43,6 +43,7 @@ def train_run(
 
     from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
     from training.callbacks.training_curve_plot import read_history_csv
+    from training.precision import resolve_precision
     from training.recipe import fit
     from zoo.export import backend_can_export
 
@@ -56,7 +57,9 @@ def train_run(
         "config": config,
         "batch_size": batch_size,
         "epochs": epochs,
-        "precision": precision,
+        # The policy, not "auto": auto on another machine may resolve otherwise.
+        "precision": resolve_precision(precision),
+        "precision_requested": precision,
         "seed": seed,
     }
     out_existed = out.exists()
@@ -88,7 +91,7 @@ def train_run(
                 prepared.validation,
                 str(out),
                 epochs,
-                precision=precision,
+                precision=record["precision"],
                 distribute=distribute,
                 schedule=config.get("schedule", family.schedule),
                 learning_rate=config.get("learning_rate", family.learning_rate),
@@ -104,7 +107,7 @@ def train_run(
         # TPU) leaves nothing behind: its run.json would refuse the corrected
         # command's other settings in the same --out.
         if not resumed and not runs.has_progress(out):
-            _discard(out, keep_folder=out_existed)
+            runs.clear_run_folder(out, keep_folder=out_existed)
         raise
     if needs_training:
         runs.mark(
@@ -139,18 +142,6 @@ def train_run(
         )
     runs.mark_completed(out)
     return metrics
-
-
-def _discard(out, keep_folder):
-    """Remove what a failed new run wrote into ``out`` (all of it is the run's)."""
-    if not keep_folder:
-        shutil.rmtree(out, ignore_errors=True)
-        return
-    for path in out.iterdir():
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
 
 
 def _enable_determinism():
