@@ -1,11 +1,11 @@
 """The one fit recipe every model family trains with."""
 
-import numbers
 import os
 
 import keras
 import numpy as np
 
+from training.arguments import check_int
 from training.callbacks import standard_callbacks
 from training.callbacks.atomic_checkpoints import backed_up_epochs
 from training.callbacks.standard import BACKUP_DIR
@@ -17,16 +17,6 @@ from training.schedules import make_schedule
 
 TIME_BUDGET_FILE = "time_budget.json"
 """Where a `TimeBudget` passed to `fit` records its seconds (see its docs)."""
-
-
-def _check_positive_int(name, value, allow_none=False):
-    """``value`` as an int; NumPy integers pass, as numbers users compute do."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        expected = "a positive int or None" if allow_none else "a positive int"
-        raise ValueError(f"`{name}` must be {expected}. Received: {name}={value!r}")
-    return int(value)
 
 
 def _check_fit_inputs(model_builder, train_ds):
@@ -278,10 +268,9 @@ def fit(
         ...                   from_logits=True), metrics=["accuracy"])
     """
     _check_fit_inputs(model_builder, train_ds)
-    epochs = _check_positive_int("epochs", epochs)
-    steps_per_epoch = _check_positive_int(
-        "steps_per_epoch", steps_per_epoch, allow_none=True
-    )
+    epochs = check_int("epochs", epochs, 1)
+    steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1, allow_none=True)
+    patience = check_int("patience", patience, 0, allow_none=True)
     previous_policy = keras.config.dtype_policy()
     try:
         # Strategy first: multi-worker and TPU strategies must be created
@@ -373,6 +362,7 @@ def fit(
             )
         build_before_the_stream(model, train_ds)
         train_ds, steps_per_epoch = resumable_stream(train_ds, steps_per_epoch, out_dir)
+        shuffle = _keras_should_shuffle(train_ds)  # of the dataset, not its padding
         if strategy.kind == "data_parallel":
             train_ds = divisible_batches(train_ds, strategy.num_replicas)
             val_ds = divisible_batches(val_ds, strategy.num_replicas)
@@ -383,7 +373,7 @@ def fit(
             steps_per_epoch=steps_per_epoch,
             callbacks=run_callbacks,
             verbose=verbose,
-            shuffle=_keras_should_shuffle(train_ds),
+            shuffle=shuffle,
         )
     finally:
         keras.config.set_dtype_policy(previous_policy)

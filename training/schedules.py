@@ -11,16 +11,9 @@ import numbers
 import keras
 from keras import ops
 
+from training.arguments import check_int, check_number
+
 _SCHEDULE_NAMES = ("constant", "cosine", "linear", "inverse_sqrt")
-
-
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Number):
-        raise ValueError(
-            f"`{name}` must be a positive number. Received: {name}={value!r}"
-        )
-    if value <= 0:
-        raise ValueError(f"`{name}` must be > 0. Received: {name}={value!r}")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -44,9 +37,9 @@ class InverseSqrtSchedule(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, d_model, warmup_steps=4000, scale=1.0):
-        _check_positive("d_model", d_model)
-        _check_positive("warmup_steps", warmup_steps)
-        _check_positive("scale", scale)
+        check_number("d_model", d_model, 0, low_open=True)
+        check_number("warmup_steps", warmup_steps, 0, low_open=True)
+        check_number("scale", scale, 0, low_open=True)
         self.d_model = d_model
         self.warmup_steps = warmup_steps
         self.scale = scale
@@ -98,19 +91,8 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "`after` must be a LearningRateSchedule or a float. "
                 f"Received: after={after!r}"
             )
-        _check_positive("warmup_steps", warmup_steps)
-        if isinstance(initial_learning_rate, bool) or not isinstance(
-            initial_learning_rate, numbers.Number
-        ):
-            raise ValueError(
-                "`initial_learning_rate` must be a number >= 0. "
-                f"Received: initial_learning_rate={initial_learning_rate!r}"
-            )
-        if initial_learning_rate < 0:
-            raise ValueError(
-                "`initial_learning_rate` must be >= 0. "
-                f"Received: initial_learning_rate={initial_learning_rate!r}"
-            )
+        check_number("warmup_steps", warmup_steps, 0, low_open=True)
+        check_number("initial_learning_rate", initial_learning_rate, 0)
         self.after = after
         self.warmup_steps = warmup_steps
         self.initial_learning_rate = initial_learning_rate
@@ -183,27 +165,9 @@ def make_schedule(
         raise ValueError(
             f"`name` must be one of {_SCHEDULE_NAMES}. Received: name={name!r}"
         )
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise ValueError(
-            "`learning_rate` must be a number >= 0. "
-            f"Received: learning_rate={learning_rate!r}"
-        )
-    if learning_rate < 0:
-        # A negative rate would silently run gradient ascent.
-        raise ValueError(
-            f"`learning_rate` must be >= 0. Received: learning_rate={learning_rate!r}"
-        )
-    # NumPy integers too: step counts are often computed from array lengths.
-    if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, numbers.Integral):
-        raise ValueError(
-            f"`warmup_steps` must be an int >= 0. Received: "
-            f"warmup_steps={warmup_steps!r}"
-        )
-    if warmup_steps < 0:
-        raise ValueError(
-            f"`warmup_steps` must be >= 0. Received: warmup_steps={warmup_steps}"
-        )
-    warmup_steps = int(warmup_steps)
+    # A negative rate would silently run gradient ascent.
+    check_number("learning_rate", learning_rate, 0)
+    warmup_steps = check_int("warmup_steps", warmup_steps, 0)
     if name == "inverse_sqrt":
         if d_model is None:
             raise ValueError(

@@ -247,6 +247,11 @@ def test_standard_callbacks_layout(tmp_path):
     )
     with pytest.raises(ValueError, match="Received: save_freq='batch'"):
         standard_callbacks(str(out), save_freq="batch")
+    # Keras' EarlyStopping would take these as 0 or fail in its first epoch.
+    with pytest.raises(ValueError, match="`patience` must be an int >= 0 or None"):
+        standard_callbacks(str(out), patience=-1)
+    with pytest.raises(ValueError, match="Received: patience=2.5"):
+        early_stopping(patience=2.5)
 
 
 def test_monitor_direction(tmp_path):

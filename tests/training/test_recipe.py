@@ -433,11 +433,16 @@ def test_unknown_length_needs_steps(tmp_path):
     "kwargs, message",
     [
         # 0 used to ask for `steps_per_epoch`, as if the dataset had no length.
-        ({"epochs": 0}, "`epochs` must be a positive int. Received: epochs=0"),
+        ({"epochs": 0}, "`epochs` must be an int >= 1. Received: epochs=0"),
         ({"epochs": 1.5}, "Received: epochs=1.5"),
         # 0 was reported as steps_per_epoch=None; -2 trained forever.
         ({"steps_per_epoch": 0}, "Received: steps_per_epoch=0"),
         ({"steps_per_epoch": -2}, "Received: steps_per_epoch=-2"),
+        # Keras' EarlyStopping took -1 as 0 without a word.
+        (
+            {"patience": -1},
+            "`patience` must be an int >= 0 or None. Received: patience=-1",
+        ),
     ],
 )
 def test_bad_epoch_and_step_counts_name_the_argument(tmp_path, kwargs, message):

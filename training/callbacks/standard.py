@@ -7,6 +7,7 @@ import os
 
 import keras
 
+from training.arguments import check_int
 from training.callbacks.atomic_checkpoints import (
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
@@ -137,6 +138,7 @@ def early_stopping(
         >>> model.fit(x, y, validation_split=0.2, epochs=100,
         ...           callbacks=[early_stopping(patience=3)])
     """
+    patience = check_int("patience", patience, 0)
     mode = "max" if _is_max_mode(monitor, mode) else "min"
     return ResumableEarlyStopping(
         earlier_values,
@@ -202,6 +204,7 @@ def standard_callbacks(
         >>> model.fit(train_ds, validation_data=val_ds, epochs=20,
         ...           callbacks=standard_callbacks("runs/vit", batch_size=128))
     """
+    patience = check_int("patience", patience, 0, allow_none=True)
     if save_freq != "epoch" and (
         isinstance(save_freq, bool) or not isinstance(save_freq, int) or save_freq <= 0
     ):

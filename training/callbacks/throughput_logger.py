@@ -1,10 +1,11 @@
 """Examples and tokens per second, per epoch, in the training logs."""
 
-import numbers
 import time
 
 import keras
 import numpy as np
+
+from training.arguments import check_int, check_number
 
 
 class ThroughputLogger(keras.callbacks.Callback):
@@ -35,24 +36,9 @@ class ThroughputLogger(keras.callbacks.Callback):
 
     def __init__(self, batch_size=None, tokens_per_example=None):
         super().__init__()
-        if batch_size is not None and (
-            isinstance(batch_size, bool)
-            or not isinstance(batch_size, numbers.Integral)
-            or batch_size <= 0
-        ):
-            raise ValueError(
-                "`batch_size` must be an int > 0 or None. "
-                f"Received: batch_size={batch_size!r}"
-            )
-        if tokens_per_example is not None and (
-            isinstance(tokens_per_example, bool)
-            or not isinstance(tokens_per_example, numbers.Real)
-            or not tokens_per_example >= 0
-        ):
-            raise ValueError(
-                "`tokens_per_example` must be a number >= 0 or None. "
-                f"Received: tokens_per_example={tokens_per_example!r}"
-            )
+        check_int("batch_size", batch_size, 1, allow_none=True)
+        if tokens_per_example is not None:
+            check_number("tokens_per_example", tokens_per_example, 0)
         self.batch_size = batch_size
         self.tokens_per_example = tokens_per_example
         self._start = None

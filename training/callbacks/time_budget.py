@@ -2,16 +2,13 @@
 
 import json
 import math
-import numbers
 import os
 import time
 import warnings
 
 import keras
 
-
-def _is_number(value):
-    return not isinstance(value, bool) and isinstance(value, numbers.Real)
+from training.arguments import check_number
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -65,36 +62,17 @@ class TimeBudget(keras.callbacks.Callback):
         rate_step=1e-3,
     ):
         super().__init__()
-        if not _is_number(seconds) or not seconds > 0:
-            raise ValueError(f"`seconds` must be positive; received {seconds!r}")
-        if not _is_number(learning_rate) or not learning_rate > 0:
-            raise ValueError(
-                f"`learning_rate` must be positive; received {learning_rate!r}"
-            )
-        if not _is_number(final_fraction) or not 0 <= final_fraction <= 1:
-            # Outside [0, 1] the rate would end above the peak or below zero.
-            raise ValueError(
-                f"`final_fraction` must be in [0, 1]; received {final_fraction!r}"
-            )
-        if not _is_number(warmup_seconds) or not 0 <= warmup_seconds < seconds:
-            raise ValueError(
-                f"`warmup_seconds` must be in [0, seconds={seconds}); received "
-                f"{warmup_seconds!r}"
-            )
-        if (
-            isinstance(rate_step, bool)
-            or not isinstance(rate_step, (int, float))
-            or not 0 <= rate_step < 1
-        ):
-            raise ValueError(
-                f"`rate_step` must be a number in [0, 1); received {rate_step!r}"
-            )
-        self.seconds = float(seconds)
-        self.learning_rate = float(learning_rate)
-        self.warmup_seconds = float(warmup_seconds)
-        self.final_fraction = float(final_fraction)
+        self.seconds = check_number("seconds", seconds, 0, low_open=True)
+        self.learning_rate = check_number(
+            "learning_rate", learning_rate, 0, low_open=True
+        )
+        # Outside [0, 1] the rate would end above the peak or below zero.
+        self.final_fraction = check_number("final_fraction", final_fraction, 0, 1)
+        self.warmup_seconds = check_number(
+            "warmup_seconds", warmup_seconds, 0, self.seconds, high_open=True
+        )
+        self.rate_step = check_number("rate_step", rate_step, 0, 1, high_open=True)
         self.state_file = state_file
-        self.rate_step = float(rate_step)
         self.train_seconds = 0.0
         self._first_epoch = True
         self._recorded = {}  # epochs done -> seconds spent, as in state_file
