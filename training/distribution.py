@@ -22,6 +22,7 @@ import json
 import os
 
 import keras
+import numpy as np
 
 DISTRIBUTE_CHOICES = (
     "auto",
@@ -229,24 +230,24 @@ def divisible_batches(dataset, num_replicas):
     gain weights of 1 for their own examples.
 
     Args:
-        dataset: a batched `tf.data.Dataset` of (inputs, targets) or
-            (inputs, targets, sample_weight).
+        dataset: a batched `tf.data.Dataset` or a `keras.utils.PyDataset`
+            of (inputs, targets) or (inputs, targets, sample_weight).
         num_replicas: the number of devices a batch is split over.
 
     Returns:
         The padded dataset, or ``dataset`` itself when there is nothing to do
-        (one replica, or not a `tf.data.Dataset` of that form).
+        (one replica, or neither of those forms).
     """
+    if num_replicas < 2:
+        return dataset
+    if isinstance(dataset, keras.utils.PyDataset):
+        return _DivisiblePyDataset(dataset, num_replicas)
+    spec = getattr(dataset, "element_spec", None)
+    if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+        return dataset
     import tensorflow as tf
 
-    spec = getattr(dataset, "element_spec", None)
-    if num_replicas < 2 or not isinstance(spec, tuple) or len(spec) not in (2, 3):
-        return dataset
-
-    # Weights of rank one below the targets' (trailing axes of 1) broadcast
-    # against the per-step losses of sequence and forecast targets too.
-    target_rank = len(keras.tree.flatten(spec[1])[0].shape)
-    weight_shape = (1,) * max(target_rank - 2, 0)
+    weight_shape = _weight_shape(keras.tree.flatten(spec[1])[0].shape)
 
     def pad(inputs, targets, weights=None):
         size = tf.shape(keras.tree.flatten(targets)[0])[0]
@@ -266,3 +267,69 @@ def divisible_batches(dataset, num_replicas):
         )
 
     return dataset.map(pad)
+
+
+def _weight_shape(target_shape):
+    """Per-example weight axes after the batch's, for targets of this shape.
+
+    Weights of rank one below the targets' (trailing axes of 1) broadcast
+    against the per-step losses of sequence and forecast targets too.
+    """
+    return (1,) * max(len(target_shape) - 2, 0)
+
+
+class _DivisiblePyDataset(keras.utils.PyDataset):
+    """A `PyDataset`'s batches, padded as `divisible_batches` pads tf.data's.
+
+    Passes and epoch ends go to the wrapped dataset, so one that draws each
+    pass from its index (`zoo.data.numpy_images.ImageBatches`) is unchanged.
+    """
+
+    def __init__(self, dataset, num_replicas):
+        super().__init__(
+            workers=dataset.workers,
+            use_multiprocessing=dataset.use_multiprocessing,
+            max_queue_size=dataset.max_queue_size,
+        )
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+
+    def __len__(self):
+        return len(self.dataset)
+
+    @property
+    def num_batches(self):
+        return self.dataset.num_batches
+
+    def on_epoch_begin(self):
+        self.dataset.on_epoch_begin()
+
+    def on_epoch_end(self):
+        self.dataset.on_epoch_end()
+
+    def __getitem__(self, index):
+        batch = self.dataset[index]
+        if not isinstance(batch, tuple) or len(batch) not in (2, 3):
+            return batch
+        inputs, targets, *weights = batch
+        first_target = np.asarray(keras.tree.flatten(targets)[0])
+        size = len(first_target)
+        missing = -size % self.num_replicas
+        if weights:
+            weights = np.asarray(weights[0])
+        else:
+            shape = (size, *_weight_shape(first_target.shape))
+            weights = np.ones(shape, "float32")
+        if not missing:
+            return inputs, targets, weights
+
+        def extend(array):
+            array = np.asarray(array)
+            return np.concatenate([array, np.repeat(array[:1], missing, axis=0)])
+
+        no_weight = np.zeros_like(np.repeat(weights[:1], missing, axis=0))
+        return (
+            keras.tree.map_structure(extend, inputs),
+            keras.tree.map_structure(extend, targets),
+            np.concatenate([weights, no_weight]),
+        )

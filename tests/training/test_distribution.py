@@ -85,6 +85,9 @@ def test_jax_data_parallel_pads_batches_the_devices_do_not_divide(tmp_path):
     # Counting the padded copy (unweighted metrics) made them k/32.
     for accuracy in report["tokens"]:
         assert abs(accuracy * 28 - round(accuracy * 28)) < 1e-4, accuracy
+    # A PyDataset's batches too (the ViT's): 7 validation images, not 8.
+    for accuracy in report["images"]:
+        assert abs(accuracy * 7 - round(accuracy * 7)) < 1e-4, accuracy
 
 
 def test_divisible_batches_pad_with_weightless_copies_of_the_first_example():
@@ -103,6 +106,24 @@ def test_divisible_batches_pad_with_weightless_copies_of_the_first_example():
     # (batch, 1): broadcast against a (batch, horizon) loss.
     np.testing.assert_array_equal(weights, [[1], [1], [1], [0]])
     assert distribution.divisible_batches(dataset, 1) is dataset
+
+
+def test_divisible_batches_pad_a_py_dataset_and_keep_its_passes():
+    from zoo.data.numpy_images import ImageBatches
+
+    images = np.arange(15, dtype="uint8")[:, None, None] * np.ones((1, 2, 2), "uint8")
+    labels = np.arange(15)
+    batches = ImageBatches(images, labels, 0.0, 1.0, 4, training=True, pad=0)
+    padded = distribution.divisible_batches(batches, 2)
+    assert len(padded) == 4
+    *_, (last_x, last_y, weights) = [padded[index] for index in range(4)]
+    assert last_x.shape == (4, 2, 2, 1)
+    np.testing.assert_array_equal(last_y, [*batches[3][1], batches[3][1][0]])
+    np.testing.assert_array_equal(weights, [1, 1, 1, 0])
+    # The wrapped dataset draws the next pass's order at an epoch's end.
+    padded.on_epoch_end()
+    assert batches.pass_index == 1
+    np.testing.assert_array_equal(padded[0][1], batches[0][1])
 
 
 @tensorflow_only

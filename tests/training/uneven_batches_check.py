@@ -4,8 +4,10 @@ Run as a script (by test_distribution.py) with
 XLA_FLAGS=--xla_force_host_platform_device_count=2: the devices must be set
 before JAX starts. Each pass of 15 examples in batches of 4 ends with a batch
 of 3, which Keras' DataParallel cannot shard; the token model also brings a
-metric object made outside the distribution's scope, as `zoo train` does.
-Prints one JSON line: {"kind": ..., "forecast": [losses], "tokens": [losses]}.
+metric object made outside the distribution's scope, as `zoo train` does;
+the image model reads a `PyDataset` (the ViT's `ImageBatches`) of the same
+sizes. Prints one JSON line: {"kind": ..., "forecast": [losses], "tokens":
+[accuracies], "images": [accuracies]}.
 """
 
 import json
@@ -23,6 +25,8 @@ from training.losses import (  # noqa: E402
     MaskedSparseCategoricalAccuracy,
     MaskedSparseCategoricalCrossentropy,
 )
+from zoo.data.fashion_mnist import load_fashion_mnist  # noqa: E402
+from zoo.data.numpy_images import ImageBatches  # noqa: E402
 
 RNG = np.random.default_rng(0)
 
@@ -75,6 +79,32 @@ def token_run(out_dir):
     )
 
 
+def image_run(out_dir):
+    """A PyDataset of 15 Fashion-MNIST images, validated on 7."""
+    images, labels = load_fashion_mnist("train", limit=15)
+
+    def batches(count, training):
+        return ImageBatches(
+            images[:count], labels[:count], 0.3, 0.35, 4, training=training
+        )
+
+    def build():
+        inputs = keras.Input((28, 28, 1))
+        hidden = keras.layers.Flatten()(keras.layers.AveragePooling2D(4)(inputs))
+        return keras.Model(inputs, keras.layers.Dense(10)(hidden))
+
+    return recipe.fit(
+        build,
+        batches(15, True),
+        batches(7, False),
+        out_dir,
+        epochs=2,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+        verbose=0,
+    )
+
+
 if __name__ == "__main__":
     out = sys.argv[1]
     keras.utils.set_random_seed(0)
@@ -82,12 +112,14 @@ if __name__ == "__main__":
     # later would be distributed already.
     tokens = token_run(os.path.join(out, "tokens"))
     forecast = forecast_run(os.path.join(out, "forecast"))
+    images = image_run(os.path.join(out, "images"))
     print(
         json.dumps(
             {
                 "kind": type(keras.distribution.distribution()).__name__,
                 "forecast": forecast.history["val_loss"],
                 "tokens": tokens.history["val_masked_accuracy"],
+                "images": images.history["val_accuracy"],
             }
         )
     )
