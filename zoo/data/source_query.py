@@ -41,7 +41,8 @@ def split_source(source, allowed):
 
 def positive_int_option(value, key, source):
     """``value`` as a positive int; a ``ValueError`` naming ``key`` otherwise."""
-    if not value.isdigit() or int(value) < 1:
+    # Not isdigit() alone: "²" is a digit that int() refuses.
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
         raise ValueError(
             f"data option {key}: expected a positive integer; received {value!r} "
             f"in {source!r}"
