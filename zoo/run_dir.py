@@ -196,9 +196,16 @@ def load_trained_model(run_dir):
     Loaded without its training state (``compile=False``): none of these
     train, and a model trained under PyTorch records Keras' PyTorch optimizer
     class, which another backend could only rebuild by importing PyTorch.
+    The family that ``run.json`` names is imported first: Keras can only
+    rebuild the classes it has seen registered.
     """
     import keras
 
+    from zoo import registry
+
+    record = read_run(run_dir) or {}
+    if record.get("model") in registry.FAMILIES:
+        registry.get_family(record["model"])
     path = Path(run_dir) / MODEL_FILE
     # Keras reports a damaged file as "File not found".
     if not zipfile.is_zipfile(path):
