@@ -66,3 +66,16 @@ def test_importing_zoo_does_not_import_tensorflow_or_keras():
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_an_export_the_backend_cannot_do_leaves_no_folder(
+    tmp_path, monkeypatch, capsys
+):
+    # As under KERAS_BACKEND=torch, which has no SavedModel export.
+    monkeypatch.setattr("zoo.export.backend_can_export", lambda: False)
+    to = tmp_path / "exported"
+    assert cli.main(["export", str(tmp_path), "--to", str(to)]) == 2
+    assert "SavedModel export needs KERAS_BACKEND=tensorflow or jax" in (
+        capsys.readouterr().err
+    )
+    assert not to.exists()

@@ -206,6 +206,10 @@ def predict_run(run_dir, inputs, extra_arguments=()):
 
 def export_run(run_dir, to=None):
     """Export a trained run as a SavedModel; return its path."""
+    from zoo.export import check_backend
+
+    # Before --to is made: a refused export leaves no empty folder.
+    check_backend()
     path = Path(to) if to else Path(run_dir) / runs.SAVED_MODEL_DIR
     # TensorFlow would report these only after the export, as a traceback.
     if path.exists() and not path.is_dir():
