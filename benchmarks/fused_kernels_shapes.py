@@ -23,7 +23,9 @@ seconds are an upper bound.
 
 Writes ``benchmarks/results/<name>.json`` and ``.md``.
 
-Usage: ``python benchmarks/fused_kernels_shapes.py [--repeats 3]``
+Usage: ``python benchmarks/fused_kernels_shapes.py [--repeats 3] [--data cmudict]``
+(``--data`` keeps the cases of the data named: cmudict alone takes minutes
+where all three take half an hour).
 """
 
 import argparse
@@ -146,9 +148,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--name", default=None, help="stem of the result files")
+    data_names = [case[2] for case in CASES]
+    parser.add_argument(
+        "--data",
+        nargs="+",
+        choices=data_names,
+        default=data_names,
+        help="run only the cases of these data (default: all three)",
+    )
     args = parse_tensorflow_arguments(parser, "the kernels are TensorFlow's")
-    rows = [time_case(case, args.repeats) for case in CASES]
-    result = {**run_record("fused_kernels_shapes.py", args), "rows": rows}
+    rows = [time_case(case, args.repeats) for case in CASES if case[2] in args.data]
+    flags = "" if args.data == data_names else f" --data {' '.join(args.data)}"
+    result = {**run_record("fused_kernels_shapes.py", args, flags), "rows": rows}
     write_results(args.name or "fused_kernels_shapes", result, markdown(result))
 
 

@@ -4,7 +4,7 @@ Trains the ``tiny`` forecaster preset on the built-in ``elecdemand`` series
 (lookback 336 half-hours, horizon 96) through the same steps as
 ``zoo train forecaster``, compares its test MSE with the naive and seasonal
 naive forecasts on the same windows, forecasts the two days that follow the
-last two weeks of the test split (``zoo predict DIR history.csv --plot``) and
+last two weeks of the test split (``zoo predict DIR recent.csv --plot``) and
 serves one window through the exported SavedModel.
 
 Run ``python examples/forecast.py [--preset tiny] [--epochs 8] [--out runs/forecast]``.
@@ -53,8 +53,9 @@ def main():
             f"{baseline['mse_Demand']:.4f}"
         )
 
-    # The last two weeks of the series as a user's history file.
-    history = out / "history.csv"
+    # The last two weeks of the series as a user's file of recent rows; not
+    # "history.csv", which is the run's record of its epochs.
+    history = out / "recent.csv"
     elecdemand.load().iloc[-lookback - horizon : -horizon].to_csv(history, index=False)
     # Inside --out by default: a plot left in another folder would make that
     # folder look like a damaged run to a later `--out` there.
