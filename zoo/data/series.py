@@ -443,33 +443,16 @@ def regularize(frame, columns, interpolate=False):
     return frame, report
 
 
-def _first_spelling(*aliases):
-    # pandas 2.2 renamed month, quarter and year ends (M → ME, Q → QE, A → YE)
-    # and year starts (AS → YS); pandas 3 refuses the old spellings.
-    import warnings
-
-    for alias in aliases:
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error")
-                pd.tseries.frequencies.to_offset(alias)
-        except (ValueError, Warning):
-            continue
-        return alias
-    return aliases[-1]
-
-
 CALENDAR_ALIASES = {
     # (unit, edge): the pandas alias of that calendar frequency
     ("month", "start"): "MS",
-    ("month", "end"): _first_spelling("ME", "M"),
+    ("month", "end"): "ME",
     ("quarter", "start"): "QS",
-    ("quarter", "end"): _first_spelling("QE", "Q"),
-    ("year", "start"): _first_spelling("YS", "AS"),
-    ("year", "end"): _first_spelling("YE", "Y", "A"),
+    ("quarter", "end"): "QE",
+    ("year", "start"): "YS",
+    ("year", "end"): "YE",
 }
-"""Calendar frequencies that ``regularize`` recognizes, spelled as the
-installed pandas spells them (``ME`` since pandas 2.2, ``M`` before)."""
+"""Calendar frequencies that ``regularize`` recognizes, as pandas (2.2 and up) spells them."""
 
 _MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
 _CALENDAR_ALIAS = re.compile(
