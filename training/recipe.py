@@ -212,7 +212,9 @@ def fit(
     did) with `make_optimizer` over a warm-up schedule, attaches
     `standard_callbacks(out_dir)` and calls `model.fit`. Running it again with
     the same `out_dir` after an interruption resumes from `out_dir/backup`.
-    The global dtype policy is restored afterwards.
+    The global dtype policy and Keras distribution are restored afterwards
+    (the trained model evaluates and predicts on one device or under a
+    distribution set again).
 
     Args:
         model_builder: Zero-argument callable returning a built Keras model,
@@ -272,6 +274,8 @@ def fit(
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1, allow_none=True)
     patience = check_int("patience", patience, 0, allow_none=True)
     previous_policy = keras.config.dtype_policy()
+    # Set globally by a JAX DataParallel: the caller's state comes back.
+    previous_distribution = keras.distribution.distribution()
     try:
         # Strategy first: multi-worker and TPU strategies must be created
         # before TensorFlow runs anything else.
@@ -377,3 +381,4 @@ def fit(
         )
     finally:
         keras.config.set_dtype_policy(previous_policy)
+        keras.distribution.set_distribution(previous_distribution)

@@ -80,6 +80,7 @@ def test_jax_data_parallel_pads_batches_the_devices_do_not_divide(tmp_path):
         args=[str(tmp_path)],
     )
     assert report["kind"] == "DataParallel"
+    assert report["after"] == "NoneType"  # fit restores the caller's (none)
     assert np.isfinite(report["forecast"]).all()
     # 7 validation rows of 4 real tokens: accuracies are multiples of 1/28.
     # Counting the padded copy (unweighted metrics) made them k/32.

@@ -6,8 +6,9 @@ before JAX starts. Each pass of 15 examples in batches of 4 ends with a batch
 of 3, which Keras' DataParallel cannot shard; the token model also brings a
 metric object made outside the distribution's scope, as `zoo train` does;
 the image model reads a `PyDataset` (the ViT's `ImageBatches`) of the same
-sizes. Prints one JSON line: {"kind": ..., "forecast": [losses], "tokens":
-[accuracies], "images": [accuracies]}.
+sizes. Prints one JSON line: {"kind": the distribution during training, "after":
+the one after, "forecast": [losses], "tokens": [accuracies], "images":
+[accuracies]}.
 """
 
 import json
@@ -67,7 +68,13 @@ def token_run(out_dir):
         return keras.Model(inputs, keras.layers.Dense(10)(hidden))
 
     accuracy = MaskedSparseCategoricalAccuracy()  # made before fit's scope
-    return recipe.fit(
+    kinds = []
+    record_kind = keras.callbacks.LambdaCallback(
+        on_train_begin=lambda logs: kinds.append(
+            type(keras.distribution.distribution()).__name__
+        )
+    )
+    history = recipe.fit(
         build,
         batches(x, x),
         batches(x[:7], x[:7]),
@@ -75,8 +82,10 @@ def token_run(out_dir):
         epochs=2,
         loss=MaskedSparseCategoricalCrossentropy(),
         metrics=[accuracy],
+        callbacks=[record_kind],
         verbose=0,
     )
+    return history, kinds[0]
 
 
 def image_run(out_dir):
@@ -108,15 +117,14 @@ def image_run(out_dir):
 if __name__ == "__main__":
     out = sys.argv[1]
     keras.utils.set_random_seed(0)
-    # First: fit leaves its distribution set, under which a metric made
-    # later would be distributed already.
-    tokens = token_run(os.path.join(out, "tokens"))
+    tokens, kind = token_run(os.path.join(out, "tokens"))
     forecast = forecast_run(os.path.join(out, "forecast"))
     images = image_run(os.path.join(out, "images"))
     print(
         json.dumps(
             {
-                "kind": type(keras.distribution.distribution()).__name__,
+                "kind": kind,
+                "after": type(keras.distribution.distribution()).__name__,
                 "forecast": forecast.history["val_loss"],
                 "tokens": tokens.history["val_masked_accuracy"],
                 "images": images.history["val_accuracy"],
