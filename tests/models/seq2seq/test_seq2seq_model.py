@@ -144,3 +144,70 @@ def test_cpu_presets_build_models_that_return_logits(name):
     assert model.backbone.num_heads == PRESETS[name]["num_heads"]
     assert model.backbone.dropout == PRESETS[name]["dropout"]
     assert tuple(model(INPUTS).shape) == (2, 4, 25)
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_a_dtype_argument_is_kept_saved_and_reloaded(tmp_path, tie):
+    """keras.Model's functional constructor dropped `dtype`: the backbone
+    reported and saved the global policy, and reloaded in float32."""
+    backbone = Seq2SeqBackbone(**ARGS, dropout=0.0, dtype="mixed_float16")
+    assert backbone.dtype_policy.name == "mixed_float16"
+    assert backbone.get_config()["dtype"]["config"]["name"] == "mixed_float16"
+    model = Seq2SeqTransformer(backbone, tie_output_embedding=tie)
+    if not tie:
+        assert model.output_dense.dtype_policy.name == "mixed_float16"
+    expected = ops.convert_to_numpy(model(INPUTS))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert loaded.backbone.dtype_policy.name == "mixed_float16"
+    np.testing.assert_array_equal(ops.convert_to_numpy(loaded(INPUTS)), expected)
+
+
+def test_a_mixed_precision_model_rebuilds_from_its_config_under_float32():
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = Seq2SeqTransformer(
+            Seq2SeqBackbone(**ARGS, dropout=0.0), tie_output_embedding=False
+        )
+        expected = ops.convert_to_numpy(model(INPUTS))
+        config = model.get_config()
+    finally:
+        keras.config.set_dtype_policy("float32")
+    clone = Seq2SeqTransformer.from_config(config)
+    clone.set_weights(model.get_weights())
+    assert clone.output_dense.dtype_policy.name == "mixed_float16"
+    np.testing.assert_array_equal(ops.convert_to_numpy(clone(INPUTS)), expected)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
+def test_output_shape_and_symbolic_float32_logits(policy):
+    keras.config.set_dtype_policy(policy)
+    try:
+        model = Seq2SeqTransformer(Seq2SeqBackbone(**ARGS))
+        shapes = {"encoder_token_ids": (None, 7), "decoder_token_ids": (None, 5)}
+        assert model.compute_output_shape(shapes) == (None, 5, 25)
+        inputs = {
+            name: keras.Input((None,), dtype="int32", name=name) for name in shapes
+        }
+        outputs = model(inputs)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    assert tuple(outputs.shape) == (None, None, 25)
+    # The logits are float32 under every policy, also symbolically.
+    assert outputs.dtype == "float32"
+    functional = keras.Model(inputs, outputs)
+    assert tuple(functional(INPUTS).shape) == (2, 4, 25)
+    with pytest.raises(ValueError, match="`input_shape` must be a dict"):
+        model.compute_output_shape((None, 5))
+
+
+def test_cross_attention_map_of_too_long_and_empty_inputs():
+    from zoo.models.seq2seq.attention import greedy_cross_attention
+
+    model = Seq2SeqTransformer(Seq2SeqBackbone(**ARGS, dropout=0.0))
+    outputs, weights = greedy_cross_attention(model, [5, 6, 7])
+    assert weights.shape == (len(outputs), 3)
+    with pytest.raises(ValueError, match="13 ids.*source_sequence_length=12"):
+        greedy_cross_attention(model, list(range(3, 16)))
+    outputs, weights = greedy_cross_attention(model, [])
+    assert outputs == [] and weights.shape == (0, 0)

@@ -16,9 +16,23 @@ def greedy_cross_attention(model, source_ids):
     Returns:
         ``(output_ids, weights)``: the output ids (end token included) and a
         (outputs, inputs) array: the last decoder block's cross-attention,
-        averaged over heads, for each output token.
+        averaged over heads, for each output token. An empty input has
+        nothing to attend to: ``([], (0, 0) array)``, as decoding gives it
+        no output.
+
+    Raises:
+        ValueError: if ``source_ids`` holds more ids than the model reads.
     """
-    ids = np.zeros((1, model.source_sequence_length), np.int32)
+    source_ids = [int(i) for i in source_ids]
+    limit = model.source_sequence_length
+    if len(source_ids) > limit:
+        raise ValueError(
+            f"`source_ids` has {len(source_ids)} ids; expected at most the model's "
+            f"source_sequence_length={limit}"
+        )
+    if not source_ids:
+        return [], np.zeros((0, 0), np.float32)
+    ids = np.zeros((1, limit), np.int32)
     ids[0, : len(source_ids)] = source_ids
     backbone = model.backbone
     encoded, mask = backbone.encode(ids)

@@ -167,9 +167,13 @@ class Seq2SeqBackbone(FunctionalModel):
         super().__init__(
             inputs={"encoder_token_ids": encoder_ids, "decoder_token_ids": decoder_ids},
             outputs=x,
-            dtype=dtype,
             **kwargs,
         )
+        if dtype is not None:
+            # keras.Model's functional constructor drops `dtype`: without this
+            # the model would report (and save) the global policy, not the
+            # one its layers compute in, and reload in the wrong precision.
+            self.dtype_policy = dtype
         self.source_vocabulary_size = source_vocabulary_size
         self.target_vocabulary_size = target_vocabulary_size
         self.num_encoder_layers = num_encoder_layers

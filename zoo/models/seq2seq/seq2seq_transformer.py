@@ -70,6 +70,24 @@ class Seq2SeqTransformer(keras.Model):
     def call(self, inputs, training=None):
         return self.project(self.backbone(inputs, training=training))
 
+    def compute_output_shape(self, input_shape):
+        """(batch, target, target_vocabulary_size) for the dict of input shapes."""
+        if not isinstance(input_shape, dict) or "decoder_token_ids" not in input_shape:
+            raise ValueError(
+                "`input_shape` must be a dict with the shapes of "
+                "'encoder_token_ids' and 'decoder_token_ids'; received "
+                f"{input_shape!r}"
+            )
+        batch, length = tuple(input_shape["decoder_token_ids"])[:2]
+        return (batch, length, self.backbone.target_vocabulary_size)
+
+    def compute_output_spec(self, inputs, training=None):
+        # Keras' default would give compute_output_shape's shape in this
+        # model's compute dtype (float16 under mixed precision); the logits
+        # are float32 whatever the policy.
+        shapes = keras.tree.map_structure(lambda x: x.shape, inputs)
+        return keras.KerasTensor(self.compute_output_shape(shapes), dtype="float32")
+
     def encode(self, encoder_token_ids):
         """See ``Seq2SeqBackbone.encode``."""
         return self.backbone.encode(encoder_token_ids)
