@@ -256,3 +256,117 @@ def test_conv_stem_and_shifted_patches_are_exclusive():
         classifier(
             patch_size=4, conv_stem_filters=[4, 8], shifted_patch_tokenization=True
         )
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_numpy_integer_arguments(variant, tmp_path):
+    """Sizes read from arrays (``labels.max() + 1``) are NumPy integers."""
+    options = {**SMALL, **VARIANTS[variant]}
+    numpy_options = {
+        key: np.int64(value) if type(value) is int else value
+        for key, value in options.items()
+    }
+    backbone = ViTBackbone(np.int64(28), num_channels=np.int64(1), **numpy_options)
+    model = ViTClassifier(backbone, num_classes=np.int64(10))
+    assert type(model.num_classes) is int and type(backbone.patch_size) is int
+    assert tuple(model(images()).shape) == (2, 10)
+    model.save(tmp_path / "vit.keras")
+    loaded = keras.models.load_model(tmp_path / "vit.keras")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(images())),
+        keras.ops.convert_to_numpy(model(images())),
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "argument, value", [("num_layers", True), ("num_channels", True)]
+)
+def test_booleans_are_not_sizes(argument, value):
+    with pytest.raises(ValueError, match=f"`{argument}`.*received True"):
+        ViTBackbone(28, **{**SMALL, "num_channels": 1, argument: value})
+
+
+def test_classifier_needs_a_vit_backbone():
+    with pytest.raises(ValueError, match="`backbone` must be a ViTBackbone.*Dense"):
+        ViTClassifier(keras.layers.Dense(3), num_classes=10)
+    backbone = ViTBackbone(28, num_channels=1, **SMALL)
+    with pytest.raises(ValueError, match="num_classes.*received True"):
+        ViTClassifier(backbone, num_classes=True)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        ShiftedPatchTokenization(4, 8, use_class_token=True),
+        ConvolutionalStem(4, 8, filters=(4, 8), use_class_token=True),
+    ],
+    ids=["spt", "conv_stem"],
+)
+def test_tokenizers_take_symbolic_images_of_any_size(layer):
+    assert layer.compute_output_shape((None, None, None, 1)) == (None, None, 8)
+    assert layer.compute_output_shape((None, 8, 12, 1)) == (None, 7, 8)
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, layer(inputs))
+    x = np.random.default_rng(3).normal(size=(2, 8, 12, 1)).astype("float32")
+    assert tuple(model(x).shape) == (2, 7, 8)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x)),
+        keras.ops.convert_to_numpy(layer(x)),
+        atol=1e-6,
+    )
+
+
+def test_attention_scores_check_the_images():
+    model = classifier()
+    with pytest.raises(
+        ValueError, match=r"\(batch, 28, 28, 1\), the model's; received shape \(1, 56"
+    ):
+        model.backbone.attention_scores(images(batch=1, size=56))
+    with pytest.raises(ValueError, match=r"received shape \(1, 28, 28, 3\)"):
+        model.backbone.attention_scores(images(batch=1, channels=3))
+    # Grey images without a channel axis, as the model itself takes them.
+    scores = model.backbone.attention_scores(images()[..., 0])
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(scores[-1]),
+        keras.ops.convert_to_numpy(model.backbone.attention_scores(images())[-1]),
+    )
+
+
+def test_rollout_checks_its_scores():
+    model = classifier()
+    scores = model.backbone.attention_scores(images())
+    with pytest.raises(ValueError, match="26 tokens.*grid_size=\\(5, 5\\).*17, 17"):
+        attention_rollout(scores, True, (5, 5))
+    with pytest.raises(ValueError, match="received none"):
+        attention_rollout([], True, (4, 4))
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rollout_of_a_reloaded_model_is_the_same(variant, tmp_path):
+    model = classifier(**VARIANTS[variant])
+    backbone = model.backbone
+    heat = attention_rollout(
+        backbone.attention_scores(images()),
+        backbone.use_class_token,
+        backbone.grid_size,
+    )
+    model.save(tmp_path / "vit.keras")
+    loaded = keras.models.load_model(tmp_path / "vit.keras").backbone
+    np.testing.assert_allclose(
+        attention_rollout(
+            loaded.attention_scores(images()), loaded.use_class_token, loaded.grid_size
+        ),
+        heat,
+        atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "argument, value",
+    [("head_dropout", 1.5), ("head_dropout", -0.1), ("head_hidden_dim", -3)],
+)
+def test_bad_head_arguments_are_named(argument, value):
+    backbone = ViTBackbone(28, num_channels=1, **SMALL)
+    with pytest.raises(ValueError, match=f"`{argument}`.*{value}"):
+        ViTClassifier(backbone, num_classes=10, **{argument: value})

@@ -115,8 +115,11 @@ class ConvolutionalStem(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         height, width = input_shape[1], input_shape[2]
-        count = (height // self.patch_size) * (width // self.patch_size)
-        return (input_shape[0], count + int(self.use_class_token), self.hidden_dim)
+        count = None  # for a symbolic input of any size
+        if height is not None and width is not None:
+            count = (height // self.patch_size) * (width // self.patch_size)
+            count += int(self.use_class_token)
+        return (input_shape[0], count, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()

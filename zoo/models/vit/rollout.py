@@ -20,9 +20,23 @@ def attention_rollout(scores, use_class_token, grid_size):
     Returns:
         (batch, rows, columns) heatmaps scaled to [0, 1].
 
+    Raises:
+        ValueError: if ``scores`` is empty or its tokens are not those of
+            ``grid_size`` (plus the class token).
+
     Example:
         >>> heat = attention_rollout(backbone.attention_scores(x), True, (4, 4))  # doctest: +SKIP
     """
+    scores = list(scores)
+    if not scores:
+        raise ValueError("`scores` must hold one array per block; received none")
+    tokens = int(np.prod(grid_size)) + int(bool(use_class_token))
+    if tuple(scores[0].shape[-2:]) != (tokens, tokens):
+        raise ValueError(
+            f"`scores` must attend over {tokens} tokens (grid_size={tuple(grid_size)}"
+            f"{' and a class token' if use_class_token else ''}); received scores "
+            f"of shape {tuple(scores[0].shape)}"
+        )
     rollout = None
     for layer_scores in scores:
         layer_scores = np.asarray(ops.convert_to_numpy(layer_scores), np.float64)

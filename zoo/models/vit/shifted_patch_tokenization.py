@@ -99,7 +99,12 @@ class ShiftedPatchTokenization(keras.layers.Layer):
         ]
         x = ops.concatenate(shifted, axis=-1)
         p = self.patch_size
-        height, width = inputs.shape[1], inputs.shape[2]
+        # Static sizes where known, else those of the tensor (an input of
+        # any size in a functional model or a traced function).
+        height, width = (
+            inputs.shape[axis] if inputs.shape[axis] is not None else ops.shape(x)[axis]
+            for axis in (1, 2)
+        )
         channels = x.shape[-1]
         x = ops.reshape(x, (-1, height // p, p, width // p, p, channels))
         x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
@@ -111,8 +116,11 @@ class ShiftedPatchTokenization(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         height, width = input_shape[1], input_shape[2]
-        count = (height // self.patch_size) * (width // self.patch_size)
-        return (input_shape[0], count + int(self.use_class_token), self.hidden_dim)
+        count = None  # for a symbolic input of any size
+        if height is not None and width is not None:
+            count = (height // self.patch_size) * (width // self.patch_size)
+            count += int(self.use_class_token)
+        return (input_shape[0], count, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()

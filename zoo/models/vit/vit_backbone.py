@@ -109,20 +109,34 @@ class ViTBackbone(FunctionalModel):
             (num_heads, "num_heads"),
             (intermediate_dim, "intermediate_dim"),
         ):
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, np.integer))
+                or value < 1
+            ):
                 raise ValueError(
                     f"`{name}` must be a positive integer; received {value!r}"
                 )
+        # NumPy integers are accepted above; the sublayers (and Keras' own
+        # layers) take only Python ints.
+        patch_size, hidden_dim, num_layers, num_heads, intermediate_dim = (
+            int(patch_size),
+            int(hidden_dim),
+            int(num_layers),
+            int(num_heads),
+            int(intermediate_dim),
+        )
         for value, name in (
             (dropout, "dropout"),
             (attention_dropout, "attention_dropout"),
             (drop_path_rate, "drop_path_rate"),
         ):
             check_rate(value, name)
-        if num_channels not in (1, 3):
+        if isinstance(num_channels, bool) or num_channels not in (1, 3):
             raise ValueError(
                 f"`num_channels` must be 1 (grey) or 3 (RGB); received {num_channels!r}"
             )
+        num_channels = int(num_channels)
         if height < patch_size or width < patch_size:
             raise ValueError(
                 "The image is smaller than one patch: expected height and width "
@@ -244,8 +258,22 @@ class ViTBackbone(FunctionalModel):
 
         Returns:
             A list of (batch, heads, tokens, tokens) arrays, one per block.
+
+        Raises:
+            ValueError: if ``images`` are not of the model's size and channels.
         """
-        x = self._embed(ops.convert_to_tensor(images, "float32"))
+        images = ops.convert_to_tensor(images, "float32")
+        expected = (*self.image_size, self.num_channels)
+        if len(images.shape) == 3 and self.num_channels == 1:
+            # Grey images without a channel axis, as the model's call takes them.
+            images = ops.expand_dims(images, -1)
+        if tuple(images.shape[1:]) != expected:
+            raise ValueError(
+                "`images` must have shape (batch, height, width, channels) = "
+                f"(batch, {', '.join(map(str, expected))}), the model's; received "
+                f"shape {tuple(images.shape)}"
+            )
+        x = self._embed(images)
         scores = []
         for block in self.blocks:
             x, block_scores = block(x, return_attention_scores=True, training=False)

@@ -1,10 +1,13 @@
 """Image classification with a Vision Transformer backbone."""
 
+import numbers
+
 import keras
 
 from zoo.layers import Dropout
+from zoo.layers.validation import check_rate
 from zoo.models.functional_model import FunctionalModel
-from zoo.models.vit.vit_backbone import resize_backbone
+from zoo.models.vit.vit_backbone import ViTBackbone, resize_backbone
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -38,11 +41,34 @@ class ViTClassifier(FunctionalModel):
     def __init__(
         self, backbone, num_classes, head_hidden_dim=None, head_dropout=0.0, **kwargs
     ):
-        if not isinstance(num_classes, int) or num_classes < 2:
+        if not isinstance(backbone, ViTBackbone):
+            raise ValueError(
+                f"`backbone` must be a ViTBackbone; received {type(backbone).__name__}"
+            )
+        if (
+            isinstance(num_classes, bool)
+            or not isinstance(num_classes, numbers.Integral)
+            or num_classes < 2
+        ):
             raise ValueError(
                 f"`num_classes` must be an integer of at least 2; received "
                 f"{num_classes!r}"
             )
+        # A NumPy integer (``labels.max() + 1``) as a Python int, which Keras'
+        # Dense and the JSON config need.
+        num_classes = int(num_classes)
+        if head_hidden_dim is not None and (
+            isinstance(head_hidden_dim, bool)
+            or not isinstance(head_hidden_dim, numbers.Integral)
+            or head_hidden_dim < 0
+        ):
+            raise ValueError(
+                "`head_hidden_dim` must be a positive integer, or 0 or None for no "
+                "hidden layer; received "
+                f"{head_hidden_dim!r}"
+            )
+        head_hidden_dim = None if head_hidden_dim is None else int(head_hidden_dim)
+        check_rate(head_dropout, "head_dropout")
         # === Layers ===
         self.backbone = backbone
         # The head computes in the backbone's policy, not the global one, so
