@@ -427,3 +427,20 @@ def test_bad_constructor_arguments_name_the_argument(kwargs, argument):
 def test_cache_index_without_cache_is_rejected():
     with pytest.raises(ValueError, match="cache_update_index"):
         MultiHeadAttention(num_heads=2)(floats(1, 4, 8), cache_update_index=0)
+
+
+def test_float16_trains_on_this_device():
+    """mixed_float16 in a compiled training step, as `zoo train` runs it.
+
+    Under JAX on a CPU, XLA has no float16 kernel for the fused op
+    ("F16_F16_F32 not supported by dot_general"): the layer takes the
+    explicit path there.
+    """
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(4, 5, 8)).astype("float32")
+    inputs = keras.Input((5, 8))
+    attended = MultiHeadAttention(num_heads=2, dtype="mixed_float16")(inputs, inputs)
+    model = keras.Model(inputs, keras.layers.Dense(1, dtype="float32")(attended))
+    model.compile("adam", "mse")
+    history = model.fit(x, x[..., :1], epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))

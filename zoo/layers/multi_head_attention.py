@@ -403,6 +403,12 @@ class MultiHeadAttention(keras.layers.Layer):
     def _fused_attention(self):
         if self.use_fused_attention is not None:
             return self.use_fused_attention
+        if keras.backend.backend() == "jax" and self.compute_dtype == "float16":
+            # XLA's CPU backend has no float16 kernel for the fused op
+            # ("F16_F16_F32 not supported by dot_general"); GPUs have one.
+            import jax
+
+            return jax.default_backend() != "cpu"
         return keras.backend.backend() != "tensorflow"
 
     def _attend(self, q, k, v, mask, return_scores, training):
