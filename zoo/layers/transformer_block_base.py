@@ -8,6 +8,7 @@ from zoo.layers.dropout import Dropout
 from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.multi_head_attention import MultiHeadAttention
 from zoo.layers.validation import (
+    check_bool,
     check_positive_int,
     check_rank,
     check_rate,
@@ -50,6 +51,8 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
         check_rate(dropout, "dropout")
         check_rate(attention_dropout, "attention_dropout")
         check_rate(drop_path_rate, "drop_path_rate")
+        check_bool(normalize_first, "normalize_first")
+        check_bool(use_rotary_embedding, "use_rotary_embedding")
         self.num_heads = num_heads
         self.intermediate_dim = intermediate_dim
         self.dropout = dropout

@@ -2,6 +2,8 @@
 
 import numbers
 
+import numpy as np
+
 
 def known_size(dim):
     """A shape entry as an int when it is statically known, else None.
@@ -26,6 +28,16 @@ def check_rate(value, name):
     real = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if not real or not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1); received {name}={value!r}.")
+
+
+def check_bool(value, name):
+    """Raise ``ValueError`` unless ``value`` is True or False (NumPy's too).
+
+    A flag given as the string "false" or as 0/1 would otherwise be read by
+    truth value, and "false" is true.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be True or False; received {name}={value!r}.")
 
 
 def check_choice(value, name, choices):

@@ -108,6 +108,16 @@ def test_bad_arguments():
             Seq2SeqBackbone(**dict(ARGS, **{argument: -1}))
     with pytest.raises(ValueError, match="must be a Seq2SeqBackbone"):
         Seq2SeqTransformer(keras.layers.Dense(3))
+    # A flag read by truth value would take "false" as true.
+    for argument in ("normalize_first", "shared_embeddings"):
+        with pytest.raises(
+            ValueError, match=f"`{argument}` must be True or False; received .*'false'"
+        ):
+            Seq2SeqBackbone(**dict(ARGS, **{argument: "false"}))
+    with pytest.raises(
+        ValueError, match="`tie_output_embedding` must be True or False"
+    ):
+        Seq2SeqTransformer(Seq2SeqBackbone(**ARGS), tie_output_embedding=0)
 
 
 def test_presets_are_plain_data_with_the_papers_sizes():

@@ -287,6 +287,16 @@ def test_booleans_are_not_sizes(argument, value):
         ViTBackbone(28, **{**SMALL, "num_channels": 1, argument: value})
 
 
+@pytest.mark.parametrize(
+    "argument",
+    ["use_class_token", "shifted_patch_tokenization", "locality_self_attention"],
+)
+def test_flags_are_booleans(argument):
+    # "false" is true by truth value: the flag would silently be on.
+    with pytest.raises(ValueError, match=f"`{argument}` must be True or False"):
+        ViTBackbone(28, **{**SMALL, "num_channels": 1, argument: "false"})
+
+
 def test_classifier_needs_a_vit_backbone():
     with pytest.raises(ValueError, match="`backbone` must be a ViTBackbone.*Dense"):
         ViTClassifier(keras.layers.Dense(3), num_classes=10)

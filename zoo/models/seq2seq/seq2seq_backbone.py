@@ -10,7 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-from zoo.layers.validation import check_positive_int, check_rate
+from zoo.layers.validation import check_bool, check_positive_int, check_rate
 from zoo.models.functional_model import FunctionalModel
 
 
@@ -84,6 +84,7 @@ class Seq2SeqBackbone(FunctionalModel):
             check_positive_int(value, name)
         check_rate(dropout, "dropout")
         check_rate(attention_dropout, "attention_dropout")
+        check_bool(shared_embeddings, "shared_embeddings")
         if hidden_dim % num_heads:
             raise ValueError(
                 f"num_heads must divide hidden_dim; received hidden_dim={hidden_dim}, "

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.layers.validation import check_bool
 from zoo.models.seq2seq.seq2seq_backbone import Seq2SeqBackbone
 
 
@@ -37,7 +38,8 @@ class Seq2SeqTransformer(keras.Model):
                 f"{type(backbone).__name__}"
             )
         self.backbone = backbone
-        self.tie_output_embedding = tie_output_embedding
+        check_bool(tie_output_embedding, "tie_output_embedding")
+        self.tie_output_embedding = bool(tie_output_embedding)
         self.output_dense = None
         if not tie_output_embedding:
             self.output_dense = keras.layers.Dense(

@@ -11,7 +11,7 @@ from zoo.layers import (
     PositionEmbedding,
     TransformerEncoderBlock,
 )
-from zoo.layers.validation import check_rate
+from zoo.layers.validation import check_bool, check_rate
 from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.convolutional_stem import ConvolutionalStem
 from zoo.models.vit.locality_self_attention import LocalityEncoderBlock
@@ -132,6 +132,12 @@ class ViTBackbone(FunctionalModel):
             (drop_path_rate, "drop_path_rate"),
         ):
             check_rate(value, name)
+        for value, name in (
+            (use_class_token, "use_class_token"),
+            (shifted_patch_tokenization, "shifted_patch_tokenization"),
+            (locality_self_attention, "locality_self_attention"),
+        ):
+            check_bool(value, name)
         if isinstance(num_channels, bool) or num_channels not in (1, 3):
             raise ValueError(
                 f"`num_channels` must be 1 (grey) or 3 (RGB); received {num_channels!r}"
