@@ -414,6 +414,34 @@ def test_deterministic_switches_the_backend_to_deterministic_kernels(
         assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
 
 
+def test_determinism_is_enabled_before_the_precision_looks_at_devices(
+    monkeypatch, tmp_path
+):
+    from zoo import registry, trainer
+
+    calls = []
+    monkeypatch.setattr(
+        trainer, "_enable_determinism", lambda: calls.append("determinism")
+    )
+
+    def resolve(precision):
+        calls.append("precision")  # lists the devices: JAX starts them
+        return "float32"
+
+    monkeypatch.setattr("training.precision.resolve_precision", resolve)
+    family = registry.get_family("vit")
+    with pytest.raises(ValueError):  # stops at the data, which is not there
+        trainer.train_run(
+            family,
+            "tiny",
+            str(tmp_path / "none"),
+            tmp_path / "run",
+            1,
+            deterministic=True,
+        )
+    assert calls == ["determinism", "precision"]
+
+
 class Killed(Exception):
     """Stands in for SIGKILL at a chosen point of `zoo train`."""
 

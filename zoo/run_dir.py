@@ -147,7 +147,7 @@ def _resume_difference(run_dir, existing, record):
 
 
 def clear_run_folder(run_dir, keep_folder):
-    """Remove all that is in ``run_dir`` (all of it is the run's); the folder too unless ``keep_folder``."""
+    """Remove what ``run_dir`` holds (all of it the run's), and the folder unless ``keep_folder``."""
     run_dir = Path(run_dir)
     if not keep_folder:
         shutil.rmtree(run_dir, ignore_errors=True)

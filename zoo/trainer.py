@@ -50,6 +50,10 @@ def train_run(
     config = family.check_preset(preset)
     batch_size = batch_size or config.get("batch_size", 64)
     out = Path(out)
+    if deterministic:
+        # First: XLA reads its flags when JAX starts its devices, which
+        # resolving --precision auto below does (it lists them).
+        _enable_determinism()
     record = {
         "model": family.name,
         "preset": preset,
@@ -73,8 +77,6 @@ def train_run(
             file=sys.stderr,
         )
         return runs.read_metrics(out)
-    if deterministic:
-        _enable_determinism()
     keras.utils.set_random_seed(seed)
     needs_training = not runs.read_run(out).get("trained")
     if resumed and needs_training:
