@@ -140,6 +140,22 @@ def test_resuming_with_other_settings_is_refused(flags, message, tmp_path, capsy
     assert message in capsys.readouterr().err
 
 
+def test_a_run_killed_while_writing_its_first_run_json_gives_way(tmp_path):
+    from zoo import run_dir as runs
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "run.json.partial").write_text('{"model": "vi')
+    assert runs.start_or_resume(out, RECORD) is False
+    assert sorted(path.name for path in out.iterdir()) == ["run.json"]
+    # Beside other files it is no leftover of ours alone: refused as before.
+    (out / "run.json").unlink()
+    (out / "run.json.partial").write_text("{")
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is not empty and holds no zoo run"):
+        runs.start_or_resume(out, RECORD)
+
+
 def test_a_run_whose_auto_precision_resolves_otherwise_here_is_refused(
     tmp_path, capsys
 ):
@@ -497,3 +513,48 @@ def test_resuming_with_other_epochs_records_them(image_folder, tmp_path):
     metrics = trainer.train_run(family, "tiny", str(image_folder), out, 1, 16)
     assert metrics["epochs_completed"] == 1
     assert runs.read_run(out)["epochs"] == 1
+
+
+@pytest.mark.parametrize(
+    "family_name, kill_at",
+    [("vit", 1), ("forecaster", 1), ("seq2seq", 1), ("seq2seq", 2), ("seq2seq", 3)],
+)
+def test_a_run_killed_while_writing_its_data_state_prepares_it_again(
+    family_name, kill_at, image_folder, tmp_path, monkeypatch
+):
+    """Killed between writing a state file and renaming it into place.
+
+    The files were written in place: a kill left a cut-short tokenizer,
+    preprocessing.json or series.json that every rerun refused.
+    """
+    from training.callbacks import atomic_checkpoints
+    from zoo import registry
+    from zoo.data.cmudict import read_pronunciations
+
+    out = tmp_path / "run"
+    pairs = tmp_path / "pairs.tsv"
+    words = read_pronunciations()
+    pairs.write_text("".join(f"{w}\t{words[w][0]}\n" for w in sorted(words)[:300]))
+    source = {
+        "vit": str(image_folder),
+        "forecaster": "seattle_weather",
+        "seq2seq": str(pairs),
+    }[family_name]
+    family = registry.get_family(family_name)
+    replace = atomic_checkpoints.os.replace
+    renamed = []
+
+    def killed_at_a_rename(partial, path):
+        if Path(path).parent == out:
+            renamed.append(path)
+            if len(renamed) == kill_at:
+                raise Killed
+        replace(partial, path)
+
+    monkeypatch.setattr(atomic_checkpoints.os, "replace", killed_at_a_rename)
+    with pytest.raises(Killed):
+        family.prepare_data(source, 16, out)
+    monkeypatch.undo()
+    family.prepare_data(source, 16, out)  # the rerun
+    for path in out.glob("*.json"):
+        assert isinstance(json.loads(path.read_text()), dict), path

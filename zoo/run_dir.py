@@ -96,6 +96,14 @@ def start_or_resume(run_dir, record):
             "or one from `zoo train`)"
         )
     existing = read_run(run_dir)
+    leftover = run_dir / f"{RUN_FILE}.partial"
+    if (
+        existing is None
+        and leftover.is_file()
+        and list(run_dir.iterdir()) == [leftover]
+    ):
+        # A run killed while it wrote its first run.json holds nothing else.
+        leftover.unlink()
     if existing is not None:
         difference = _resume_difference(run_dir, existing, record)
         if difference is None:

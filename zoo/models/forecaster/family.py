@@ -7,7 +7,6 @@ later step (evaluate, predict, export) reuses them, so a model never sees data
 scaled differently from its training data.
 """
 
-import json
 import math
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from pathlib import Path
 # (zoo evaluate/predict/export) must know them before loading it.
 import training.schedules  # noqa: F401
 import zoo.models.forecaster  # noqa: F401
+from training.callbacks.atomic_checkpoints import write_json_atomically
 from zoo import run_dir as runs
 from zoo.data.source_query import split_source
 from zoo.family import ModelFamily, PreparedData
@@ -253,7 +253,8 @@ class ForecasterFamily(ModelFamily):
         prepared, _, new_state = prepare_series(source, batch_size, seed, stride, state)
         if state is None:
             run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / STATE_FILE).write_text(json.dumps(new_state, indent=2))
+            # Whole or not at all: a run killed here prepares it again.
+            write_json_atomically(run_dir / STATE_FILE, new_state)
         return prepared
 
     def build_model(self, config: dict, info: dict):

@@ -21,6 +21,10 @@ from pathlib import Path
 # metric and schedule classes registered.
 import training.losses  # noqa: F401
 import training.schedules  # noqa: F401
+from training.callbacks.atomic_checkpoints import (
+    replace_atomically,
+    write_json_atomically,
+)
 from zoo.data import tokenizers as toks
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.seq2seq import seq2seq_backbone, seq2seq_transformer, tasks  # noqa: F401
@@ -103,7 +107,9 @@ class Seq2SeqFamily(ModelFamily):
         splits = load_sources(location, seed=seed)
         if not splits["train"]:
             raise ValueError(f"data {source!r} has an empty training split")
-        if (run_dir / SOURCE_TOKENIZER).is_file():
+        # Written last, the data file says the three files are complete: a
+        # run killed while writing them fits them again.
+        if (run_dir / DATA_FILE).is_file():
             source_tok, target_tok, saved = self.tokenizers(run_dir)
             task = saved["task"]
             lengths = {key: saved[key] for key in tasks.LENGTH_KEYS}
@@ -118,11 +124,14 @@ class Seq2SeqFamily(ModelFamily):
                 options,
             )
             run_dir.mkdir(parents=True, exist_ok=True)
-            source_tok.save(run_dir / SOURCE_TOKENIZER)
-            target_tok.save(run_dir / TARGET_TOKENIZER)
-            (run_dir / DATA_FILE).write_text(
-                json.dumps(dict(lengths, task=task), indent=1) + "\n"
-            )
+            for tokenizer, name in (
+                (source_tok, SOURCE_TOKENIZER),
+                (target_tok, TARGET_TOKENIZER),
+            ):
+                partial = run_dir / f"{name}.partial"
+                tokenizer.save(partial)
+                replace_atomically(partial, run_dir / name)
+            write_json_atomically(run_dir / DATA_FILE, dict(lengths, task=task))
         source_limit = lengths["source_sequence_length"]
         target_limit = lengths["target_sequence_length"]
         truncated = {}

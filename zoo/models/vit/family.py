@@ -1,6 +1,5 @@
 """The ``vit`` family: what ``zoo train/evaluate/predict/export vit`` do."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +9,7 @@ import numpy as np
 # the family is imported. The zoo's own commands load it without its compile
 # config (`zoo.run_dir.load_trained_model`).
 import training.schedules  # noqa: F401
+from training.callbacks.atomic_checkpoints import write_json_atomically
 from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
 from zoo.data import images as image_data
@@ -165,7 +165,7 @@ def read_preprocessing(run_dir):
             f"{str(path)!r} is missing: expected the preprocessing state that "
             "training writes to the run folder"
         )
-    return json.loads(path.read_text())
+    return runs.read_json_object(path, "the preprocessing `zoo train vit` writes")
 
 
 def preprocess_files(paths, preprocessing):
@@ -219,7 +219,7 @@ class ViTFamily(ModelFamily):
         splits, names = load_splits(source, seed)
         path = Path(run_dir) / PREPROCESSING_FILE
         if path.is_file():
-            preprocessing = json.loads(path.read_text())
+            preprocessing = read_preprocessing(run_dir)
             # Labels are indices into the class names: the same number of
             # classes under other names (or in another order) would be scored
             # against the wrong classes.
@@ -232,7 +232,8 @@ class ViTFamily(ModelFamily):
         else:
             preprocessing = fit_preprocessing(splits["train"][0], names, source)
             Path(run_dir).mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(preprocessing, indent=2))
+            # Whole or not at all: a run killed here fits it again.
+            write_json_atomically(path, preprocessing)
 
         size = preprocessing["image_size"]
         mean, std = preprocessing["mean"], preprocessing["std"]
