@@ -4,6 +4,8 @@ The families' tests check what their SavedModels serve; `make test` runs them
 under TensorFlow and again under JAX. These check the bridge's own promises.
 """
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -95,3 +97,42 @@ def test_inputs_of_another_shape_are_refused_with_both_shapes(exported):
             match=rf"values {received} is not compatible with expected shape \[\?,3\]",
         ):
             serve(values=bad)
+
+
+class FakeArchive:
+    """Writes a stand-in SavedModel: ``saved_model.pb`` holding ``tag``."""
+
+    def __init__(self, tag, killed=False):
+        self.tag, self.killed = tag, killed
+
+    def write_out(self, path, verbose=True):
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, "saved_model.pb"), "w") as handle:
+            handle.write(self.tag)
+        if self.killed:  # SIGKILL before the variables are written
+            raise KeyboardInterrupt
+        os.makedirs(os.path.join(path, "variables"))
+
+
+def test_an_export_killed_part_way_leaves_the_previous_saved_model(tmp_path):
+    from zoo.export import write_out
+
+    path = tmp_path / "saved_model"
+    assert write_out(FakeArchive("first"), path) == path
+    with pytest.raises(KeyboardInterrupt):
+        write_out(FakeArchive("second", killed=True), path)
+    assert (path / "saved_model.pb").read_text() == "first"
+    assert (path / "variables").is_dir()
+    # The rerun replaces it whole and leaves nothing beside it.
+    write_out(FakeArchive("third"), path)
+    assert (path / "saved_model.pb").read_text() == "third"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["saved_model"]
+
+
+def test_an_export_into_a_folder_of_other_files_writes_beside_them(tmp_path):
+    from zoo.export import write_out
+
+    (tmp_path / "notes.txt").write_text("mine")
+    write_out(FakeArchive("model"), tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (tmp_path / "saved_model.pb").read_text() == "model"

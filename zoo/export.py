@@ -18,7 +18,9 @@ alone, not JAX, to serve.
 
 from __future__ import annotations
 
+import shutil
 import warnings
+from pathlib import Path
 
 BACKENDS = ("tensorflow", "jax")
 
@@ -153,3 +155,38 @@ def add_serving_endpoint(archive, name, fn, input_signature):
     )
     traced.get_concrete_function()
     archive.add_endpoint(name, traced)
+
+
+def write_out(archive, path):
+    """Write ``archive`` as a SavedModel at ``path``, whole or not at all.
+
+    The SavedModel is written into ``PATH.partial`` beside it, then renamed:
+    an export killed part-way leaves the SavedModel that was there (or none),
+    never a folder that does not load. A ``path`` holding other files than a
+    SavedModel is written into as it is, since renaming it would move them.
+
+    Returns:
+        ``path`` as a `Path`.
+    """
+    path = Path(path)
+    if (
+        path.is_dir()
+        and any(path.iterdir())
+        and not (path / "saved_model.pb").is_file()
+    ):
+        archive.write_out(str(path), verbose=False)
+        return path
+    partial = path.with_name(f"{path.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    archive.write_out(str(partial), verbose=False)
+    if path.exists():
+        # Two renames: a kill between them leaves no SavedModel at `path`
+        # (the old one in PATH.old), never half of one.
+        old = path.with_name(f"{path.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        path.rename(old)
+        partial.rename(path)
+        shutil.rmtree(old)
+    else:
+        partial.rename(path)
+    return path

@@ -1,7 +1,5 @@
 """SavedModel export of a forecaster that serves raw, unscaled windows."""
 
-from pathlib import Path
-
 import numpy as np
 
 
@@ -32,7 +30,12 @@ def export_forecaster(model, state, path):
     import keras
     import tensorflow as tf
 
-    from zoo.export import add_serving_endpoint, model_function, new_archive
+    from zoo.export import (
+        add_serving_endpoint,
+        model_function,
+        new_archive,
+        write_out,
+    )
 
     options = state["options"]
     targets, covariates = options["target"], options["covariates"]
@@ -89,6 +92,4 @@ def export_forecaster(model, state, path):
             return {"forecast": unscale(forecast_of(scale_history(history)))}
 
         add_serving_endpoint(archive, "serve", serve, [history_spec])
-    path = Path(path)
-    archive.write_out(str(path), verbose=False)
-    return path
+    return write_out(archive, path)

@@ -21,8 +21,6 @@ docs/summarization.md, and tested):
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from zoo.decoding import Decoder
 
 
@@ -56,7 +54,12 @@ def export_seq2seq(
     """
     import tensorflow as tf
 
-    from zoo.export import add_serving_endpoint, model_function, new_archive
+    from zoo.export import (
+        add_serving_endpoint,
+        model_function,
+        new_archive,
+        write_out,
+    )
 
     decoder = Decoder(model, beam_size=beam_size, length_penalty=length_penalty)
     limit = model.source_sequence_length
@@ -96,5 +99,4 @@ def export_seq2seq(
     add_serving_endpoint(
         archive, "serve", serve, [tf.TensorSpec([None], tf.string, "inputs")]
     )
-    archive.write_out(str(path), verbose=False)
-    return Path(path)
+    return write_out(archive, path)

@@ -1,7 +1,5 @@
 """SavedModel export of a ViT classifier that serves raw images."""
 
-from pathlib import Path
-
 
 def export_saved_model(model, preprocessing, path):
     """Write ``model`` as a SavedModel whose signatures take raw images.
@@ -32,7 +30,12 @@ def export_saved_model(model, preprocessing, path):
     import tensorflow as tf
 
     from zoo.data.images import decode_image_tensor
-    from zoo.export import add_serving_endpoint, model_function, new_archive
+    from zoo.export import (
+        add_serving_endpoint,
+        model_function,
+        new_archive,
+        write_out,
+    )
 
     height, width = preprocessing["image_size"]
     channels = preprocessing["channels"]
@@ -101,5 +104,4 @@ def export_saved_model(model, preprocessing, path):
         serve_bytes,
         input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")],
     )
-    archive.write_out(str(path), verbose=False)
-    return Path(path)
+    return write_out(archive, path)
