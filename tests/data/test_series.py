@@ -272,21 +272,6 @@ def test_all_nan_column_is_an_error(slice_csv):
 # --- calendar frequencies -----------------------------------------------------
 
 
-def _spelling(alias, before_pandas_2_2):
-    """``alias`` as the installed pandas spells it (``ME`` was ``M`` before 2.2)."""
-    try:
-        pd.tseries.frequencies.to_offset(alias)
-    except ValueError:
-        return before_pandas_2_2
-    return alias
-
-
-MONTH_END = _spelling("ME", "M")
-QUARTER_END = _spelling("QE", "Q")
-YEAR_START = _spelling("YS", "AS")
-YEAR_END = _spelling("YE", "A")
-
-
 def _weather_every(weather_frame, rule):
     """Real seattle_weather averaged per calendar ``rule`` (month, quarter...)."""
     return weather_frame.set_index("date").resample(rule).mean()
@@ -294,7 +279,7 @@ def _weather_every(weather_frame, rule):
 
 @pytest.mark.parametrize(
     "rule",
-    ["MS", MONTH_END, "QS", QUARTER_END, YEAR_START, YEAR_END, "QS-FEB", "YS-JUL"],
+    ["MS", "ME", "QS", "QE", "YS", "YE", "QS-FEB", "YS-JUL"],
 )
 def test_calendar_series_are_regular(weather_frame, rule):
     # Months, quarters and years are no fixed number of days: a fixed step
@@ -310,7 +295,7 @@ def test_calendar_series_are_regular(weather_frame, rule):
 
 
 def test_month_ends_continue_on_month_ends(weather_frame):
-    frame = _weather_every(weather_frame, MONTH_END)
+    frame = _weather_every(weather_frame, "ME")
     _, report = series.regularize(frame, ["temp_max"])
     following = series.next_timestamps(frame.index, report.frequency, 3)
     assert [str(t.date()) for t in following] == [
@@ -320,7 +305,7 @@ def test_month_ends_continue_on_month_ends(weather_frame):
     ]
 
 
-@pytest.mark.parametrize("rule", ["MS", MONTH_END])
+@pytest.mark.parametrize("rule", ["MS", "ME"])
 def test_a_missing_month_is_a_gap_on_the_calendar_grid(weather_frame, rule):
     monthly = _weather_every(weather_frame, rule)
     frame = monthly.drop(monthly.index[17])  # June 2013
