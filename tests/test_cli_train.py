@@ -140,6 +140,25 @@ def test_resuming_with_other_settings_is_refused(flags, message, tmp_path, capsy
     assert message in capsys.readouterr().err
 
 
+def test_a_second_train_into_a_folder_being_trained_is_refused(tmp_path, capsys):
+    from zoo import run_dir as runs
+
+    out = tmp_path / "run"
+    with runs.training_lock(out):  # as another `zoo train` holds it
+        (out / "run.json").write_text(json.dumps(RECORD))
+        code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1"])
+        assert code == 2
+        assert (
+            f"--out {str(out)!r} is being trained by another process (pid "
+            f"{os.getpid()})" in capsys.readouterr().err
+        )
+        assert sorted(path.name for path in out.iterdir()) == [".zoo.lock", "run.json"]
+    # Released: the lock file goes with it, and the folder is free again.
+    assert sorted(path.name for path in out.iterdir()) == ["run.json"]
+    with runs.training_lock(out):
+        pass
+
+
 def test_a_run_killed_while_writing_its_first_run_json_gives_way(tmp_path):
     from zoo import run_dir as runs
 
@@ -298,6 +317,7 @@ def test_train_evaluate_predict_export_round_trip(image_folder, tmp_path):
         "training_curve.png",
     ):
         assert (out / name).exists(), name
+    assert not (out / ".zoo.lock").exists()  # released with the run
     # PyTorch has no SavedModel export: its run says how to write one.
     assert (out / "saved_model/saved_model.pb").exists() == backend_can_export()
     metrics = json.loads((out / "metrics.json").read_text())

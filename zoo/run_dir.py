@@ -5,7 +5,9 @@
 model, and ``zoo evaluate``/``predict``/``export`` know what they load.
 """
 
+import contextlib
 import json
+import os
 import shutil
 import sys
 import zipfile
@@ -17,6 +19,7 @@ RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 SAVED_MODEL_DIR = "saved_model"
+LOCK_FILE = ".zoo.lock"
 
 
 # What a resumed run must share with the one it resumes: another seed draws
@@ -25,6 +28,56 @@ SAVED_MODEL_DIR = "saved_model"
 # precision recorded is the policy --precision resolved to, so that "auto" on
 # another machine cannot switch it.
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
+
+
+@contextlib.contextmanager
+def training_lock(run_dir):
+    """Hold ``DIR/.zoo.lock`` while a `zoo train` writes the run in ``run_dir``.
+
+    A second `zoo train` into the same folder (a command started twice)
+    would write the same backup and checkpoint as the first; it raises
+    ``ValueError`` instead. The lock is the operating system's (``flock``),
+    so a killed run holds it no more and its rerun resumes. Where ``fcntl``
+    is missing (Windows) nothing is locked.
+    """
+    run_dir = Path(run_dir)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(
+            f"--out {str(run_dir)!r} is a file; expected a folder (new, empty, "
+            "or one from `zoo train`)"
+        )
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise ValueError(
+                f"--out {str(run_dir)!r} is being trained by another process "
+                f"(pid {holder}); expected one `zoo train` per folder: wait for "
+                "it, or stop it and run the command again to resume"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            # Removed before it is released: the next run makes a fresh one.
+            path.unlink(missing_ok=True)
+
+
+def _run_files(run_dir):
+    """What ``run_dir`` holds, but the lock of the process writing it."""
+    return [path for path in run_dir.iterdir() if path.name != LOCK_FILE]
 
 
 def read_json_object(path, expected):
@@ -97,11 +150,7 @@ def start_or_resume(run_dir, record):
         )
     existing = read_run(run_dir)
     leftover = run_dir / f"{RUN_FILE}.partial"
-    if (
-        existing is None
-        and leftover.is_file()
-        and list(run_dir.iterdir()) == [leftover]
-    ):
+    if existing is None and leftover.is_file() and _run_files(run_dir) == [leftover]:
         # A run killed while it wrote its first run.json holds nothing else.
         leftover.unlink()
     if existing is not None:
@@ -119,7 +168,7 @@ def start_or_resume(run_dir, record):
             file=sys.stderr,
         )
         clear_run_folder(run_dir, keep_folder=True)
-    elif run_dir.exists() and any(run_dir.iterdir()):
+    elif run_dir.exists() and _run_files(run_dir):
         raise ValueError(
             f"--out {str(run_dir)!r} is not empty and holds no zoo run; "
             "expected an empty or new folder, or one from `zoo train`"
@@ -160,7 +209,7 @@ def clear_run_folder(run_dir, keep_folder):
     if not keep_folder:
         shutil.rmtree(run_dir, ignore_errors=True)
         return
-    for path in run_dir.iterdir():
+    for path in _run_files(run_dir):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:

@@ -39,6 +39,39 @@ def train_run(
     Returns:
         The metrics dict.
     """
+    out = Path(out)
+    # Before the lock makes the folder: a new run that fails removes it.
+    out_existed = out.exists()
+    with runs.training_lock(out):
+        return _train(
+            family,
+            preset,
+            data,
+            out,
+            epochs,
+            batch_size,
+            precision,
+            distribute,
+            seed,
+            deterministic,
+            out_existed,
+        )
+
+
+def _train(
+    family,
+    preset,
+    data,
+    out,
+    epochs,
+    batch_size,
+    precision,
+    distribute,
+    seed,
+    deterministic,
+    out_existed,
+):
+    """`train_run` while this process holds ``out``'s lock."""
     import keras
 
     from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
@@ -49,7 +82,6 @@ def train_run(
 
     config = family.check_preset(preset)
     batch_size = batch_size or config.get("batch_size", 64)
-    out = Path(out)
     if deterministic:
         # First: XLA reads its flags when JAX starts its devices, which
         # resolving --precision auto below does (it lists them).
@@ -66,7 +98,6 @@ def train_run(
         "precision_requested": precision,
         "seed": seed,
     }
-    out_existed = out.exists()
     resumed = runs.start_or_resume(out, record)
     if resumed and runs.read_run(out).get("completed"):
         # The backup is gone once a run finishes: training again would start
