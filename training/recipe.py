@@ -187,7 +187,7 @@ def fit(
     precision="auto",
     distribute="auto",
     schedule="cosine",
-    learning_rate=1e-3,
+    learning_rate=None,
     warmup_steps=None,
     d_model=None,
     weight_decay=0.01,
@@ -234,7 +234,9 @@ def fit(
         schedule: `"cosine"`, `"linear"`, `"constant"` or `"inverse_sqrt"`
             (see `make_schedule`), or a `LearningRateSchedule`/float used as
             is.
-        learning_rate: Peak learning rate (the scale for `"inverse_sqrt"`).
+        learning_rate: Peak learning rate, or the scale of `"inverse_sqrt"`;
+            None for 1e-3, or a scale of 1.0 under `"inverse_sqrt"` (the
+            paper's rates: 1e-3 there would peak at 7e-7 for `d_model=512`).
         warmup_steps: Warm-up steps; None for 5% of all steps (4000 for
             `"inverse_sqrt"`, 0 when the step count is unknown).
         d_model: Model width, for `"inverse_sqrt"`.
@@ -299,6 +301,8 @@ def fit(
                 steps = _steps_per_epoch(train_ds, steps_per_epoch)
                 total_steps = steps * epochs if steps else None
                 if isinstance(schedule, str):
+                    if learning_rate is None:
+                        learning_rate = 1.0 if schedule == "inverse_sqrt" else 1e-3
                     if warmup_steps is None:
                         warmup_steps = (
                             4000
