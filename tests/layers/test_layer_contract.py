@@ -141,3 +141,37 @@ def test_float64_computes_and_trains_in_float64(name):
     targets = np.ones((len(case.inputs[0]), 1), "float64")
     history = trainer.fit(case.inputs, targets, epochs=1, verbose=0)
     assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("reload", [False, True])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_layer_frozen_before_it_is_built_does_not_train(name, reload, tmp_path):
+    # `trainable=False` given to the constructor, or read back from the
+    # config of a frozen layer when a model is loaded, must reach the
+    # sublayers the layer creates later.
+    case = CASES[name]
+    model = _functional_model(case.make(trainable=False), case)
+    if reload:
+        model.save(tmp_path / "frozen.keras")
+        model = keras.models.load_model(tmp_path / "frozen.keras")
+    layer = model.layers[-1]
+    head = keras.layers.Dense(1)(keras.layers.Flatten()(model.outputs[0]))
+    trainer = keras.Model(model.inputs, head)
+    assert len(trainer.trainable_weights) == 2  # the head's only
+    trainer.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
+    before = [np.array(w) for w in layer.get_weights()]
+    targets = np.ones((len(case.inputs[0]), 1), "float32")
+    trainer.fit(case.inputs, targets, epochs=1, verbose=0)
+    for b, a in zip(before, layer.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_int8_quantization_before_any_call(name):
+    # `model.quantize` wants every layer built: the sublayers without
+    # weights (dropout, drop path) too, before any eager call.
+    case = CASES[name]
+    model = _functional_model(case.make(), case)
+    model.quantize("int8")
+    outputs = model.predict(case.inputs, verbose=0)
+    assert np.all(np.isfinite(outputs))

@@ -18,6 +18,7 @@ from zoo.layers.validation import (
     check_positive_int,
     check_rank,
     check_rate,
+    freeze_new_sublayers,
     known_size,
 )
 
@@ -196,6 +197,9 @@ class MultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="attention_dropout",
         )
+        # Built here, so that `model.quantize` (which wants every layer
+        # built) works before the first call.
+        self.dropout_layer.build((None, self.num_heads, None, None))
         self.rotary = None
         if self.use_rotary_embedding:
             self.rotary = RotaryEmbedding(
@@ -203,6 +207,8 @@ class MultiHeadAttention(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="rotary_embedding",
             )
+            self.rotary.build((None, None, self.num_heads, self._key_dim))
+        freeze_new_sublayers(self)
         self.built = True
 
     def compute_cache(self, value, key=None):

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zoo.layers.validation import check_positive_int, check_rank
+from zoo.layers.validation import check_positive_int, check_rank, freeze_new_sublayers
 
 
 def prepend_class_token(tokens, class_token):
@@ -141,6 +141,7 @@ class PatchEmbedding(keras.layers.Layer):
                 shape=(1, 1, self.hidden_dim),
                 initializer="zeros",
             )
+        freeze_new_sublayers(self)
         self.built = True
 
     def call(self, inputs):

@@ -67,16 +67,23 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             embedding_dim,
             embeddings_initializer=self.embeddings_initializer,
             mask_zero=mask_zero,
+            # `trainable=False` given here reached no sublayer: none existed.
+            trainable=self.trainable,
             dtype=self.dtype_policy,
             name="token_embedding",
         )
         if position_encoding == "learned":
             self.position_embedding = PositionEmbedding(
-                sequence_length, dtype=self.dtype_policy, name="position_embedding"
+                sequence_length,
+                trainable=self.trainable,
+                dtype=self.dtype_policy,
+                name="position_embedding",
             )
         else:
             self.position_embedding = SinusoidalPositionEncoding(
-                dtype=self.dtype_policy, name="position_embedding"
+                trainable=self.trainable,
+                dtype=self.dtype_policy,
+                name="position_embedding",
             )
         self.supports_masking = mask_zero
 

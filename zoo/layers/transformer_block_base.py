@@ -126,6 +126,10 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
         self.drop_path = DropPath(
             self.drop_path_rate, dtype=self.dtype_policy, name="drop_path"
         )
+        # Built here, so that `model.quantize` (which wants every layer
+        # built) works before the first call.
+        self.residual_dropout.build(shape)
+        self.drop_path.build(shape)
 
     def _build_feedforward(self, shape):
         hidden = shape[-1]

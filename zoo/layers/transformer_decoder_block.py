@@ -5,6 +5,7 @@ import keras
 from zoo.layers.call_arguments import call_arguments
 from zoo.layers.masking import check_attention_mask, check_padding_mask, implicit_mask
 from zoo.layers.transformer_block_base import TransformerBlockBase
+from zoo.layers.validation import freeze_new_sublayers
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -78,6 +79,7 @@ class TransformerDecoderBlock(TransformerBlockBase):
             )
         self._build_feedforward(decoder_sequence_shape)
         self._build_residual_tools(decoder_sequence_shape)
+        freeze_new_sublayers(self)
         self.built = True
 
     def call(

@@ -5,6 +5,7 @@ import keras
 from zoo.layers.call_arguments import call_arguments
 from zoo.layers.masking import check_attention_mask, check_padding_mask, implicit_mask
 from zoo.layers.transformer_block_base import TransformerBlockBase
+from zoo.layers.validation import freeze_new_sublayers
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -56,6 +57,7 @@ class TransformerEncoderBlock(TransformerBlockBase):
         self.self_attention_norm = self._norm("self_attention_norm", inputs_shape)
         self._build_feedforward(inputs_shape)
         self._build_residual_tools(inputs_shape)
+        freeze_new_sublayers(self)
         self.built = True
 
     def call(

@@ -15,6 +15,21 @@ def known_size(dim):
     return int(dim) if isinstance(dim, numbers.Integral) else None
 
 
+def freeze_new_sublayers(layer):
+    """Make the sublayers ``layer`` just built non-trainable when it is.
+
+    Keras' ``trainable`` setter reaches the sublayers that exist when it is
+    set; sublayers created later in ``build`` (or when a frozen layer is
+    loaded from its config, which holds ``trainable=False``) would train.
+    """
+    if layer.trainable:
+        return
+    # Each sublayer's own setter: on TensorFlow, `layer.trainable = False`
+    # inside `layer.build` does not reach the sublayers.
+    for sublayer in layer._flatten_layers(include_self=False, recursive=False):
+        sublayer.trainable = False
+
+
 def check_positive_int(value, name):
     """Raise ``ValueError`` unless ``value`` is a positive ``int``."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
