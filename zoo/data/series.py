@@ -404,6 +404,7 @@ def regularize(frame, columns, interpolate=False):
         on_grid = offsets % step == 0
         grid_size = int(offsets[-1] // step) + 1
         frequency = _offset_alias(step)
+        grid = None  # made only if the gaps are to be filled
     else:
         grid = _calendar_grid(index, frequency)
         on_grid = index.isin(grid)
@@ -430,9 +431,7 @@ def regularize(frame, columns, interpolate=False):
             "the .csv path (interpolate=True in Python), or clean the data first.",
             report,
         )
-    if is_calendar_frequency(report.frequency):
-        grid = _calendar_grid(index, report.frequency)
-    else:
+    if grid is None:
         grid = pd.date_range(index[0], periods=grid_size, freq=pd.Timedelta(step))
     grid.name = index.name
     merged = frame.reindex(index.union(grid))
