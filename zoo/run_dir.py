@@ -13,7 +13,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from training.callbacks.atomic_checkpoints import write_json_atomically
+from training.callbacks.atomic_checkpoints import partial_path, write_json_atomically
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
@@ -38,19 +38,17 @@ def training_lock(run_dir):
     would write the same backup and checkpoint as the first; it raises
     ``ValueError`` instead. The lock is the operating system's (``flock``),
     so a killed run holds it no more and its rerun resumes. Where ``fcntl``
-    is missing (Windows) nothing is locked.
+    is missing (Windows) nothing is locked. A folder the lock made is
+    removed again if the run left it empty (it failed before writing).
     """
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(
-            f"--out {str(run_dir)!r} is a file; expected a folder (new, empty, "
-            "or one from `zoo train`)"
-        )
+    _check_folder(run_dir)
     try:
         import fcntl
     except ImportError:
         yield
         return
+    made = not run_dir.exists()
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / LOCK_FILE
     with open(path, "a+") as handle:
@@ -73,6 +71,17 @@ def training_lock(run_dir):
         finally:
             # Removed before it is released: the next run makes a fresh one.
             path.unlink(missing_ok=True)
+            if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+
+
+def _check_folder(run_dir):
+    """``ValueError`` if ``run_dir`` is a file: a run folder is new or a folder."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ValueError(
+            f"--out {str(run_dir)!r} is a file; expected a folder (new, empty, "
+            "or one from `zoo train`)"
+        )
 
 
 def _run_files(run_dir):
@@ -143,13 +152,9 @@ def start_or_resume(run_dir, record):
     holding other files raises ``ValueError``; ``--epochs`` may change.
     """
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise ValueError(
-            f"--out {str(run_dir)!r} is a file; expected a folder (new, empty, "
-            "or one from `zoo train`)"
-        )
+    _check_folder(run_dir)
     existing = read_run(run_dir)
-    leftover = run_dir / f"{RUN_FILE}.partial"
+    leftover = Path(partial_path(str(run_dir / RUN_FILE)))
     if existing is None and leftover.is_file() and _run_files(run_dir) == [leftover]:
         # A run killed while it wrote its first run.json holds nothing else.
         leftover.unlink()
@@ -167,7 +172,7 @@ def start_or_resume(run_dir, record):
             f"epoch ({difference.partition(': use another')[0]})",
             file=sys.stderr,
         )
-        clear_run_folder(run_dir, keep_folder=True)
+        clear_run_folder(run_dir)
     elif run_dir.exists() and _run_files(run_dir):
         raise ValueError(
             f"--out {str(run_dir)!r} is not empty and holds no zoo run; "
@@ -203,12 +208,12 @@ def _resume_difference(run_dir, existing, record):
     return None
 
 
-def clear_run_folder(run_dir, keep_folder):
-    """Remove what ``run_dir`` holds (all of it the run's), and the folder unless ``keep_folder``."""
+def clear_run_folder(run_dir):
+    """Remove what ``run_dir`` holds (all of it the run's) but the lock.
+
+    The folder stays; `training_lock` removes one it made.
+    """
     run_dir = Path(run_dir)
-    if not keep_folder:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return
     for path in _run_files(run_dir):
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)

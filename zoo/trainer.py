@@ -39,39 +39,6 @@ def train_run(
     Returns:
         The metrics dict.
     """
-    out = Path(out)
-    # Before the lock makes the folder: a new run that fails removes it.
-    out_existed = out.exists()
-    with runs.training_lock(out):
-        return _train(
-            family,
-            preset,
-            data,
-            out,
-            epochs,
-            batch_size,
-            precision,
-            distribute,
-            seed,
-            deterministic,
-            out_existed,
-        )
-
-
-def _train(
-    family,
-    preset,
-    data,
-    out,
-    epochs,
-    batch_size,
-    precision,
-    distribute,
-    seed,
-    deterministic,
-    out_existed,
-):
-    """`train_run` while this process holds ``out``'s lock."""
     import keras
 
     from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
@@ -80,101 +47,106 @@ def _train(
     from training.recipe import fit
     from zoo.export import backend_can_export
 
-    config = family.check_preset(preset)
-    batch_size = batch_size or config.get("batch_size", 64)
-    if deterministic:
-        # First: XLA reads its flags when JAX starts its devices, which
-        # resolving --precision auto below does (it lists them).
-        _enable_determinism()
-    record = {
-        "model": family.name,
-        "preset": preset,
-        "data": data,
-        "config": config,
-        "batch_size": batch_size,
-        "epochs": epochs,
-        # The policy, not "auto": auto on another machine may resolve otherwise.
-        "precision": resolve_precision(precision),
-        "precision_requested": precision,
-        "seed": seed,
-    }
-    resumed = runs.start_or_resume(out, record)
-    if resumed and runs.read_run(out).get("completed"):
-        # The backup is gone once a run finishes: training again would start
-        # from scratch and overwrite a finished model.
-        print(
-            f"{out} holds a finished run; its metrics follow. Use another --out "
-            "to train again.",
-            file=sys.stderr,
-        )
-        return runs.read_metrics(out)
-    keras.utils.set_random_seed(seed)
-    needs_training = not runs.read_run(out).get("trained")
-    if resumed and needs_training:
-        # --epochs may change on resume: the record says what this session trains to.
-        runs.mark(out, epochs=epochs)
-    try:
-        prepared = family.prepare_data(data, batch_size, out, seed=seed)
-        compile_arguments = family.compile_arguments(config, prepared.info)
-        if needs_training:
-            start = time.perf_counter()
-            fit(
-                lambda: family.build_model(config, prepared.info),
-                prepared.train,
-                prepared.validation,
-                str(out),
-                epochs,
-                precision=record["precision"],
-                distribute=distribute,
-                schedule=config.get("schedule", family.schedule),
-                learning_rate=config.get("learning_rate", family.learning_rate),
-                warmup_steps=config.get("warmup_steps", family.warmup_steps),
-                monitor=family.monitor,
-                seed=seed,
-                # Until "trained" is recorded, a killed run resumes from the backup.
-                keep_backup=True,
-                **compile_arguments,
-            )
-    except BaseException:
-        # A new run that failed before saving an epoch (bad data, a missing
-        # TPU) leaves nothing behind: its run.json would refuse the corrected
-        # command's other settings in the same --out.
-        if not resumed and not runs.has_progress(out):
-            runs.clear_run_folder(out, keep_folder=out_existed)
-        raise
-    if needs_training:
-        runs.mark(
-            out,
-            trained=True,
-            # All sessions' epochs: the history keeps one row per epoch.
-            epochs_completed=len(read_history_csv(out / HISTORY_FILE).get("epoch", [])),
-            train_seconds_last_session=round(time.perf_counter() - start, 1),
-        )
-        shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
-    # The checkpoint holds the best epoch of all sessions of this run, also
-    # when this session trained nothing (the run was trained before).
-    model = runs.load_trained_model(out)
-    metrics = family.evaluate(model, prepared, out)
-    record = runs.read_run(out)
-    metrics.update(
-        {
-            "train_seconds_last_session": record["train_seconds_last_session"],
-            "epochs_completed": record["epochs_completed"],
-            "parameters": int(model.count_params()),
+    out = Path(out)
+    # One `zoo train` at a time writes the run (see `runs.training_lock`).
+    with runs.training_lock(out):
+        config = family.check_preset(preset)
+        batch_size = batch_size or config.get("batch_size", 64)
+        if deterministic:
+            # First: XLA reads its flags when JAX starts its devices, which
+            # resolving --precision auto below does (it lists them).
+            _enable_determinism()
+        record = {
+            "model": family.name,
+            "preset": preset,
+            "data": data,
+            "config": config,
+            "batch_size": batch_size,
+            "epochs": epochs,
+            # The policy, not "auto": auto on another machine may resolve otherwise.
+            "precision": resolve_precision(precision),
+            "precision_requested": precision,
+            "seed": seed,
         }
-    )
-    runs.write_metrics(out, metrics)
-    if backend_can_export():
-        family.export(model, out, out / runs.SAVED_MODEL_DIR)
-    else:
-        print(
-            f"{out}: no {runs.SAVED_MODEL_DIR}/ written, since the "
-            f"{keras.backend.backend()!r} backend has no SavedModel export. "
-            f"Write it with `KERAS_BACKEND=tensorflow zoo export {out}`.",
-            file=sys.stderr,
+        resumed = runs.start_or_resume(out, record)
+        if resumed and runs.read_run(out).get("completed"):
+            # The backup is gone once a run finishes: training again would start
+            # from scratch and overwrite a finished model.
+            print(
+                f"{out} holds a finished run; its metrics follow. Use another --out "
+                "to train again.",
+                file=sys.stderr,
+            )
+            return runs.read_metrics(out)
+        keras.utils.set_random_seed(seed)
+        needs_training = not runs.read_run(out).get("trained")
+        if resumed and needs_training:
+            # --epochs may change on resume: the record says what this session trains to.
+            runs.mark(out, epochs=epochs)
+        try:
+            prepared = family.prepare_data(data, batch_size, out, seed=seed)
+            compile_arguments = family.compile_arguments(config, prepared.info)
+            if needs_training:
+                start = time.perf_counter()
+                fit(
+                    lambda: family.build_model(config, prepared.info),
+                    prepared.train,
+                    prepared.validation,
+                    str(out),
+                    epochs,
+                    precision=record["precision"],
+                    distribute=distribute,
+                    schedule=config.get("schedule", family.schedule),
+                    learning_rate=config.get("learning_rate", family.learning_rate),
+                    warmup_steps=config.get("warmup_steps", family.warmup_steps),
+                    monitor=family.monitor,
+                    seed=seed,
+                    # Until "trained" is recorded, a killed run resumes from the backup.
+                    keep_backup=True,
+                    **compile_arguments,
+                )
+        except BaseException:
+            # A new run that failed before saving an epoch (bad data, a missing
+            # TPU) leaves nothing behind: its run.json would refuse the corrected
+            # command's other settings in the same --out.
+            if not resumed and not runs.has_progress(out):
+                runs.clear_run_folder(out)
+            raise
+        if needs_training:
+            runs.mark(
+                out,
+                trained=True,
+                # All sessions' epochs: the history keeps one row per epoch.
+                epochs_completed=len(
+                    read_history_csv(out / HISTORY_FILE).get("epoch", [])
+                ),
+                train_seconds_last_session=round(time.perf_counter() - start, 1),
+            )
+            shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
+        # The checkpoint holds the best epoch of all sessions of this run, also
+        # when this session trained nothing (the run was trained before).
+        model = runs.load_trained_model(out)
+        metrics = family.evaluate(model, prepared, out)
+        record = runs.read_run(out)
+        metrics.update(
+            {
+                "train_seconds_last_session": record["train_seconds_last_session"],
+                "epochs_completed": record["epochs_completed"],
+                "parameters": int(model.count_params()),
+            }
         )
-    runs.mark_completed(out)
-    return metrics
+        runs.write_metrics(out, metrics)
+        if backend_can_export():
+            family.export(model, out, out / runs.SAVED_MODEL_DIR)
+        else:
+            print(
+                f"{out}: no {runs.SAVED_MODEL_DIR}/ written, since the "
+                f"{keras.backend.backend()!r} backend has no SavedModel export. "
+                f"Write it with `KERAS_BACKEND=tensorflow zoo export {out}`.",
+                file=sys.stderr,
+            )
+        runs.mark_completed(out)
+        return metrics
 
 
 def _enable_determinism():

@@ -32,7 +32,7 @@ def replace_atomically(partial, path):
 
 def write_json_atomically(path, value, sort_keys=False):
     """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
-    partial = f"{path}.partial"
+    partial = partial_path(str(path))
     with open(partial, "w") as handle:
         handle.write(json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
     replace_atomically(partial, path)

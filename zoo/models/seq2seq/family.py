@@ -22,6 +22,7 @@ from pathlib import Path
 import training.losses  # noqa: F401
 import training.schedules  # noqa: F401
 from training.callbacks.atomic_checkpoints import (
+    partial_path,
     replace_atomically,
     write_json_atomically,
 )
@@ -128,7 +129,7 @@ class Seq2SeqFamily(ModelFamily):
                 (source_tok, SOURCE_TOKENIZER),
                 (target_tok, TARGET_TOKENIZER),
             ):
-                partial = run_dir / f"{name}.partial"
+                partial = partial_path(str(run_dir / name))
                 tokenizer.save(partial)
                 replace_atomically(partial, run_dir / name)
             write_json_atomically(run_dir / DATA_FILE, dict(lengths, task=task))
