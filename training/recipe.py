@@ -37,6 +37,25 @@ def _check_fit_inputs(model_builder, train_ds):
         )
 
 
+def _resolve_monitor(monitor, val_ds):
+    """``monitor``, or its default: `"val_loss"`, or `"loss"` without validation."""
+    if monitor is None:
+        return "val_loss" if val_ds is not None else "loss"
+    if not isinstance(monitor, str):
+        raise ValueError(
+            f"`monitor` must be a log key such as 'val_loss'. Received: "
+            f"monitor of type {type(monitor).__name__}"
+        )
+    if val_ds is None and monitor.startswith("val_"):
+        # No epoch would log it: nothing would be checkpointed.
+        raise ValueError(
+            f"`monitor` names a validation value and there is no validation "
+            f"data: pass `val_ds` or monitor a training value such as 'loss'. "
+            f"Received: monitor={monitor!r}, val_ds=None"
+        )
+    return monitor
+
+
 def _made_in_scope(metrics):
     """``metrics`` with each `Metric` object made again from its config.
 
@@ -246,7 +265,8 @@ def fit(
         steps_per_epoch: Batches per epoch; needed for infinite datasets.
         patience: Early-stopping patience; None disables early stopping.
         monitor: Metric to checkpoint and stop on; default `"val_loss"`, or
-            `"loss"` without validation data.
+            `"loss"` without validation data. A `val_` monitor without
+            `val_ds`, or one that an epoch does not log, raises `ValueError`.
         save_freq: Backup frequency (`"epoch"` or a number of batches).
         batch_size: Global batch size for throughput; None reads it from
             `train_ds`.
@@ -275,6 +295,7 @@ def fit(
     epochs = check_int("epochs", epochs, 1)
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1, allow_none=True)
     patience = check_int("patience", patience, 0, allow_none=True)
+    monitor = _resolve_monitor(monitor, val_ds)
     previous_policy = keras.config.dtype_policy()
     # Set globally by a JAX DataParallel: the caller's state comes back.
     previous_distribution = keras.distribution.distribution()
@@ -345,8 +366,6 @@ def fit(
                     jit_compile=jit_compile,
                     **metric_arguments,
                 )
-        if monitor is None:
-            monitor = "val_loss" if val_ds is not None else "loss"
         if batch_size is None:
             batch_size = _batch_size(train_ds)
         callbacks = list(callbacks or [])

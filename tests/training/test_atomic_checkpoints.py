@@ -144,3 +144,95 @@ def test_resuming_cuts_the_history_back_to_the_backup(tmp_path):
     assert (tmp_path / "history.csv").read_text() == "epoch,loss,val_loss\n0,1.0,0.5\n"
     # Epoch 1 will be trained again, so its 0.3 is not the best to beat.
     assert callbacks["AtomicModelCheckpoint"].best == pytest.approx(0.5)
+
+
+def run_callbacks(out, **kwargs):
+    return standard_callbacks(
+        str(out), monitor="loss", patience=None, tensorboard=False, **kwargs
+    )
+
+
+def assert_weights_equal(path, expected):
+    for got, want in zip(keras.models.load_model(path).get_weights(), expected):
+        np.testing.assert_array_equal(got, want)
+
+
+def pending_files(out):
+    return sorted(p.name for p in out.glob("model.pending-*.keras"))
+
+
+def test_a_kill_between_checkpoint_and_backup_keeps_the_backed_up_model(tmp_path):
+    x, y = data()
+    model = tiny_model()
+    recorded = RecordWeights()
+    # Each epoch lowers the loss, so each is checkpointed; the third
+    # epoch's backup dies after its checkpoint was saved.
+    die_while_writing("save_weights", model, calls_before_dying=2)
+    with pytest.raises(Killed):
+        model.fit(
+            x, y, epochs=5, verbose=0, callbacks=[recorded, *run_callbacks(tmp_path)]
+        )
+    # The history and backup know epochs 0 and 1; so does model.keras.
+    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[1])
+    assert len(pending_files(tmp_path)) == 1
+
+    resumed = tiny_model()
+    recorded = RecordWeights()
+    resumed.fit(
+        x, y, epochs=3, verbose=0, callbacks=[recorded, *run_callbacks(tmp_path)]
+    )
+    assert list(recorded.by_epoch) == [2]
+    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[2])
+    assert pending_files(tmp_path) == []
+
+
+def test_a_kill_after_the_backup_commit_finishes_the_checkpoint_on_resume(tmp_path):
+    x, y = data()
+    model = tiny_model()
+    recorded = RecordWeights()
+    callbacks = run_callbacks(tmp_path)
+    backup = callbacks[-1]
+    commits = {"count": 0}
+
+    def die_before_the_third_rename(pairs):
+        commits["count"] += 1
+        if commits["count"] == 3:
+            raise Killed
+        AtomicBackupAndRestore._commit_checkpoints(pairs)
+
+    backup._commit_checkpoints = die_before_the_third_rename
+    with pytest.raises(Killed):
+        model.fit(x, y, epochs=5, verbose=0, callbacks=[recorded, *callbacks])
+    metadata = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 2  # the second epoch's backup was committed...
+    assert_weights_equal(
+        tmp_path / "model.keras", recorded.by_epoch[0]
+    )  # ...not its model
+
+    # Resuming (here with nothing left to train) finishes that commit.
+    tiny_model().fit(x, y, epochs=2, verbose=0, callbacks=run_callbacks(tmp_path))
+    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[1])
+    assert pending_files(tmp_path) == []
+
+
+def test_mid_epoch_backups_commit_the_checkpoint_at_the_epoch_end(tmp_path):
+    x, y = data()
+    model = tiny_model()
+    recorded = RecordWeights()
+    # 2 batches an epoch and a backup every 3: epoch 0 ends between backups.
+    callbacks = run_callbacks(tmp_path, save_freq=3, keep_backup=True)
+    model.fit(
+        x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorded, *callbacks]
+    )
+    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[0])
+    assert pending_files(tmp_path) == []
+    metadata = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
+    assert metadata["epoch"] == 1
+
+
+def test_the_backup_commits_only_atomic_checkpoints(tmp_path):
+    with pytest.raises(TypeError, match="AtomicModelCheckpoint.*ModelCheckpoint"):
+        AtomicBackupAndRestore(
+            str(tmp_path),
+            checkpoints=[keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))],
+        )

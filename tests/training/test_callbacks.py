@@ -7,6 +7,7 @@ import pytest
 
 from tests.training.conftest import PoisonWeights, tiny_regressor
 from training.callbacks import (
+    MonitorCheck,
     NaNGuard,
     NonFiniteLossError,
     ThroughputLogger,
@@ -223,7 +224,7 @@ def test_standard_callbacks_layout(tmp_path):
     out = tmp_path / "run"
     callbacks = standard_callbacks(str(out), patience=4, save_freq=10, batch_size=8)
     by_type = {type(c).__name__: c for c in callbacks}
-    expected = ["NaNGuard", "ThroughputLogger", "AtomicModelCheckpoint"]
+    expected = ["NaNGuard", "ThroughputLogger", "MonitorCheck", "AtomicModelCheckpoint"]
     expected += ["ResumableEarlyStopping"]
     expected += ["EpochTensorBoard"] if tensorboard_available() else []
     expected += ["CSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
@@ -317,3 +318,13 @@ def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):
 def test_epoch_tensorboard_refuses_per_batch_work(tmp_path, argument, value):
     with pytest.raises(ValueError, match=f"`{argument}` must be .*received {value!r}"):
         EpochTensorBoard(str(tmp_path), **{argument: value})
+
+
+def test_monitor_check_waits_for_an_epoch_that_validates():
+    check = MonitorCheck("val_loss")
+    check.on_epoch_end(0, {"loss": 1.0})  # validation_freq skipped this epoch
+    check.on_epoch_end(1, {"loss": 1.0, "val_loss": 2.0})
+    with pytest.raises(ValueError, match=r"\['loss', 'val_accuracy'\]"):
+        check.on_epoch_end(2, {"loss": 1.0, "val_accuracy": 0.5})
+    with pytest.raises(ValueError, match="Received: monitor='acc'"):
+        MonitorCheck("acc").on_epoch_end(0, {"loss": 1.0})

@@ -512,3 +512,20 @@ def test_a_generator_keeps_every_batch_for_training(tmp_path):
         verbose=0,
     )
     assert counter.count == 3
+
+
+def test_a_monitor_that_training_does_not_log_is_refused(tmp_path):
+    # Keras only warned: the run trained every epoch and saved no model.
+    with pytest.raises(
+        ValueError, match=r"one of \[.*'val_loss'.*Received: monitor='val_mae'"
+    ):
+        run(tmp_path / "misspelt", epochs=2, monitor="val_mae")
+    assert not os.path.exists(tmp_path / "misspelt" / "model.keras")
+    train, _ = datasets()
+    with pytest.raises(ValueError, match="Received: monitor='val_loss', val_ds=None"):
+        recipe.fit(
+            build, train, None, str(tmp_path / "no_val"), loss="mse", monitor="val_loss"
+        )
+    # A value that is logged is fine, whichever it is.
+    history = run(tmp_path / "mae", epochs=1, metrics=["mae"], monitor="val_mae")
+    assert "val_mae" in history.history

@@ -5,6 +5,7 @@ from training.callbacks.atomic_checkpoints import (
     AtomicModelCheckpoint,
 )
 from training.callbacks.epoch_tensorboard import EpochTensorBoard
+from training.callbacks.monitor_check import MonitorCheck
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
 from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from training.callbacks.standard import early_stopping, standard_callbacks
@@ -16,6 +17,7 @@ __all__ = [
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
     "EpochTensorBoard",
+    "MonitorCheck",
     "NaNGuard",
     "NonFiniteLossError",
     "ResumableEarlyStopping",

@@ -8,8 +8,10 @@ and then renamed over the old one (`os.replace` is atomic), so a file is
 either the old one or the new one, whole.
 """
 
+import glob
 import json
 import os
+import re
 import time
 
 import keras
@@ -47,10 +49,15 @@ def partial_path(path):
         >>> partial_path("run/model.keras")
         'run/model.partial.keras'
     """
+    stem, suffix = _split_suffix(path)
+    return f"{stem}.partial{suffix}"
+
+
+def _split_suffix(path):
     for suffix in (".weights.h5", ".keras", ".h5"):
         if path.endswith(suffix):
-            return path[: -len(suffix)] + ".partial" + suffix
-    return path + ".partial"
+            return path[: -len(suffix)], suffix
+    return path, ""
 
 
 def backed_up_epochs(backup_dir):
@@ -91,9 +98,21 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     Same arguments and behaviour; the model is saved to a partial file that
     is renamed over ``filepath`` once complete, so a kill while saving leaves
     the previous checkpoint readable.
+
+    Given to an `AtomicBackupAndRestore` (its ``checkpoints``), the complete
+    file waits under a pending name until that backup commits the epoch. A
+    run killed in between trains the epoch again on resume; had the file
+    replaced ``filepath`` at once, ``filepath`` would hold weights of an epoch
+    that the resumed run's history and backup know nothing of.
     """
 
     async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.commit_with_backup = False
+        # (pending file, final path) saved since the backup's last commit.
+        self.pending = []
 
     def _get_file_path(self, epoch, batch, logs):
         # Keras saves to the path this returns: the partial file.
@@ -107,8 +126,38 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if os.path.exists(partial):  # left by a run killed while saving
             os.remove(partial)
         super()._save_model(epoch, batch, logs)
-        if os.path.exists(partial):
-            replace_atomically(partial, self._final_path(epoch, batch, logs))
+        if not os.path.exists(partial):
+            return  # Keras saved nothing: not an improvement
+        final = self._final_path(epoch, batch, logs)
+        if not self.commit_with_backup:
+            replace_atomically(partial, final)
+            return
+        pending = pending_path(final)
+        replace_atomically(partial, pending)
+        self.pending.append((pending, final))
+
+
+def pending_path(path):
+    """A new name for a checkpoint that waits for its epoch's backup.
+
+    ``run/model.keras`` waits as ``run/model.pending-<nanoseconds>.keras``.
+    """
+    stem, suffix = _split_suffix(path)
+    return f"{stem}.pending-{time.time_ns()}{suffix}"
+
+
+def _pending_files_of(filepath):
+    """The pending files `pending_path` may have made for ``filepath``.
+
+    ``filepath`` is a checkpoint's, which may hold placeholders such as
+    ``{epoch:02d}``; each matches anything.
+    """
+    stem, suffix = _split_suffix(filepath)
+    pattern = "*".join(glob.escape(piece) for piece in _PLACEHOLDER.split(stem))
+    return glob.glob(f"{pattern}.pending-*{glob.escape(suffix)}")
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -126,9 +175,36 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     which Keras' weights files leave out: without them a resumed run would
     draw its dropout masks from the start of the sequence again, and would not
     train as an uninterrupted run does.
+
+    Args:
+        backup_dir: The folder of the backup.
+        checkpoints: `AtomicModelCheckpoint`s whose files change only when
+            this callback commits the epoch they were saved in (see there).
+        *args, **kwargs: `keras.callbacks.BackupAndRestore`'s arguments.
     """
 
     async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
+
+    def __init__(self, backup_dir, *args, checkpoints=(), **kwargs):
+        super().__init__(backup_dir, *args, **kwargs)
+        self.checkpoints = list(checkpoints)
+        for checkpoint in self.checkpoints:
+            if not isinstance(checkpoint, AtomicModelCheckpoint):
+                raise TypeError(
+                    "`checkpoints` must hold AtomicModelCheckpoint callbacks. "
+                    f"Received: {type(checkpoint).__name__}"
+                )
+            checkpoint.commit_with_backup = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        # With backups every `save_freq` batches, a checkpoint saved at this
+        # epoch's end would otherwise wait for the next epoch's backup.
+        if self.save_freq != "epoch" and self._pending_checkpoints():
+            self._save_model()
+
+    def _pending_checkpoints(self):
+        return [pair for checkpoint in self.checkpoints for pair in checkpoint.pending]
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
@@ -138,6 +214,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         path = os.path.join(self.backup_dir, name)
         self.model.save_weights(path, overwrite=True)
         _fsync(path)
+        pending = self._pending_checkpoints()
         write_json_atomically(
             self._training_metadata_path,
             {
@@ -148,11 +225,43 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                     keras.ops.convert_to_numpy(generator.state).tolist()
                     for generator in seed_generators(self.model)
                 ],
+                # Relative, so a run folder moved before its resume still works.
+                "checkpoints_to_commit": [
+                    [os.path.relpath(path, self.backup_dir) for path in pair]
+                    for pair in pending
+                ],
             },
         )
+        self._commit_checkpoints(pending)
+        for checkpoint in self.checkpoints:
+            checkpoint.pending = []
         for other in os.listdir(self.backup_dir):
             if other.endswith(".weights.h5") and other != name:
                 os.remove(os.path.join(self.backup_dir, other))
+
+    @staticmethod
+    def _commit_checkpoints(pairs):
+        for pending, final in pairs:
+            if os.path.exists(pending):  # gone if a kill came after its rename
+                os.replace(pending, final)
+
+    def _settle_checkpoints(self, metadata):
+        """Finish the last backup's commit and drop checkpoints of later epochs.
+
+        A kill after the metadata was written but before a pending checkpoint
+        was renamed leaves one that belongs to a backed-up epoch; any other
+        pending file comes from an epoch that the resumed run trains again.
+        """
+        self._commit_checkpoints(
+            [
+                [os.path.join(self.backup_dir, path) for path in pair]
+                for pair in metadata.get("checkpoints_to_commit", [])
+            ]
+        )
+        for checkpoint in self.checkpoints:
+            checkpoint.pending = []
+            for stale in _pending_files_of(checkpoint.filepath):
+                os.remove(stale)
 
     def _load_model(self):
         if not self.model.built:
@@ -161,9 +270,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"received the unbuilt model {self.model.name!r}"
             )
         if not os.path.exists(self._training_metadata_path):
+            self._settle_checkpoints({})
             return  # nothing committed yet: a fresh start
         with open(self._training_metadata_path) as handle:
             metadata = json.load(handle)
+        self._settle_checkpoints(metadata)
         weights = os.path.join(
             self.backup_dir, metadata.get("weights", "latest.weights.h5")
         )

@@ -15,6 +15,7 @@ from training.callbacks.atomic_checkpoints import (
     replace_atomically,
 )
 from training.callbacks.epoch_tensorboard import EpochTensorBoard
+from training.callbacks.monitor_check import MonitorCheck
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
 from training.callbacks.throughput_logger import ThroughputLogger
@@ -165,7 +166,8 @@ def standard_callbacks(
 ):
     """The recipe's callbacks, all writing under `out_dir`.
 
-    In order: `NaNGuard`; `ThroughputLogger`; `AtomicModelCheckpoint` of the
+    In order: `NaNGuard`; `ThroughputLogger`; `MonitorCheck`, which raises
+    when `monitor` is missing from an epoch's logs; `AtomicModelCheckpoint` of the
     best model to `model.keras`; `EarlyStopping` that restores the best weights;
     `EpochTensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
     installed); `CSVLogger` to
@@ -176,7 +178,9 @@ def standard_callbacks(
     keeps the rows of the backed-up epochs and is appended to, and the
     checkpoint only replaces `model.keras` when it beats the best value in
     those rows. Checkpoint and backup files are replaced atomically, so a run
-    killed at any moment resumes. With the default ``save_freq="epoch"``
+    killed at any moment resumes, and a new best model replaces `model.keras`
+    only when the backup commits its epoch, so `model.keras` always holds an
+    epoch that is in the history. With the default ``save_freq="epoch"``
     every one of them is ``async_safe``: on JAX and PyTorch Keras then runs
     batch-end callbacks in a worker thread and the host queues the next step
     while the device works (a mid-epoch ``save_freq`` turns that off).
@@ -224,17 +228,20 @@ def standard_callbacks(
     # Read once, for the checkpoint's threshold and early stopping's patience.
     earlier_values = _earlier_values(csv_path, monitor) if resuming else []
 
+    checkpoint = AtomicModelCheckpoint(
+        checkpoint_path,
+        monitor=monitor,
+        mode=keras_mode,
+        save_best_only=True,
+        initial_value_threshold=_best_so_far(earlier_values, monitor, mode),
+    )
     callbacks = [
         NaNGuard(),
         # Before the loggers, so its keys are in the logs they write.
         ThroughputLogger(batch_size=batch_size, tokens_per_example=tokens_per_example),
-        AtomicModelCheckpoint(
-            checkpoint_path,
-            monitor=monitor,
-            mode=keras_mode,
-            save_best_only=True,
-            initial_value_threshold=_best_so_far(earlier_values, monitor, mode),
-        ),
+        # Before the checkpoint and early stopping, which would only warn.
+        MonitorCheck(monitor),
+        checkpoint,
     ]
     if patience is not None:
         stopper = early_stopping(
@@ -251,8 +258,13 @@ def standard_callbacks(
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
         keras.callbacks.CSVLogger(csv_path, append=resuming),
         TrainingCurvePlot(os.path.join(out_dir, "training_curve.png"), csv_path),
+        # model.keras changes when the backup commits the epoch, not before:
+        # a run killed in between trains that epoch again.
         AtomicBackupAndRestore(
-            backup_dir, save_freq=save_freq, delete_checkpoint=not keep_backup
+            backup_dir,
+            save_freq=save_freq,
+            delete_checkpoint=not keep_backup,
+            checkpoints=[checkpoint],
         ),
     ]
     return callbacks
