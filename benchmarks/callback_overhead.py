@@ -68,7 +68,10 @@ def main():
         policy = apply_precision(args.precision)
     except ValueError as error:
         parser.error(f"--precision: {error}")
-    images, labels = load_fashion_mnist("train", limit=args.steps * batch_size)
+    try:
+        images, labels = load_fashion_mnist("train", limit=args.steps * batch_size)
+    except ValueError as error:
+        parser.error(f"--steps {args.steps} at batch size {batch_size}: {error}")
     images = images[..., None]
     mean, std = image_statistics(images)
     images = ((images / 255.0 - mean) / std).astype("float32")
