@@ -279,7 +279,22 @@ def _weather_every(weather_frame, rule):
 
 @pytest.mark.parametrize(
     "rule",
-    ["MS", "ME", "QS", "QE", "YS", "YE", "QS-FEB", "YS-JUL"],
+    # Half months and business months too: neither a fixed step nor month
+    # edges fit them, and they were reported as gaps.
+    [
+        "MS",
+        "ME",
+        "QS",
+        "QE",
+        "YS",
+        "YE",
+        "QS-FEB",
+        "YS-JUL",
+        "SMS",
+        "SME",
+        "BMS",
+        "BME",
+    ],
 )
 def test_calendar_series_are_regular(weather_frame, rule):
     # Months, quarters and years are no fixed number of days: a fixed step
@@ -336,6 +351,45 @@ def test_a_timestamp_off_the_month_starts_is_reported(weather_frame):
     assert "1 timestamp(s) missing from the MS grid" in message
     filled, _ = series.regularize(frame, ["temp_max"], interpolate=True)
     assert filled.index.equals(monthly.index) and not filled.isna().any().any()
+
+
+def _weekdays(weather_frame):
+    """Real seattle_weather on business days: its weekend rows dropped."""
+    frame = weather_frame.set_index("date")
+    return frame[frame.index.day_of_week < 5]
+
+
+def test_business_days_are_regular_and_continue_after_the_weekend(weather_frame):
+    frame = _weekdays(weather_frame)
+    cleaned, report = series.regularize(frame, ["temp_max"])
+    # A daily step would count every weekend as two missing days.
+    assert report.frequency == "B" and report.is_clean, report.summary()
+    assert cleaned.index.equals(frame.index)
+    assert str(frame.index[-1].date()) == "2015-12-31"  # a Thursday
+    following = series.next_timestamps(cleaned.index, report.frequency, 3)
+    assert [str(t.date()) for t in following] == [
+        "2016-01-01",
+        "2016-01-04",
+        "2016-01-05",
+    ]
+
+
+def test_a_missing_business_day_is_a_gap_on_the_business_grid(weather_frame):
+    weekdays = _weekdays(weather_frame)
+    frame = weekdays.drop(weekdays.index[50])  # a holiday, say
+    with pytest.raises(series.SeriesGapError) as info:
+        series.regularize(frame, ["temp_max"])
+    assert "1 timestamp(s) missing from the B grid" in str(info.value)
+    filled, report = series.regularize(frame, ["temp_max"], interpolate=True)
+    assert report.frequency == "B" and filled.index.equals(weekdays.index)
+
+
+def test_a_daily_series_with_missing_days_stays_daily(weather_frame):
+    frame = weather_frame.set_index("date")
+    frame = frame.drop(frame.index[[10, 200, 900]])
+    with pytest.raises(series.SeriesGapError) as info:
+        series.regularize(frame, ["temp_max"])
+    assert "every D; 3 timestamp(s) missing from the D grid" in str(info.value)
 
 
 def test_monthly_series_loads_with_month_of_year(weather_frame):

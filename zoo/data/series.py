@@ -361,7 +361,9 @@ def regularize(frame, columns, interpolate=False):
     or, for monthly and coarser series whose timestamps are month starts or
     month ends, the calendar: month, quarter or year starts (``MS``, ``QS``,
     ``YS``) or ends (``ME``, ``QE``, ``YE``), which no fixed step follows (see
-    ``calendar_frequency``). Missing values (NaN), timestamps absent from the
+    ``calendar_frequency``). Where that grid leaves gaps, business days
+    (``B``), half months (``SMS``, ``SME``) or business months (``BMS``,
+    ``BME``) are the grid when they leave fewer. Missing values (NaN), timestamps absent from the
     grid and timestamps off the grid are counted. Without ``interpolate`` any
     of them raises; with it the series is put on the grid and the gaps filled
     by linear interpolation in time (values before the first or after the last
@@ -409,6 +411,14 @@ def regularize(frame, columns, interpolate=False):
         grid = _calendar_grid(index, frequency)
         on_grid = index.isin(grid)
         grid_size = len(grid)
+    problems = grid_size - int(on_grid.sum()) + int((~on_grid).sum())
+    if problems:
+        # Business days or months, half months: a grid that fits these
+        # series better than any fixed step or month edge.
+        fit = _business_or_semimonthly_fit(index, step, problems)
+        if fit is not None:
+            frequency, grid, on_grid = fit
+            grid_size = len(grid)
     report = SeriesReport(
         rows=len(frame),
         start=index[0].isoformat(),
@@ -453,10 +463,21 @@ CALENDAR_ALIASES = {
 }
 """Calendar frequencies that ``regularize`` recognizes, as pandas (2.2 and up) spells them."""
 
+# Tried, by most common step in days, when the grid of a fixed step or of
+# month edges leaves a series with gaps.
+_OTHER_CALENDARS = (
+    ((1, 1), ("B",)),  # business days: a 1-day step and weekends missing
+    ((13, 16), ("SMS", "SME")),  # the 1st and 15th; the 15th and month ends
+    ((28, 35), ("BMS", "BME")),  # first and last business days of months
+)
+
+
 _MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
+_CALENDAR_NAMES = {*CALENDAR_ALIASES.values()}
+_CALENDAR_NAMES.update(alias for _, aliases in _OTHER_CALENDARS for alias in aliases)
 _CALENDAR_ALIAS = re.compile(
     r"\d*(?:"
-    + "|".join(sorted(set(CALENDAR_ALIASES.values()), key=len)[::-1])
+    + "|".join(sorted(_CALENDAR_NAMES, key=len, reverse=True))
     + r")(?:-(?:"
     + "|".join(_MONTHS)
     + r"))?"
@@ -525,6 +546,23 @@ def calendar_frequency(index, step=None):
     if anchor is not None and anchor != default:
         alias += f"-{_MONTHS[anchor - 1]}"
     return alias if count == 1 else f"{count}{alias}"
+
+
+def _business_or_semimonthly_fit(index, step, problems):
+    """``(alias, grid, on_grid)`` of the calendar in `_OTHER_CALENDARS` that
+    leaves fewer than ``problems`` missing and off-grid timestamps, or None."""
+    days = step / pd.Timedelta(days=1).value
+    best = None
+    for (shortest, longest), aliases in _OTHER_CALENDARS:
+        if not shortest <= days <= longest:
+            continue
+        for alias in aliases:
+            grid = _calendar_grid(index, alias)
+            on_grid = index.isin(grid)
+            score = len(grid) - int(on_grid.sum()) + int((~on_grid).sum())
+            if score < problems:
+                problems, best = score, (alias, grid, on_grid)
+    return best
 
 
 def is_calendar_frequency(frequency):

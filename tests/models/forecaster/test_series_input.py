@@ -163,6 +163,26 @@ def test_predict_forecasts_the_next_calendar_months(
         forecast_csv(model, state, _write(seattle_frame.iloc[-30:], tmp_path / "d.csv"))
 
 
+def test_predict_skips_the_weekend_of_a_business_day_series(seattle_frame, tmp_path):
+    weekdays = seattle_frame[seattle_frame["date"].dt.day_of_week < 5]
+    path = _write(weekdays, tmp_path / "weekdays.csv")
+    model, state = _model_and_state(f"{path}{WINDOW}&target=temp_max")
+    assert state["frequency"] == "B"
+    # The history ends on Thursday 2015-12-31.
+    forecast = forecast_csv(
+        model, state, _write(weekdays.iloc[-40:], tmp_path / "h.csv")
+    )
+    assert [str(t.date()) for t in forecast["future_times"]] == [
+        "2016-01-01",
+        "2016-01-04",
+        "2016-01-05",
+        "2016-01-06",
+        "2016-01-07",
+        "2016-01-08",
+        "2016-01-11",
+    ]
+
+
 def test_monthly_covariate_rows_continue_on_the_calendar(seattle_frame, tmp_path):
     monthly = _monthly(seattle_frame, "MS")
     path = _write(monthly, tmp_path / "monthly.csv")

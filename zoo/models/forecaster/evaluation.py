@@ -18,6 +18,22 @@ def median_index(quantiles):
     return int(np.argmin([abs(q - 0.5) for q in quantiles]))
 
 
+def _check_shapes(predictions, targets, target_names, quantiles):
+    """Raise ``ValueError`` where numpy would broadcast mismatched arrays."""
+    expected = tuple(targets.shape) + ((len(quantiles),) if quantiles else ())
+    if tuple(predictions.shape) != expected:
+        raise ValueError(
+            f"predictions: expected shape {expected} (the targets' shape"
+            f"{', then one per quantile' if quantiles else ''}); received "
+            f"{tuple(predictions.shape)}"
+        )
+    if len(target_names) != targets.shape[-1]:
+        raise ValueError(
+            f"target_names: expected one name per target column "
+            f"({targets.shape[-1]}); received {len(target_names)}"
+        )
+
+
 def forecast_metrics(predictions, targets, target_names, quantiles=None, focus=()):
     """MSE and MAE over all targets, and per target column in ``focus``.
 
@@ -31,15 +47,23 @@ def forecast_metrics(predictions, targets, target_names, quantiles=None, focus=(
 
     Returns:
         A flat dict of floats; with quantiles also ``coverage`` (the share of
-        targets inside the outermost interval) and ``interval``.
+        targets inside the outermost interval, lowest to highest level, in any
+        order of ``quantiles``) and ``interval``.
+
+    Raises:
+        ValueError: if the shapes of ``predictions``, ``targets`` and
+            ``target_names`` do not agree.
     """
+    _check_shapes(predictions, targets, target_names, quantiles)
     metrics = {}
     point = predictions
     if quantiles:
         point = predictions[..., median_index(quantiles)]
-        low, high = predictions[..., 0], predictions[..., -1]
+        # By level, not position: a model may list its levels in any order.
+        lowest, highest = int(np.argmin(quantiles)), int(np.argmax(quantiles))
+        low, high = predictions[..., lowest], predictions[..., highest]
         metrics["coverage"] = float(np.mean((targets >= low) & (targets <= high)))
-        metrics["interval"] = f"{quantiles[0]:g}-{quantiles[-1]:g}"
+        metrics["interval"] = f"{quantiles[lowest]:g}-{quantiles[highest]:g}"
     error = point - targets
     metrics["mse"] = float(np.mean(error**2))
     metrics["mae"] = float(np.mean(np.abs(error)))
