@@ -209,11 +209,17 @@ def test_a_monthly_series_trains_evaluates_predicts_and_serves(seattle_frame, tm
     monthly = seattle_frame.set_index("date").resample("MS").mean().reset_index()
     path = tmp_path / "monthly.csv"
     monthly.to_csv(path, index=False)
-    # Two years of history (tiny's patches are 16 steps), a quarter ahead.
-    source = f"{path}?lookback=24&horizon=3&target=temp_max,wind&calendar=month_of_year"
+    # A year of history (short's 4-step patches; tiny's 16 would not fit),
+    # a quarter ahead.
+    source = f"{path}?lookback=12&horizon=3&target=temp_max,wind&calendar=month_of_year"
     family = registry.get_family("forecaster")
+    with pytest.raises(ValueError) as info:
+        trainer.train_run(family, "tiny", source, tmp_path / "tiny", epochs=1)
+    assert "received lookback=12. Use ?lookback=16 or more, or --preset short" in str(
+        info.value
+    )
     out = tmp_path / "run"
-    metrics = trainer.train_run(family, "tiny", source, out, epochs=2)
+    metrics = trainer.train_run(family, "short", source, out, epochs=2)
     state = json.loads((out / STATE_FILE).read_text())
     assert state["frequency"] == "MS" and "every MS" in state["report"]
     assert trainer.evaluate_run(out)["mse"] == pytest.approx(metrics["mse"], rel=1e-5)
@@ -232,10 +238,10 @@ def test_a_monthly_series_trains_evaluates_predicts_and_serves(seattle_frame, tm
     import tensorflow as tf
 
     # The server computes the calendar features of the next three months.
-    index = pd.DatetimeIndex(monthly["date"].iloc[-24:])
+    index = pd.DatetimeIndex(monthly["date"].iloc[-12:])
     following = series.next_timestamps(index, state["frequency"], 3)
     known = series.calendar_features(index.append(following), ["month_of_year"])
-    window = monthly[["temp_max", "wind"]].to_numpy("float32")[None, -24:]
+    window = monthly[["temp_max", "wind"]].to_numpy("float32")[None, -12:]
     served = tf.saved_model.load(str(out / "saved_model"))
     forecast = served.serve(tf.constant(window), tf.constant(known[None], tf.float32))
     model = keras.models.load_model(out / "model.keras")

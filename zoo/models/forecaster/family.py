@@ -262,6 +262,8 @@ class ForecasterFamily(ModelFamily):
             TimeSeriesForecaster,
         )
 
+        self._check_patches_fit(config, info["lookback"])
+
         model = TimeSeriesForecaster(
             info["lookback"],
             info["horizon"],
@@ -272,6 +274,27 @@ class ForecasterFamily(ModelFamily):
         # Built up front: the recipe's backup callback needs the weights.
         model.build()
         return model
+
+    def _check_patches_fit(self, config, lookback):
+        """Name the presets whose patches fit ``lookback`` when this one's do not."""
+        patch_size = config.get("patch_size", 16)
+        if patch_size <= lookback:
+            return
+        fitting = [
+            name
+            for name, preset in sorted(self.presets.items())
+            if preset.get("patch_size", 16) <= lookback
+        ]
+        advice = (
+            f", or --preset {' or '.join(fitting)}, whose patches fit it"
+            if fitting
+            else f" (every preset's patches are longer than {lookback} steps)"
+        )
+        raise ValueError(
+            f"this preset's patches are {patch_size} steps: expected a lookback of "
+            f"at least {patch_size}; received lookback={lookback}. Use "
+            f"?lookback={patch_size} or more{advice}"
+        )
 
     def compile_arguments(self, config: dict, info: dict) -> dict:
         quantiles = config.get("quantiles")
