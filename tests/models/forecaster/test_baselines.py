@@ -84,3 +84,25 @@ def test_pinball_loss_matches_its_definition():
     assert PinballLoss.from_config(loss.get_config()).quantiles == loss.quantiles
     with pytest.raises(ValueError, match="quantiles"):
         PinballLoss([0.0])
+
+
+def test_baselines_read_the_history_of_a_series_with_covariates():
+    from zoo.models.forecaster.evaluation import collect
+    from zoo.models.forecaster.family import prepare_series
+
+    # Known-future inputs make the batches dicts, as the forecaster reads them.
+    prepared, _, state = prepare_series(
+        "elecdemand?lookback=96&horizon=24&target=Demand&covariates=WorkDay", 256
+    )
+    inputs, _ = next(iter(prepared.test))
+    assert set(inputs) == {"past_values", "future_covariates"}
+    history = keras.ops.convert_to_numpy(inputs["past_values"])
+    for model in (naive(96, 24, [0]), DLinear(96, 24, history.shape[-1], [0])):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(model(inputs)),
+            keras.ops.convert_to_numpy(model(history)),
+        )
+        predictions, targets = collect(model, prepared.test)
+        assert predictions.shape == targets.shape
+    with pytest.raises(ValueError, match=r"received a dict with keys \['values'\]"):
+        naive(96, 24)({"values": history})

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from zoo.models.forecaster.naive import past_values
+
 
 @keras.saving.register_keras_serializable(package="zoo")
 class DLinear(keras.Model):
@@ -22,7 +24,8 @@ class DLinear(keras.Model):
         **kwargs: base ``keras.Model`` arguments.
 
     Call arguments:
-        inputs: (batch, lookback, num_channels).
+        inputs: (batch, lookback, num_channels), or a dict whose
+            ``past_values`` is that (known-future inputs are not used).
 
     Returns:
         (batch, horizon, targets).
@@ -70,7 +73,7 @@ class DLinear(keras.Model):
         self.built = True
 
     def call(self, inputs):
-        x = ops.cast(inputs, self.compute_dtype)
+        x = ops.cast(past_values(inputs), self.compute_dtype)
         # Edge-replicated padding keeps the moving average's length and avoids
         # pulling the trend towards zero at both ends.
         front = ops.repeat(x[:, :1, :], (self.kernel_size - 1) // 2, axis=1)

@@ -18,6 +18,11 @@ def median_index(quantiles):
     return int(np.argmin([abs(q - 0.5) for q in quantiles]))
 
 
+def outer_interval(quantiles):
+    """Positions of the lowest and highest of ``quantiles``, in any order."""
+    return int(np.argmin(quantiles)), int(np.argmax(quantiles))
+
+
 def _check_shapes(predictions, targets, target_names, quantiles):
     """Raise ``ValueError`` where numpy would broadcast mismatched arrays."""
     expected = tuple(targets.shape) + ((len(quantiles),) if quantiles else ())
@@ -60,7 +65,7 @@ def forecast_metrics(predictions, targets, target_names, quantiles=None, focus=(
     if quantiles:
         point = predictions[..., median_index(quantiles)]
         # By level, not position: a model may list its levels in any order.
-        lowest, highest = int(np.argmin(quantiles)), int(np.argmax(quantiles))
+        lowest, highest = outer_interval(quantiles)
         low, high = predictions[..., lowest], predictions[..., highest]
         metrics["coverage"] = float(np.mean((targets >= low) & (targets <= high)))
         metrics["interval"] = f"{quantiles[lowest]:g}-{quantiles[highest]:g}"

@@ -63,6 +63,23 @@ def detect_period(values, max_period=None):
     return max((lag for lag in good if lag <= first + 1), key=scores.get)
 
 
+def past_values(inputs):
+    """The history in ``inputs``: the tensor itself, or a dict's ``past_values``.
+
+    A series with known-future inputs comes as ``{"past_values",
+    "future_covariates"}``; the baselines read the history alone, so they
+    evaluate on the same batches as the forecaster.
+    """
+    if isinstance(inputs, dict):
+        if "past_values" not in inputs:
+            raise ValueError(
+                "inputs: expected a tensor or a dict with 'past_values'; "
+                f"received a dict with keys {sorted(inputs)}"
+            )
+        return inputs["past_values"]
+    return inputs
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class SeasonalNaive(keras.Model):
     """Forecast each step as the value one period earlier.
@@ -77,7 +94,8 @@ class SeasonalNaive(keras.Model):
         **kwargs: base ``keras.Model`` arguments.
 
     Call arguments:
-        inputs: (batch, lookback, channels).
+        inputs: (batch, lookback, channels), or a dict whose
+            ``past_values`` is that (known-future inputs are not used).
 
     Returns:
         (batch, horizon, targets).
@@ -108,6 +126,7 @@ class SeasonalNaive(keras.Model):
         self.built = True
 
     def call(self, inputs):
+        inputs = past_values(inputs)
         out = ops.take(ops.cast(inputs, "float32"), self._positions, axis=1)
         if self.target_indices is not None:
             out = ops.take(out, self.target_indices, axis=2)

@@ -162,19 +162,20 @@ def plot_forecast(forecast, path, column=0):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from zoo.models.forecaster.evaluation import median_index
+    from zoo.models.forecaster.evaluation import median_index, outer_interval
 
     quantiles = forecast["quantiles"]
     values = np.asarray(forecast["forecast"])[:, column]
     figure, axes = plt.subplots(figsize=(10, 3.5))
     axes.plot(forecast["times"], forecast["history"][:, column], label="history")
     if quantiles:
+        lowest, highest = outer_interval(quantiles)
         axes.fill_between(
             forecast["future_times"],
-            values[:, 0],
-            values[:, -1],
+            values[:, lowest],
+            values[:, highest],
             alpha=0.3,
-            label=f"{quantiles[0]:g}-{quantiles[-1]:g} quantile interval",
+            label=f"{quantiles[lowest]:g}-{quantiles[highest]:g} quantile interval",
         )
         values = values[:, median_index(quantiles)]
     axes.plot(forecast["future_times"], values, label="forecast")

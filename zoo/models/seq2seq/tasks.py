@@ -15,6 +15,7 @@ Everything fit here is fit on the training split only.
 from __future__ import annotations
 
 import collections
+import re
 
 from zoo.data import tokenizers as toks
 
@@ -112,23 +113,35 @@ def score(task, hypotheses, references, sources=None):
     return dict(metrics.rouge(hypotheses, references), test_sentences=len(hypotheses))
 
 
+_ARGUMENT_NUMBER = re.compile(r"^%[0-9]+\$")
+
+
 def placeholder_match(hypotheses, sources):
     """Share of outputs that carry exactly their source's placeholders.
 
     Only examples whose source has a placeholder count; the order may differ
-    (translations reorder), the multiset may not.
+    (translations reorder), the multiset may not. printf's argument numbers
+    are not compared (``%2$s`` is ``%s``), since translators add them to
+    reorder arguments.
 
     Returns:
         ``{"placeholder_match": float or None, "placeholder_sentences": int}``.
     """
     from zoo.data.word_piece_tokenizer import placeholders
 
+    def kept(text):
+        # A translation may number printf's arguments to reorder them:
+        # "%2$s ... %1$d" carries the placeholders of "%d ... %s".
+        return collections.Counter(
+            _ARGUMENT_NUMBER.sub("%", found) for found in placeholders(text)
+        )
+
     total = matched = 0
     for hypothesis, source in zip(hypotheses, sources):
-        wanted = collections.Counter(placeholders(source))
+        wanted = kept(source)
         if wanted:
             total += 1
-            matched += collections.Counter(placeholders(hypothesis)) == wanted
+            matched += kept(hypothesis) == wanted
     return {
         "placeholder_match": matched / total if total else None,
         "placeholder_sentences": total,

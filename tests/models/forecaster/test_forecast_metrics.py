@@ -73,3 +73,35 @@ def test_shapes_that_do_not_match_raise(weather_windows):
     quantile_output = np.stack([predictions] * 3, axis=-1)
     with pytest.raises(ValueError, match="predictions"):
         forecast_metrics(quantile_output, targets, names)
+
+
+def test_the_plotted_interval_runs_from_the_lowest_to_the_highest_level(
+    weather_windows, seattle_frame, tmp_path, monkeypatch
+):
+    import matplotlib.axes
+
+    from zoo.models.forecaster.prediction import plot_forecast
+
+    predictions, targets = weather_windows[:2]
+    by_level = _quantile_forecast(predictions[0], targets[0])
+    order = [0.9, 0.5, 0.1]
+    horizon = len(targets[0])
+    drawn = {}
+
+    def fill_between(self, x, low, high, **kwargs):
+        drawn.update(low=np.asarray(low), high=np.asarray(high), label=kwargs["label"])
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "fill_between", fill_between)
+    dates = seattle_frame["date"]
+    forecast = {
+        "times": dates.iloc[-2 * horizon : -horizon],
+        "history": targets[1],
+        "future_times": dates.iloc[-horizon:],
+        "forecast": np.stack([by_level[q] for q in order], axis=-1),
+        "targets": ["temp_max"],
+        "quantiles": order,
+    }
+    plot_forecast(forecast, tmp_path / "plot.png")
+    np.testing.assert_array_equal(drawn["low"], by_level[0.1][:, 0])
+    np.testing.assert_array_equal(drawn["high"], by_level[0.9][:, 0])
+    assert drawn["label"] == "0.1-0.9 quantile interval"

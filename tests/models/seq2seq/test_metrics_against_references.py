@@ -118,3 +118,26 @@ def test_scored_text_is_detokenized_without_special_tokens_on_l10n():
     )
     assert scores["bleu"] == pytest.approx(100.0)
     assert scores["chrf"] == pytest.approx(100.0)
+
+
+def test_placeholders_numbered_to_reorder_them_match_on_l10n():
+    import re
+
+    numbered = re.compile(r"%[0-9]+\$")
+    test = load_splits("l10n_en_de")["test"]
+    # Real references that number printf's arguments, e.g. %qE ... %E
+    # translated as %2$E ... %1$qE: right translations, not misses.
+    pairs = [
+        (reference, source)
+        for source, references in test
+        for reference in references
+        if numbered.search(reference) and not numbered.search(source)
+    ]
+    assert len(pairs) >= 3
+    result = tasks.placeholder_match([r for r, _ in pairs], [s for _, s in pairs])
+    assert result["placeholder_sentences"] == len(pairs)
+    assert result["placeholder_match"] == 1.0
+    # A dropped placeholder still counts as a miss.
+    dropped = [numbered.sub("", r, count=1) for r, _ in pairs]
+    result = tasks.placeholder_match(dropped, [s for _, s in pairs])
+    assert result["placeholder_match"] == 0.0
