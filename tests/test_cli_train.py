@@ -3,12 +3,14 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import keras
 import numpy as np
 import pytest
 
@@ -207,7 +209,7 @@ def test_a_run_killed_before_its_first_epoch_gives_way_to_other_settings(
     other = {**RECORD, "seed": 1}
     assert runs.start_or_resume(out, other) is False
     assert sorted(path.name for path in out.iterdir()) == ["run.json"]
-    assert runs.read_run(out) == other
+    assert runs.read_run(out) == {**other, "backend": keras.backend.backend()}
     assert "replacing a run that was stopped before it saved an epoch" in (
         capsys.readouterr().err
     )
@@ -485,7 +487,7 @@ class Killed(Exception):
 
 
 def test_a_run_killed_after_training_is_finished_without_training_again(
-    image_folder, tmp_path, monkeypatch
+    image_folder, tmp_path, monkeypatch, capsys
 ):
     from zoo import registry, trainer
     from zoo import run_dir as runs
@@ -518,6 +520,15 @@ def test_a_run_killed_after_training_is_finished_without_training_again(
     saved_model = out / "saved_model" / "saved_model.pb"
     assert saved_model.exists() == backend_can_export()
     assert runs.read_run(out)["completed"]
+
+    # As a run finished under PyTorch: the rerun says how to export it.
+    shutil.rmtree(out / "saved_model", ignore_errors=True)
+    capsys.readouterr()
+    trainer.train_run(family, "tiny", str(image_folder), out, 2, 16)
+    assert (
+        f"{out} has no saved_model/: write it with "
+        f"`KERAS_BACKEND=tensorflow zoo export {out}`"
+    ) in capsys.readouterr().err
 
 
 def test_resuming_with_other_epochs_records_them(image_folder, tmp_path):

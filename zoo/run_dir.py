@@ -29,6 +29,14 @@ LOCK_FILE = ".zoo.lock"
 # another machine cannot switch it.
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
 
+# The backend is recorded too, but binds only a run with a backup: its
+# optimizer state is stored in the order the backend lists the model's
+# variables (PyTorch lists a seq2seq model's in another order: loading fails,
+# or mixes up variables of equal shapes), and its random seed states drive
+# that backend's generators.
+# A trained model.keras loads under any backend.
+BACKEND_SETTING = "backend"
+
 
 @contextlib.contextmanager
 def training_lock(run_dir):
@@ -149,10 +157,13 @@ def start_or_resume(run_dir, record):
     other ``RESUME_SETTINGS`` (model, preset, data, seed, batch size,
     precision) raises ``ValueError``, unless that run was killed before it
     saved an epoch: it holds nothing to lose, so it is replaced. A folder
-    holding other files raises ``ValueError``; ``--epochs`` may change.
+    holding other files raises ``ValueError``; ``--epochs`` may change. The
+    record gets the Keras backend: a backup resumes only under the backend
+    that wrote it (see `BACKEND_SETTING`).
     """
     run_dir = Path(run_dir)
     _check_folder(run_dir)
+    record = {**record, BACKEND_SETTING: _backend()}
     existing = read_run(run_dir)
     leftover = Path(partial_path(str(run_dir / RUN_FILE)))
     if existing is None and leftover.is_file() and _run_files(run_dir) == [leftover]:
@@ -161,6 +172,7 @@ def start_or_resume(run_dir, record):
     if existing is not None:
         difference = _resume_difference(run_dir, existing, record)
         if difference is None:
+            _check_backend(run_dir, existing, record[BACKEND_SETTING])
             return True
         if has_progress(run_dir):
             raise ValueError(difference)
@@ -206,6 +218,37 @@ def _resume_difference(run_dir, existing, record):
                 "the same settings to resume"
             )
     return None
+
+
+def _backend():
+    """The Keras backend this process runs (``KERAS_BACKEND``)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def _check_backend(run_dir, existing, backend):
+    """Refuse to resume a backup under another backend; record the backend.
+
+    A run without a backup (killed before its first epoch, or trained)
+    continues under any backend; an untrained one then records this backend,
+    which writes its backup.
+    """
+    from training.callbacks.standard import BACKUP_DIR
+
+    if existing.get("trained"):
+        return
+    expected = existing.get(BACKEND_SETTING)
+    if (run_dir / BACKUP_DIR).exists() and expected not in (None, backend):
+        raise ValueError(
+            f"--out {str(run_dir)!r} holds a run being trained under "
+            f"KERAS_BACKEND {expected!r}; received KERAS_BACKEND {backend!r}: its "
+            "backup (optimizer state, random seed states) resumes only under the "
+            f"backend that wrote it. Set KERAS_BACKEND={expected} to resume, or "
+            "use another --out"
+        )
+    if expected != backend:
+        mark(run_dir, **{BACKEND_SETTING: backend})
 
 
 def clear_run_folder(run_dir):

@@ -77,6 +77,13 @@ def train_run(
                 "to train again.",
                 file=sys.stderr,
             )
+            if not (out / runs.SAVED_MODEL_DIR).exists():
+                # Finished under PyTorch, which cannot export.
+                print(
+                    f"{out} has no {runs.SAVED_MODEL_DIR}/: write it with "
+                    f"`KERAS_BACKEND=tensorflow zoo export {out}`.",
+                    file=sys.stderr,
+                )
             return runs.read_metrics(out)
         keras.utils.set_random_seed(seed)
         needs_training = not runs.read_run(out).get("trained")
