@@ -20,6 +20,20 @@ PAD, UNK, START, END = "[PAD]", "[UNK]", "[START]", "[END]"
 RESERVED = (PAD, UNK, START, END)
 PAD_ID, UNK_ID, START_ID, END_ID = 0, 1, 2, 3
 SPLITS = ("characters", "whitespace")
+# What Python's ``str.split()`` and ``str.strip()`` take for whitespace
+# (``str.isspace``), for RE2: ``tf.strings.split`` and ``tf.strings.strip``
+# alone take ASCII whitespace only.
+_PY_SPACE = (
+    r"[\t-\r\x1c-\x20\x85\xa0\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}"
+    r"\x{202f}\x{205f}\x{3000}]+"
+)
+
+
+def tf_strip(strings):
+    """``str.strip()`` in the graph: the same Unicode whitespace goes."""
+    import tensorflow as tf
+
+    return tf.strings.regex_replace(strings, f"^{_PY_SPACE}|{_PY_SPACE}$", "")
 
 
 class Tokenizer:
@@ -171,7 +185,7 @@ class SymbolTokenizer(Tokenizer):
         if self.split == "characters":
             pieces = tf.strings.unicode_split(strings, "UTF-8")
         else:
-            pieces = tf.strings.split(strings)
+            pieces = tf.strings.split(tf.strings.regex_replace(strings, _PY_SPACE, " "))
         return tf.ragged.map_flat_values(to_id.lookup, pieces)
 
     def tf_decode(self, ids):
@@ -217,15 +231,44 @@ def load(path) -> Tokenizer:
     """Load a tokenizer written by ``save``; the JSON names its class."""
     import importlib
 
-    config = json.loads(Path(path).read_text(encoding="utf-8"))
+    config = _read_config(path)
     name = config.get("class")
     if name not in TOKENIZERS:
         raise ValueError(
             f"{path}: unknown tokenizer class {name!r}; expected one of "
             f"{', '.join(TOKENIZERS)}"
         )
+    vocabulary = config.get("vocabulary")
+    if not isinstance(vocabulary, list) or not all(
+        isinstance(token, str) for token in vocabulary
+    ):
+        raise ValueError(
+            f"{path}: expected 'vocabulary' to be a list of strings; received "
+            f"{type(vocabulary).__name__}"
+        )
     module, class_name = TOKENIZERS[name].split(":")
-    return getattr(importlib.import_module(module), class_name).from_config(config)
+    cls = getattr(importlib.import_module(module), class_name)
+    try:
+        return cls.from_config(config)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a valid {name}: {error}") from error
+
+
+def _read_config(path):
+    """The JSON object of a saved tokenizer; ``ValueError`` naming the file."""
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"{path}: expected a tokenizer saved as UTF-8 JSON by the zoo; "
+            f"could not read it: {error}"
+        ) from error
+    if not isinstance(config, dict):
+        raise ValueError(
+            f"{path}: expected a JSON object with 'class' and 'vocabulary'; "
+            f"received a JSON {type(config).__name__}"
+        )
+    return config
 
 
 def _split(text, split):

@@ -22,7 +22,7 @@ import json
 import re
 from pathlib import Path
 
-from zoo.data.tokenizers import END_ID, RESERVED, UNK, Tokenizer
+from zoo.data.tokenizers import END_ID, RESERVED, UNK, UNK_ID, Tokenizer
 
 JOINER = "￭"
 SUFFIX = "##"
@@ -46,6 +46,10 @@ _WORD = r"[\p{L}\p{M}\p{N}]+"
 _PIECE = f"{PLACEHOLDER}|{_WORD}|[^ ]"
 _PLACEHOLDER_RE = re.compile(PLACEHOLDER)
 _MAX_PLACEHOLDERS = 1000
+# Decoding puts this in place of an unknown token until the joiners are gone,
+# so that the spacing around a dropped word stays as written. A control
+# character: pretokenize turns those into spaces, so no token holds one.
+_HOLE = "\x1a"
 
 
 def placeholders(text: str) -> list[str]:
@@ -121,9 +125,14 @@ def join_tokens(tokens: list[str]) -> str:
     Example:
     >>> join_tokens(["hello", "￭,", "(￭", "wor", "##ld", "￭)"])
     'hello, (world)'
+
+    An ``[UNK]`` is dropped where it stands: ``["[UNK]", "￭,", "b"]`` gives
+    ``', b'``.
     """
+    tokens = [_HOLE if token == UNK else token for token in tokens]
     text = re.sub(r"(?:^| )##", "", " ".join(tokens))
-    return re.sub(f" ?{JOINER} ?", "", text).strip()
+    text = re.sub(f" ?{JOINER} ?", "", text)
+    return re.sub(" +", " ", text.replace(_HOLE, "")).strip()
 
 
 class WordPieceTokenizer(Tokenizer):
@@ -134,14 +143,16 @@ class WordPieceTokenizer(Tokenizer):
     ids and text in Python. Text never seen in training still encodes (down
     to single characters); a word holding a character missing from the
     vocabulary becomes one ``[UNK]`` as a whole (WordPiece's rule), which
-    decoding drops.
+    decoding drops where it stands, keeping the spacing around it:
+    ``Papiamentu (Curaçao), ok`` comes back as ``Papiamentu (), ok``.
 
     Args:
         vocabulary: the tokens without the reserved ones (added in front):
             whole pieces, ``##`` continuations, placeholders.
 
     Example:
-    >>> tokenizer = WordPieceTokenizer.fit(["Open %s file", "Close file"], 40)
+    >>> texts = ["Open %s file.", "Close, then close it"]
+    >>> tokenizer = WordPieceTokenizer.fit(texts, 64)
     >>> tokenizer.decode(tokenizer.encode("Open %s, close file."))
     'Open %s, close file.'
     """
@@ -241,7 +252,9 @@ class WordPieceTokenizer(Tokenizer):
                 no_pretokenization=True,
                 token_out_type=tf.int32,
             )
-            self._tokens = tf.constant(self.vocabulary)
+            self._tokens = tf.constant(
+                [_HOLE if token == UNK else token for token in self.vocabulary]
+            )
         return self._wordpiece, self._tokens
 
     def resources(self):
@@ -252,7 +265,29 @@ class WordPieceTokenizer(Tokenizer):
         wordpiece, _ = self._graph_state()
         words = pretokenize(strings)
         ids = wordpiece.tokenize(words.flat_values)
+        if JOINER in self.vocabulary:
+            ids = self._keep_joiners(words.flat_values, ids)
         return words.with_flat_values(ids).merge_dims(1, 2)
+
+    def _keep_joiners(self, pieces, ids):
+        """Put the joiners of pieces read as ``[UNK]`` back as joiner tokens.
+
+        WordPiece reads ``￭´￭`` (an unseen character between two words) as
+        one ``[UNK]``, which loses the joiners: ``visionmedia´s`` decoded as
+        ``visionmedia s``. With them it decodes as ``visionmedias``.
+        """
+        import tensorflow as tf
+
+        unknown = tf.reduce_all(tf.equal(ids, UNK_ID), axis=1)
+        joiner = tf.fill(tf.shape(unknown), self.vocabulary.index(JOINER))[:, None]
+
+        def marks(where):
+            glued = tf.logical_and(unknown, where)
+            return tf.ragged.boolean_mask(joiner, glued[:, None])
+
+        left = marks(tf.strings.regex_full_match(pieces, f"{JOINER}.+"))
+        right = marks(tf.strings.regex_full_match(pieces, f".+{JOINER}"))
+        return tf.concat([left, ids, right], axis=1)
 
     def tf_decode(self, ids):
         import tensorflow as tf
@@ -260,7 +295,8 @@ class WordPieceTokenizer(Tokenizer):
         _, tokens = self._graph_state()
         ids = tf.cast(ids, tf.int32)
         after_end = tf.cumsum(tf.cast(tf.equal(ids, END_ID), tf.int32), axis=1)
-        keep = tf.logical_and(tf.equal(after_end, 0), ids >= len(RESERVED))
+        known = tf.logical_or(ids >= len(RESERVED), tf.equal(ids, UNK_ID))
+        keep = tf.logical_and(tf.equal(after_end, 0), known)
         ragged = tf.ragged.boolean_mask(ids, keep)
         text = tf.strings.reduce_join(
             tf.ragged.map_flat_values(tf.gather, tokens, ragged),
@@ -269,7 +305,8 @@ class WordPieceTokenizer(Tokenizer):
         )
         text = tf.strings.regex_replace(text, f"(?:^| ){SUFFIX}", "")
         text = tf.strings.regex_replace(text, f" ?{JOINER} ?", "")
-        return tf.strings.strip(text)
+        text = tf.strings.regex_replace(text, _HOLE, "")
+        return tf.strings.strip(tf.strings.regex_replace(text, " +", " "))
 
     # --- in Python -----------------------------------------------------------
     def encode(self, text):
@@ -292,7 +329,7 @@ class WordPieceTokenizer(Tokenizer):
             i = int(i)
             if i == END_ID:
                 break
-            if len(RESERVED) <= i < len(self.vocabulary):
+            if i == UNK_ID or len(RESERVED) <= i < len(self.vocabulary):
                 tokens.append(self.vocabulary[i])
         return join_tokens(tokens)
 

@@ -35,7 +35,8 @@ pytestmark = [
     pytest.mark.slow,  # uses the trained CMUdict run
     exports_saved_models,
 ]
-WORDS = ["cat", "hello", "", "Zebra", "o'neil", "abc123"]
+# The last is stripped as `zoo predict` strips: Unicode spaces too.
+WORDS = ["cat", "hello", "", "Zebra", "o'neil", "abc123", "\xa0dog\u3000"]
 
 
 @pytest.fixture(scope="module")

@@ -21,6 +21,7 @@ docs/summarization.md, and tested):
 
 from __future__ import annotations
 
+from zoo.data.tokenizers import tf_strip
 from zoo.decoding import Decoder
 
 
@@ -77,7 +78,8 @@ def export_seq2seq(
     )
 
     def serve(inputs):
-        words = tf.strings.strip(inputs)
+        # As `zoo predict` strips (str.strip), non-breaking spaces included.
+        words = tf_strip(inputs)
         ids = source_tokenizer.tf_encode(words)
         lengths = ids.row_lengths()
         if truncate:
