@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import re
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +75,19 @@ def decode_image_bytes(data, channels=0, name="image"):
         raise ValueError(
             f"{name} is not a readable image: expected PNG, JPEG, BMP or GIF "
             f"data, received {len(data)} bytes that do not decode "
-            f"({str(error).splitlines()[0][:120]})"
+            f"({_without_op_names(str(error))[:120]})"
         ) from None
     return image.numpy()
+
+
+def _without_op_names(message):
+    """TensorFlow's error text without the names of its kernel and op.
+
+    "{{function_node __wrapped__DecodeImage_device_/job:localhost/...}} Unknown
+    image file format. ... [Op:DecodeImage]" keeps "Unknown image file format. ...".
+    """
+    line = message.splitlines()[0] if message else ""
+    return re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:[^\]]*\]", "", line).strip()
 
 
 def read_image_file(path, channels=0):

@@ -101,6 +101,20 @@ def test_a_history_with_gaps_is_an_input_error(daily, seattle_frame, tmp_path):
     assert "interpolate" not in message
 
 
+def test_a_history_without_a_trained_column_names_the_input(
+    daily, seattle_frame, tmp_path
+):
+    model, state = daily
+    path = _write(seattle_frame.iloc[-60:].drop(columns="wind"), tmp_path / "h.csv")
+    with pytest.raises(ValueError) as info:
+        forecast_csv(model, state, path)
+    assert str(info.value) == (
+        f"INPUT {path}: expected the columns the run was trained on, "
+        "['temp_max', 'wind']; missing ['wind'] (the file has ['precipitation', "
+        "'temp_max', 'temp_min'])"
+    )
+
+
 def _named_option(message, key):
     options = re.findall(rf"\?({key}=\S+?)\b", message)
     assert options, message

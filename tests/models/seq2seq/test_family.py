@@ -84,6 +84,9 @@ def test_predict_prints_one_line_per_word(trained_run):
     assert len(lines) == 3
     assert lines[0].split()[0] == "cat" and len(lines[0].split()) > 2
     assert lines[2].strip() == ""  # an empty word has an empty pronunciation
+    # Named as typed, not as the decoder's `beam_size` argument.
+    with pytest.raises(ValueError, match=r"`--beam-size` must be .*received 0"):
+        trainer.predict_run(run_dir, ["cat"], ["--beam-size", "0"])
 
 
 def test_bad_words(family, trained_run, trained_model):

@@ -33,6 +33,13 @@ def forecast_csv(model, state, csv_path):
     lookback, horizon = options["lookback"], options["horizon"]
     targets, covariates = options["target"], options["covariates"]
     frame = series.read_frame(csv_path, options["time"])
+    missing = [name for name in targets + covariates if name not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"INPUT {csv_path}: expected the columns the run was trained on, "
+            f"{targets + covariates}; missing {missing} (the file has "
+            f"{list(frame.columns)})"
+        )
     series.select_columns(frame, targets, covariates)
     future = None
     if covariates:

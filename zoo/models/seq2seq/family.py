@@ -352,6 +352,11 @@ class Seq2SeqFamily(ModelFamily):
     def predict(self, model, run_dir: Path, inputs: list, args) -> str:
         """G2P: ``word  phonemes`` lines; text tasks: one output line per input."""
         beam_size = getattr(args, "beam_size", None)
+        if beam_size is not None and beam_size < 1:
+            # Named as the user typed it, before the decoder's own check.
+            raise ValueError(
+                f"`--beam-size` must be a positive integer; received {beam_size!r}"
+            )
         outputs = self.transcribe(model, run_dir, inputs, beam_size=beam_size)
         if self.tokenizers(run_dir)[2]["task"] != "g2p":
             return "\n".join(outputs)
