@@ -143,22 +143,23 @@ def test_resuming_with_other_settings_is_refused(flags, message, tmp_path, capsy
 
 
 def test_a_second_train_into_a_folder_being_trained_is_refused(tmp_path, capsys):
+    from tests.lock_holder import lock_held_elsewhere
     from zoo import run_dir as runs
 
     out = tmp_path / "run"
-    with runs.training_lock(out):  # as another `zoo train` holds it
+    with lock_held_elsewhere(out) as pid:  # as another `zoo train` holds it
         (out / "run.json").write_text(json.dumps(RECORD))
         code = cli.main(["train", "vit", "--out", str(out), "--epochs", "1"])
         assert code == 2
         assert (
-            f"--out {str(out)!r} is being trained by another process (pid "
-            f"{os.getpid()})" in capsys.readouterr().err
+            f"--out {str(out)!r} is being trained by another process (pid {pid})"
+            in capsys.readouterr().err
         )
         assert sorted(path.name for path in out.iterdir()) == [".zoo.lock", "run.json"]
-    # Released: the lock file goes with it, and the folder is free again.
-    assert sorted(path.name for path in out.iterdir()) == ["run.json"]
+    # This process holds it and removes the file on release.
     with runs.training_lock(out):
-        pass
+        assert (out / ".zoo.lock").read_text() == f"{os.getpid()}\n"
+    assert sorted(path.name for path in out.iterdir()) == ["run.json"]
 
 
 def test_a_run_killed_while_writing_its_first_run_json_gives_way(tmp_path):

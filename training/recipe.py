@@ -13,6 +13,7 @@ from training.callbacks.time_budget import TimeBudget
 from training.distribution import divisible_batches, resolve_strategy
 from training.optimizers import make_optimizer
 from training.precision import apply_precision
+from training.run_lock import run_folder_lock
 from training.schedules import make_schedule
 
 TIME_BUDGET_FILE = "time_budget.json"
@@ -233,7 +234,9 @@ def fit(
     the same `out_dir` after an interruption resumes from `out_dir/backup`.
     The global dtype policy and Keras distribution are restored afterwards
     (the trained model evaluates and predicts on one device or under a
-    distribution set again).
+    distribution set again). While it trains it holds ``out_dir/.zoo.lock``
+    (`run_folder_lock`): another process training into the same `out_dir`
+    gets a `ValueError` naming this one.
 
     Args:
         model_builder: Zero-argument callable returning a built Keras model,
@@ -296,112 +299,116 @@ def fit(
     steps_per_epoch = check_int("steps_per_epoch", steps_per_epoch, 1, allow_none=True)
     patience = check_int("patience", patience, 0, allow_none=True)
     monitor = _resolve_monitor(monitor, val_ds)
-    previous_policy = keras.config.dtype_policy()
-    # Set globally by a JAX DataParallel: the caller's state comes back.
-    previous_distribution = keras.distribution.distribution()
-    try:
-        # Strategy first: multi-worker and TPU strategies must be created
-        # before TensorFlow runs anything else.
-        strategy = resolve_strategy(distribute)
-        policy = apply_precision(precision)
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
-        with strategy.scope():
-            model = model_builder()
-            if not isinstance(model, keras.Model):
-                raise ValueError(
-                    "`model_builder` must return a Keras model. Received: "
-                    f"an object of type {type(model).__name__}"
-                )
-            if not model.compiled:
-                if loss is None:
+    # One process at a time writes the backup and checkpoint of a folder.
+    with run_folder_lock(out_dir):
+        previous_policy = keras.config.dtype_policy()
+        # Set globally by a JAX DataParallel: the caller's state comes back.
+        previous_distribution = keras.distribution.distribution()
+        try:
+            # Strategy first: multi-worker and TPU strategies must be created
+            # before TensorFlow runs anything else.
+            strategy = resolve_strategy(distribute)
+            policy = apply_precision(precision)
+            if seed is not None:
+                keras.utils.set_random_seed(seed)
+            with strategy.scope():
+                model = model_builder()
+                if not isinstance(model, keras.Model):
                     raise ValueError(
-                        "`loss` is required when `model_builder` returns an "
-                        "uncompiled model. Received: loss=None"
+                        "`model_builder` must return a Keras model. Received: "
+                        f"an object of type {type(model).__name__}"
                     )
-                steps = _steps_per_epoch(train_ds, steps_per_epoch)
-                total_steps = steps * epochs if steps else None
-                if isinstance(schedule, str):
-                    if learning_rate is None:
-                        learning_rate = 1.0 if schedule == "inverse_sqrt" else 1e-3
-                    if warmup_steps is None:
-                        warmup_steps = (
-                            4000
-                            if schedule == "inverse_sqrt"
-                            else (max(1, total_steps // 20) if total_steps else 0)
-                        )
-                    if schedule in ("cosine", "linear") and not total_steps:
+                if not model.compiled:
+                    if loss is None:
                         raise ValueError(
-                            f"schedule={schedule!r} needs the number of steps: "
-                            "pass `steps_per_epoch` for a dataset of unknown "
-                            "length. Received: steps_per_epoch=None"
+                            "`loss` is required when `model_builder` returns an "
+                            "uncompiled model. Received: loss=None"
                         )
-                    decay_steps = (
-                        max(1, total_steps - warmup_steps) if total_steps else None
+                    steps = _steps_per_epoch(train_ds, steps_per_epoch)
+                    total_steps = steps * epochs if steps else None
+                    if isinstance(schedule, str):
+                        if learning_rate is None:
+                            learning_rate = 1.0 if schedule == "inverse_sqrt" else 1e-3
+                        if warmup_steps is None:
+                            warmup_steps = (
+                                4000
+                                if schedule == "inverse_sqrt"
+                                else (max(1, total_steps // 20) if total_steps else 0)
+                            )
+                        if schedule in ("cosine", "linear") and not total_steps:
+                            raise ValueError(
+                                f"schedule={schedule!r} needs the number of steps: "
+                                "pass `steps_per_epoch` for a dataset of unknown "
+                                "length. Received: steps_per_epoch=None"
+                            )
+                        decay_steps = (
+                            max(1, total_steps - warmup_steps) if total_steps else None
+                        )
+                        rate = make_schedule(
+                            schedule,
+                            learning_rate,
+                            warmup_steps=warmup_steps,
+                            decay_steps=decay_steps,
+                            d_model=d_model,
+                        )
+                    else:
+                        rate = schedule
+                    optimizer = make_optimizer(
+                        rate,
+                        weight_decay=weight_decay,
+                        clipnorm=clipnorm,
+                        beta_2=beta_2,
+                        model=model,
                     )
-                    rate = make_schedule(
-                        schedule,
-                        learning_rate,
-                        warmup_steps=warmup_steps,
-                        decay_steps=decay_steps,
-                        d_model=d_model,
+                    metric_arguments = {"metrics": metrics}
+                    if strategy.kind == "data_parallel":
+                        # Weighted: the examples `divisible_batches` adds weigh 0
+                        # (all others weigh 1, so nothing else changes).
+                        metric_arguments = {"weighted_metrics": _made_in_scope(metrics)}
+                    model.compile(
+                        optimizer=optimizer,
+                        loss=loss,
+                        jit_compile=jit_compile,
+                        **metric_arguments,
                     )
-                else:
-                    rate = schedule
-                optimizer = make_optimizer(
-                    rate,
-                    weight_decay=weight_decay,
-                    clipnorm=clipnorm,
-                    beta_2=beta_2,
-                    model=model,
-                )
-                metric_arguments = {"metrics": metrics}
-                if strategy.kind == "data_parallel":
-                    # Weighted: the examples `divisible_batches` adds weigh 0
-                    # (all others weigh 1, so nothing else changes).
-                    metric_arguments = {"weighted_metrics": _made_in_scope(metrics)}
-                model.compile(
-                    optimizer=optimizer,
-                    loss=loss,
-                    jit_compile=jit_compile,
-                    **metric_arguments,
-                )
-        if batch_size is None:
-            batch_size = _batch_size(train_ds)
-        callbacks = list(callbacks or [])
-        for callback in callbacks:
-            # A resumed run continues the budget's schedule, not a fresh one.
-            if isinstance(callback, TimeBudget) and callback.state_file is None:
-                callback.state_file = os.path.join(out_dir, TIME_BUDGET_FILE)
-        run_callbacks = callbacks + standard_callbacks(
-            out_dir,
-            monitor=monitor,
-            patience=patience,
-            save_freq=save_freq,
-            batch_size=batch_size,
-            tokens_per_example=tokens_per_example,
-            keep_backup=keep_backup,
-        )
-        if verbose:
-            print(
-                f"training: precision={policy}, strategy={strategy.kind} "
-                f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
+            if batch_size is None:
+                batch_size = _batch_size(train_ds)
+            callbacks = list(callbacks or [])
+            for callback in callbacks:
+                # A resumed run continues the budget's schedule, not a fresh one.
+                if isinstance(callback, TimeBudget) and callback.state_file is None:
+                    callback.state_file = os.path.join(out_dir, TIME_BUDGET_FILE)
+            run_callbacks = callbacks + standard_callbacks(
+                out_dir,
+                monitor=monitor,
+                patience=patience,
+                save_freq=save_freq,
+                batch_size=batch_size,
+                tokens_per_example=tokens_per_example,
+                keep_backup=keep_backup,
             )
-        build_before_the_stream(model, train_ds)
-        train_ds, steps_per_epoch = resumable_stream(train_ds, steps_per_epoch, out_dir)
-        shuffle = _keras_should_shuffle(train_ds)  # of the dataset, not its padding
-        if strategy.kind == "data_parallel":
-            train_ds = divisible_batches(train_ds, strategy.num_replicas)
-            val_ds = divisible_batches(val_ds, strategy.num_replicas)
-        return model.fit(
-            train_ds,
-            validation_data=val_ds,
-            epochs=epochs,
-            steps_per_epoch=steps_per_epoch,
-            callbacks=run_callbacks,
-            verbose=verbose,
-            shuffle=shuffle,
-        )
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-        keras.distribution.set_distribution(previous_distribution)
+            if verbose:
+                print(
+                    f"training: precision={policy}, strategy={strategy.kind} "
+                    f"({strategy.num_replicas} replica(s)), out_dir={out_dir}"
+                )
+            build_before_the_stream(model, train_ds)
+            train_ds, steps_per_epoch = resumable_stream(
+                train_ds, steps_per_epoch, out_dir
+            )
+            shuffle = _keras_should_shuffle(train_ds)  # of the dataset, not its padding
+            if strategy.kind == "data_parallel":
+                train_ds = divisible_batches(train_ds, strategy.num_replicas)
+                val_ds = divisible_batches(val_ds, strategy.num_replicas)
+            return model.fit(
+                train_ds,
+                validation_data=val_ds,
+                epochs=epochs,
+                steps_per_epoch=steps_per_epoch,
+                callbacks=run_callbacks,
+                verbose=verbose,
+                shuffle=shuffle,
+            )
+        finally:
+            keras.config.set_dtype_policy(previous_policy)
+            keras.distribution.set_distribution(previous_distribution)

@@ -7,19 +7,18 @@ model, and ``zoo evaluate``/``predict``/``export`` know what they load.
 
 import contextlib
 import json
-import os
 import shutil
 import sys
 import zipfile
 from pathlib import Path
 
 from training.callbacks.atomic_checkpoints import partial_path, write_json_atomically
+from training.run_lock import LOCK_FILE, run_folder_lock
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 SAVED_MODEL_DIR = "saved_model"
-LOCK_FILE = ".zoo.lock"
 
 
 # What a resumed run must share with the one it resumes: another seed draws
@@ -42,45 +41,21 @@ BACKEND_SETTING = "backend"
 def training_lock(run_dir):
     """Hold ``DIR/.zoo.lock`` while a `zoo train` writes the run in ``run_dir``.
 
-    A second `zoo train` into the same folder (a command started twice)
-    would write the same backup and checkpoint as the first; it raises
-    ``ValueError`` instead. The lock is the operating system's (``flock``),
-    so a killed run holds it no more and its rerun resumes. Where ``fcntl``
-    is missing (Windows) nothing is locked. A folder the lock made is
-    removed again if the run left it empty (it failed before writing).
+    `training.run_lock.run_folder_lock`, which the recipe's `fit` takes too:
+    a second `zoo train` into the same folder (a command started twice)
+    raises ``ValueError`` naming the process that holds it. A folder the lock
+    made is removed again if the run left it empty (it failed before
+    writing).
     """
     run_dir = Path(run_dir)
     _check_folder(run_dir)
-    try:
-        import fcntl
-    except ImportError:
-        yield
-        return
     made = not run_dir.exists()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / LOCK_FILE
-    with open(path, "a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise ValueError(
-                f"--out {str(run_dir)!r} is being trained by another process "
-                f"(pid {holder}); expected one `zoo train` per folder: wait for "
-                "it, or stop it and run the command again to resume"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"{os.getpid()}\n")
-        handle.flush()
-        try:
+    try:
+        with run_folder_lock(run_dir, argument="--out"):
             yield
-        finally:
-            # Removed before it is released: the next run makes a fresh one.
-            path.unlink(missing_ok=True)
-            if made and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()
+    finally:
+        if made and run_dir.is_dir() and not any(run_dir.iterdir()):
+            run_dir.rmdir()
 
 
 def _check_folder(run_dir):

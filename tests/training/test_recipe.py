@@ -529,3 +529,20 @@ def test_a_monitor_that_training_does_not_log_is_refused(tmp_path):
     # A value that is logged is fine, whichever it is.
     history = run(tmp_path / "mae", epochs=1, metrics=["mae"], monitor="val_mae")
     assert "val_mae" in history.history
+
+
+def test_a_folder_another_process_trains_into_is_refused(tmp_path):
+    from tests.lock_holder import lock_held_elsewhere
+    from training.run_lock import LOCK_FILE, run_folder_lock
+
+    pytest.importorskip("fcntl")  # nothing is locked without it (Windows)
+    out = tmp_path / "run"
+    with lock_held_elsewhere(out) as pid:
+        with pytest.raises(ValueError, match=rf"by another process \(pid {pid}\)"):
+            run(out, epochs=1)
+        assert not (out / "model.keras").exists()
+    # Once that process is gone the folder trains; this process may hold the
+    # lock around fit (as `zoo train` does), and it is gone afterwards.
+    with run_folder_lock(out):
+        run(out, epochs=1)
+    assert (out / "model.keras").exists() and not (out / LOCK_FILE).exists()
