@@ -238,6 +238,7 @@ def check_images(images, labels, num_classes, name="images"):
             f"`labels` must have one entry per image ({len(images)}); received "
             f"{len(labels)}"
         )
+    check_pixel_values(images, name)
     if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
         bad = labels[(labels < 0) | (labels >= num_classes)][0]
         raise ValueError(
@@ -247,11 +248,55 @@ def check_images(images, labels, num_classes, name="images"):
     return images, labels.astype(np.int32)
 
 
+def check_pixel_values(images, name="images"):
+    """Raise ``ValueError`` unless ``images`` hold pixel values 0..255.
+
+    Every pipeline divides by 255: 16-bit values (0..65535) would be read as
+    a hundred times too bright, and a NaN would spread through training.
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8 or not images.size:
+        return
+    low, high = np.min(images), np.max(images)
+    if np.isnan(low) or np.isnan(high) or low < 0 or high > 255:
+        hint = " (16-bit images: divide by 257 first)" if high > 255 else ""
+        raise ValueError(
+            f"`{name}` must hold pixel values from 0 to 255 (uint8); received "
+            f"{images.dtype} values from {low} to {high}{hint}"
+        )
+
+
 def image_statistics(images):
     """Per-channel mean and standard deviation of ``uint8`` images scaled to [0, 1]."""
-    pixels = np.asarray(images, np.float64).reshape(-1, images.shape[-1]) / 255.0
-    std = np.maximum(pixels.std(axis=0), 1e-3)
-    return [float(v) for v in pixels.mean(axis=0)], [float(v) for v in std]
+    images = np.asarray(images)
+    channels = images.shape[-1]
+    if images.dtype != np.uint8:
+        pixels = images.reshape(-1, channels).astype(np.float64) / 255.0
+        mean, std = pixels.mean(axis=0), pixels.std(axis=0)
+    else:
+        mean, std = _uint8_statistics(images.reshape(len(images), -1, channels))
+    std = np.maximum(std, 1e-3)
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _uint8_statistics(images, pixels_per_chunk=1 << 20):
+    """Exact mean and std from per-channel histograms of (N, pixels, channels).
+
+    A float64 copy of a photo folder is eight times its size (4 GB for 500 MB
+    of images); 256 counts per channel, gathered a chunk at a time, are not.
+    """
+    channels = images.shape[-1]
+    counts = np.zeros((channels, 256), np.int64)
+    step = max(1, pixels_per_chunk // max(1, images.shape[1]))
+    for start in range(0, len(images), step):
+        chunk = images[start : start + step].reshape(-1, channels)
+        for channel in range(channels):
+            counts[channel] += np.bincount(chunk[:, channel], minlength=256)
+    levels = np.arange(256) / 255.0
+    total = counts.sum(axis=1)
+    mean = counts @ levels / total
+    variance = (counts * (levels[None, :] - mean[:, None]) ** 2).sum(axis=1) / total
+    return mean, np.sqrt(variance)
 
 
 def split_off(images, labels, fraction, seed):

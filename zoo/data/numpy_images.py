@@ -20,7 +20,7 @@ import math
 import keras
 import numpy as np
 
-from zoo.data.images import check_mixing, cutmix_mask
+from zoo.data.images import check_mixing, check_pixel_values, cutmix_mask
 
 
 def augment_images_numpy(images, rng, pad=2, flip=True):
@@ -124,7 +124,8 @@ class ImageBatches(keras.utils.PyDataset):
         **kwargs: ``keras.utils.PyDataset`` arguments (``workers``, ...).
 
     Raises:
-        ValueError: if the images are not of rank 3 or 4, the images and
+        ValueError: if the images are not of rank 3 or 4 or hold values
+            outside 0..255, the images and
             labels differ in number, ``batch_size`` is not a positive integer
             or ``pad`` is not a non-negative integer, ``mixup`` or
             ``cutmix`` is negative or ``num_classes`` is missing with either.
@@ -155,6 +156,7 @@ class ImageBatches(keras.utils.PyDataset):
                 "`images` must have shape (N, height, width[, channels]); "
                 f"received shape {images.shape}"
             )
+        check_pixel_values(images)
         if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
             raise ValueError(f"`pad` must be a non-negative integer; received {pad!r}")
         check_mixing(mixup, cutmix, num_classes)

@@ -108,6 +108,7 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
         frame.columns = frame.columns.map(str)
         origin = "the DataFrame"
         if time_column is None and isinstance(frame.index, pd.DatetimeIndex):
+            frame.index = _local_dates(frame.index)
             frame.index.name = frame.index.name or "time"
             return _check_order(frame, origin)
     else:
@@ -124,8 +125,23 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
     column = _find_time_column(frame, time_column, origin)
     times = _parse_times(frame[column], column, origin)
     frame = frame.drop(columns=[column])
-    frame.index = pd.DatetimeIndex(times, name=column)
+    frame.index = _local_dates(pd.DatetimeIndex(times, name=column))
     return _check_order(frame, origin)
+
+
+def _local_dates(index):
+    """Daily or coarser timestamps of a time zone with daylight saving, as
+    local dates; any other index unchanged."""
+    if index.tz is None or len(index) < 2:
+        return index
+    offsets = {t.utcoffset() for t in index}
+    local = index.tz_localize(None)
+    # Local midnights are 23 or 25 hours apart across a daylight-saving
+    # change, off any daily grid; their dates are what the user means, as
+    # for .csv text whose UTC offset changes (see _parse_times).
+    if len(offsets) > 1 and (local - local.normalize()).nunique() == 1:
+        return local
+    return index
 
 
 def _parse_times(values, column, origin):
@@ -263,10 +279,50 @@ def select_columns(frame, targets=None, covariates=()):
     if non_numeric:
         kinds = {n: str(frame[n].dtype) for n in non_numeric}
         raise ValueError(
-            f"columns must be numeric; {kinds} are not. Name numeric columns "
-            "as targets and covariates, leaving the others out"
+            f"columns must be numeric; {kinds} are not"
+            f"{_text_example(frame[non_numeric[0]], non_numeric[0])}. Name numeric "
+            "columns as targets and covariates, leaving the others out"
         )
+    # Here, not only in regularize: a model's input file at predict time has
+    # future covariate rows that regularize never sees.
+    check_finite(frame, targets + covariates)
     return targets, covariates
+
+
+def _text_example(values, column):
+    """Where a column holds text, its first value that is not a number."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    text = np.flatnonzero((numbers.isna() & values.notna()).to_numpy())
+    if not len(text):
+        return ""
+    value = values.iloc[text[0]]
+    hint = ""
+    if isinstance(value, str) and re.search(r"\d[,'\s]\d{3}|[$€£¥%]", value):
+        hint = " (remove thousands separators and currency or % signs first)"
+    return f"; column {column!r} row {text[0]} holds {value!r}{hint}"
+
+
+FLOAT32_MAX = float(np.finfo("float32").max)
+"""Largest magnitude a value may have: models and SavedModels take float32."""
+
+
+def check_finite(frame, columns):
+    """Raise ``ValueError`` for an infinite value or one beyond float32's range.
+
+    Models run and serve in float32, where a larger value would become
+    infinite. The message names the column, the row and the value.
+    """
+    values = frame[list(columns)].to_numpy("float64", na_value=np.nan)
+    bad = np.isinf(values) | (np.abs(np.nan_to_num(values)) > FLOAT32_MAX)
+    if not bad.any():
+        return
+    row, column = np.argwhere(bad)[0]
+    raise ValueError(
+        f"column {columns[column]!r} must hold finite numbers; row {row} "
+        f"({frame.index[row]}) holds {values[row, column]:g} ({int(bad.sum())} "
+        f"value(s) infinite or beyond float32's {FLOAT32_MAX:.4g}). Leave a "
+        "cell empty to mark a missing value; rescale values this large."
+    )
 
 
 def _names(value, argument):
@@ -379,22 +435,15 @@ def regularize(frame, columns, interpolate=False):
         regular grid; ``report`` is a ``SeriesReport``.
 
     Raises:
-        ValueError: for fewer than two rows or an infinite value.
+        ValueError: for fewer than two rows, or an infinite value or one
+            beyond float32's range (see ``check_finite``).
         SeriesGapError: for gaps without ``interpolate``; the message lists
             what was found.
     """
     frame = frame[list(columns)].astype("float64")
     if len(frame) < 2:
         raise ValueError(f"a series needs at least 2 rows; received {len(frame)}")
-    infinite = np.isinf(frame.to_numpy())
-    if infinite.any():
-        row, column = np.argwhere(infinite)[0]
-        raise ValueError(
-            f"column {frame.columns[column]!r} must hold finite numbers; row {row} "
-            f"({frame.index[row]}) holds {frame.iat[row, column]} "
-            f"({int(infinite.sum())} non-finite value(s)). Leave a cell empty "
-            "to mark a missing value."
-        )
+    check_finite(frame, list(frame.columns))
     index = frame.index
     times = _nanoseconds(index)
     steps = np.diff(times)
@@ -726,11 +775,19 @@ class StandardScaler:
                 scaled values and scaled errors would be undefined).
         """
         values = np.asarray(values, dtype="float64")
-        mean, scale = values.mean(axis=0), values.std(axis=0)
+        magnitude = np.abs(values).max(axis=0, initial=0.0)
+        # In units of each column's magnitude, so that squares neither
+        # overflow nor underflow whatever the unit (watts, farads).
+        unit = np.where(magnitude > 0, magnitude, 1.0)
+        mean = (values / unit).mean(axis=0) * unit
+        scale = (values / unit).std(axis=0) * unit
+        # Relative to the column's magnitude too: a series measured in small
+        # units is no constant one; float64 rounding of a constant stays far
+        # below 1e-12 of it.
         constant = [
             f"{c!r} (always {m:g})"
-            for c, m, s in zip(columns, mean, scale)
-            if not s > 1e-12 * max(1.0, abs(m))
+            for c, m, s, size in zip(columns, mean, scale, magnitude)
+            if not s > 1e-12 * size
         ]
         if constant:
             raise ValueError(
