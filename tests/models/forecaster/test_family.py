@@ -198,6 +198,19 @@ def test_quantile_model_exports_intervals(elecdemand_csv, elecdemand_frame, tmp_
     width = keras.ops.convert_to_numpy(forecast[..., 2] - forecast[..., 0])
     assert width.mean() > 0, "the 0.9 quantile lies above the 0.1 quantile"
     assert 0.0 < metrics["coverage"] <= 1.0
+    # An inf or NaN is refused, as `zoo predict` refuses it, not served.
+    for name, bad_history, bad_known in (
+        (
+            "future_covariates",
+            history,
+            np.where(np.arange(120)[:, None] == 100, np.inf, known),
+        ),
+        ("history", np.where(np.arange(96)[:, None] == 5, np.nan, history), known),
+    ):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} must hold"):
+            served.serve(
+                tf.constant(bad_history, tf.float32), tf.constant(bad_known, tf.float32)
+            )
 
 
 def test_a_monthly_series_trains_evaluates_predicts_and_serves(seattle_frame, tmp_path):

@@ -50,7 +50,15 @@ def export_forecaster(model, state, path):
     lookback, horizon = options["lookback"], options["horizon"]
     num_known = len(covariates) + 2 * len(options["calendar"])
 
+    def finite(values, name):
+        # As `zoo predict` refuses them: an inf or NaN would be served as an
+        # inf or NaN forecast without a word.
+        return tf.debugging.check_numerics(
+            values, f"{name} must hold finite numbers (no NaN or inf)"
+        )
+
     def scale_history(history):
+        history = finite(history, "history")
         return (history - tf.constant(target_mean)) / tf.constant(target_scale)
 
     def unscale(forecast):
@@ -73,6 +81,7 @@ def export_forecaster(model, state, path):
         )
 
         def serve(history, future_covariates):
+            future_covariates = finite(future_covariates, "future_covariates")
             raw = future_covariates[..., : len(covariates)]
             scaled = (raw - tf.constant(covariate_mean)) / tf.constant(covariate_scale)
             known = tf.concat([scaled, future_covariates[..., len(covariates) :]], -1)
