@@ -115,6 +115,22 @@ def test_a_history_without_a_trained_column_names_the_input(
     )
 
 
+def test_printed_forecast_keeps_digits_below_a_large_offset(seattle_frame, tmp_path):
+    # Temperatures on top of 1e9, as a meter reading in watts might be:
+    # six significant digits printed "1e+09" on every row.
+    shifted = seattle_frame.assign(temp_max=seattle_frame["temp_max"] + 1e9)
+    path = _write(shifted, tmp_path / "shifted.csv")
+    model, state = _model_and_state(f"{path}{WINDOW}&target=temp_max")
+    forecast = forecast_csv(
+        model, state, _write(shifted.iloc[-40:], tmp_path / "h.csv")
+    )
+    lines = format_forecast(forecast).splitlines()[1:]
+    printed = np.array([float(line.split(",")[1]) for line in lines])
+    # A ten-thousandth of the spread (about 7 degrees) is resolved.
+    np.testing.assert_allclose(printed, forecast["forecast"][:, 0], rtol=0, atol=1e-3)
+    assert lines[0].split(",")[1].startswith("1000000")
+
+
 def _named_option(message, key):
     options = re.findall(rf"\?({key}=\S+?)\b", message)
     assert options, message

@@ -119,6 +119,8 @@ def forecast_csv(model, state, csv_path):
         "forecast": output,
         "targets": targets,
         "quantiles": quantiles,
+        # Each target's spread, for the digits that format_forecast prints.
+        "scale": [float(value) for value in std],
     }
 
 
@@ -155,11 +157,33 @@ def format_forecast(forecast):
             header += [f"{name}_q{q:g}" for q in quantiles]
         else:
             header.append(name)
+    per_target = len(quantiles) if quantiles else 1
+    decimals = [
+        places
+        for scale in forecast.get("scale") or [None] * len(forecast["targets"])
+        for places in [_decimals(scale)] * per_target
+    ]
     lines = [",".join(header)]
     for time, row in zip(forecast["future_times"], forecast["forecast"]):
         cells = np.asarray(row).reshape(-1)
-        lines.append(",".join([str(time)] + [f"{v:.6g}" for v in cells]))
+        values = [_format(v, places) for v, places in zip(cells, decimals)]
+        lines.append(",".join([str(time)] + values))
     return "\n".join(lines)
+
+
+def _decimals(scale):
+    """Decimal places that resolve a ten-thousandth of a target's spread.
+
+    Significant digits would not: 1e9 + 514 watts printed to six of them is
+    ``1e+09`` on every row, a forecast with its variation rounded away.
+    """
+    if not scale or not np.isfinite(scale):
+        return None
+    return int(np.clip(4 - np.floor(np.log10(scale)), 0, 15))
+
+
+def _format(value, places):
+    return f"{value:.6g}" if places is None else f"{value:.{places}f}"
 
 
 def plot_forecast(forecast, path, column=0):
