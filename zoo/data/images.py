@@ -126,15 +126,17 @@ def _most_common(values):
     return collections.Counter(values).most_common(1)[0][0]
 
 
-def load_image_folder(root):
+def load_image_folder(root, size=None):
     """Load a folder with one sub-folder of images per class.
 
     Class names are the sub-folder names in sorted order, hidden (dot) folders
     left out; every image is decoded with the most common channel count (1 or
-    3) and resized to the most common size, so that they stack into one array.
+    3) and resized to ``size`` or else the most common size, so that they
+    stack into one array.
 
     Args:
         root: the folder.
+        size: ``(height, width)`` to resize to; None for the most common.
 
     Returns:
         ``(images, labels, class_names)``: ``uint8`` (N, h, w, c), ``int32``
@@ -182,18 +184,19 @@ def load_image_folder(root):
         image if image.shape[-1] == channels else read_image_file(path, channels)
         for image, path in zip(decoded, files)
     ]
-    size = _most_common(image.shape[:2] for image in decoded)
+    size = size or _most_common(image.shape[:2] for image in decoded)
     images = resize_images(decoded, size)
     return images, np.asarray(labels, np.int32), [p.name for p in classes]
 
 
-def load_tfds(name, split, data_dir=None):
+def load_tfds(name, split, data_dir=None, size=None):
     """Load one split of a TFDS image classification set into memory.
 
     Args:
         name: the TFDS name, with an optional ``/config``.
         split: the split name, e.g. ``"train"``.
         data_dir: TFDS data directory (default: TFDS's own).
+        size: ``(height, width)`` to resize to; None for the most common.
 
     Raises:
         ValueError: if the set has no such split (TFDS's own message).
@@ -213,7 +216,7 @@ def load_tfds(name, split, data_dir=None):
     decoded = [np.asarray(image) for image, _ in pairs]
     if decoded[0].ndim == 2:
         decoded = [image[..., None] for image in decoded]
-    size = _most_common(image.shape[:2] for image in decoded)
+    size = size or _most_common(image.shape[:2] for image in decoded)
     labels = np.asarray([lab for _, lab in pairs], np.int32)
     return resize_images(decoded, size), labels, list(label.names)
 

@@ -409,3 +409,35 @@ def test_tfds_source_with_mock_data(tmp_path):
 def test_unknown_tfds_name(tmp_path):
     with pytest.raises(ValueError, match="'tfds:no_such_set_xyz'.*TFDS"):
         ViTFamily().prepare_data("tfds:no_such_set_xyz", 8, tmp_path)
+
+
+def test_size_option_resizes_every_image_of_a_folder(folder, tmp_path):
+    family = ViTFamily()
+    data = family.prepare_data(f"{folder}?size=20x24", 16, tmp_path, seed=0)
+    assert data.info["image_size"] == [20, 24]
+    images, _ = next(iter(data.test))
+    assert tuple(images.shape[1:3]) == (20, 24)
+    square, _ = vit_family.load_splits(f"{folder}?size=14")
+    assert square["train"][0].shape[1:3] == (14, 14)
+    for bad in ("0", "2x3x4", "big"):
+        with pytest.raises(ValueError, match=f"data option size.*{bad!r}"):
+            vit_family.load_splits(f"{folder}?size={bad}")
+
+
+def test_photos_too_large_for_the_patches_are_refused():
+    family = ViTFamily()
+    config = family.check_preset("tiny")
+    patch = config["patch_size"]
+    # A folder of 640x480 photos is loaded at that size: thousands of tokens.
+    info = {"image_size": [480, 640], "channels": 3, "num_classes": 3}
+    with pytest.raises(ValueError) as error:
+        family.build_model(config, info)
+    count = (480 // patch) * (640 // patch)
+    message = str(error.value)
+    assert f"images of 480x640 pixels make {count:,} patches of {patch}x{patch}" in (
+        message
+    )
+    assert "expected at most 4,096" in message and f"?size={16 * patch}" in message
+    # The size the message suggests builds.
+    info["image_size"] = [16 * patch, 16 * patch]
+    assert family.build_model(config, info).count_params() > 0

@@ -14,6 +14,7 @@ from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
 from zoo.data import images as image_data
 from zoo.data import numpy_images
+from zoo.data.source_query import positive_int_option, split_source
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
 
@@ -27,6 +28,11 @@ VALIDATION_FRACTION = 0.1
 """Share of the training data held out for validation when a source has none."""
 
 PIPELINES = ("tf.data", "numpy")
+
+# More patches than ViT-B/16 reads at 1024 pixels square: images this large
+# are photos loaded at full size by mistake, and attention's memory grows
+# with the square of the count (19,200 patches of a 640x480 photo at patch 4).
+MAX_PATCHES = 4096
 """Input pipelines of `ViTFamily.prepare_data`."""
 
 
@@ -63,7 +69,8 @@ def load_splits(source, seed=0):
     Args:
         source: ``"fashion_mnist"``, ``"tfds:NAME[/CONFIG]"`` or a folder with
             one sub-folder per class (optionally ``train/`` and ``test/``
-            folders of that form).
+            folders of that form), with an optional ``?size=N`` or
+            ``?size=HxW``: the size every image is resized to.
         seed: seed of the validation (and test) split when the source has none.
 
     Returns:
@@ -74,19 +81,21 @@ def load_splits(source, seed=0):
         ValueError: for an unknown or missing source, or bad data.
     """
     source = str(source)
+    location, options = split_source(source, ("size",))
+    size = _size_option(dict(options).get("size"), source)
     splits = {}
-    if source == "fashion_mnist":
+    if location == "fashion_mnist":
         from zoo.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
 
         names = list(CLASS_NAMES)
-        train = load_fashion_mnist("train")
-        splits["test"] = load_fashion_mnist("test")
-    elif source.startswith("tfds:"):
-        name = source[len("tfds:") :]
+        train = _resized(load_fashion_mnist("train"), size)
+        splits["test"] = _resized(load_fashion_mnist("test"), size)
+    elif location.startswith("tfds:"):
+        name = location[len("tfds:") :]
         if not name:
             raise _unknown_source(source)
         try:
-            *train, names = image_data.load_tfds(name, "train")
+            *train, names = image_data.load_tfds(name, "train", size=size)
         except (ValueError, KeyError) as error:
             # TFDS' own error (unknown name, no train split, no label) is kept
             # but put in the terms of --data.
@@ -97,15 +106,18 @@ def load_splits(source, seed=0):
             ) from None
         for split in ("validation", "test"):
             try:
-                *loaded, _ = image_data.load_tfds(name, split)
+                *loaded, _ = image_data.load_tfds(name, split, size=size)
             except (ValueError, KeyError):
                 continue  # the set has no such split: one is split off below
             splits[split] = tuple(loaded)
-    elif Path(source).is_dir():
-        root = Path(source)
+    elif Path(location).is_dir():
+        root = Path(location)
         if (root / "train").is_dir() and (root / "test").is_dir():
-            *train, names = image_data.load_image_folder(root / "train")
-            *test, test_names = image_data.load_image_folder(root / "test")
+            *train, names = image_data.load_image_folder(root / "train", size)
+            # The training images' size: a test folder of another common
+            # size must not give arrays of two sizes.
+            size = size or train[0].shape[1:3]
+            *test, test_names = image_data.load_image_folder(root / "test", size)
             if test_names != names:
                 raise ValueError(
                     f"the class folders of {str(root / 'test')!r} must match those "
@@ -113,7 +125,7 @@ def load_splits(source, seed=0):
                 )
             splits["test"] = tuple(test)
         else:
-            *train, names = image_data.load_image_folder(root)
+            *train, names = image_data.load_image_folder(root, size)
     else:
         raise _unknown_source(source)
 
@@ -142,6 +154,46 @@ def load_splits(source, seed=0):
             f"into {', '.join(parts)} (one each), received {found}"
         )
     return splits, names
+
+
+def _size_option(value, source):
+    """``?size=N`` or ``?size=HxW`` as ``(height, width)``; None if absent."""
+    if value is None:
+        return None
+    parts = value.split("x")
+    if len(parts) > 2:
+        raise ValueError(
+            f"data option size: expected N or HxW (e.g. 64 or 64x48); received "
+            f"{value!r} in {source!r}"
+        )
+    numbers = [positive_int_option(part, "size", source) for part in parts]
+    height, width = numbers if len(numbers) == 2 else numbers * 2
+    return height, width
+
+
+def _check_patch_count(image_size, patch_size):
+    """Refuse an image size that makes more than `MAX_PATCHES` patches."""
+    height, width = image_size
+    count = (height // patch_size) * (width // patch_size)
+    if count > MAX_PATCHES:
+        raise ValueError(
+            f"images of {height}x{width} pixels make {count:,} patches of "
+            f"{patch_size}x{patch_size} with this preset; expected at most "
+            f"{MAX_PATCHES:,}, since attention's memory grows with their square. "
+            f"Resize them with the data option ?size=N (e.g. --data "
+            f"'photos/?size={16 * patch_size}'), or take a preset with larger "
+            "patches"
+        )
+
+
+def _resized(split, size):
+    """``(images, labels)`` with the images resized to ``size`` (None: kept)."""
+    images, labels = split
+    if size is None or tuple(images.shape[1:3]) == tuple(size):
+        return images, labels
+    if images.ndim == 3:
+        images = images[..., None]
+    return image_data.resize_images(list(images), size), labels
 
 
 def fit_preprocessing(train_images, class_names, source):
@@ -291,6 +343,7 @@ class ViTFamily(ModelFamily):
             k: v for k, v in config.items() if k not in TRAINING_KEYS + HEAD_KEYS
         }
         head_args = {k: v for k, v in config.items() if k in HEAD_KEYS}
+        _check_patch_count(info["image_size"], config["patch_size"])
         backbone = ViTBackbone(
             image_size=tuple(info["image_size"]),
             num_channels=info["channels"],
