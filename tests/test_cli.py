@@ -79,3 +79,17 @@ def test_an_export_the_backend_cannot_do_leaves_no_folder(
         capsys.readouterr().err
     )
     assert not to.exists()
+
+
+def test_predict_reads_inputs_from_standard_input():
+    import io
+
+    lines = io.StringIO("cat\n\nhello world\r\n")
+    # Every line, empty ones too: output line N answers input line N.
+    assert cli.inputs_with_stdin(["-"], lines) == ["cat", "", "hello world"]
+    assert cli.inputs_with_stdin(["a", "-", "b"], io.StringIO("x\n")) == ["a", "x", "b"]
+    assert cli.inputs_with_stdin(["a", "b"], io.StringIO("unread")) == ["a", "b"]
+    with pytest.raises(ValueError, match="INPUT - .* may be given once; received it 2"):
+        cli.inputs_with_stdin(["-", "-"], io.StringIO("x"))
+    with pytest.raises(ValueError, match="expected lines on standard input"):
+        cli.inputs_with_stdin(["-"], io.StringIO(""))

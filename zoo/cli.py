@@ -244,6 +244,8 @@ def add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
     parser.add_argument("inputs", metavar="INPUT", nargs="+", type=non_empty)
     parser.epilog = (
+        "An INPUT of - reads INPUTs from standard input, one per line (e.g. a "
+        "file of sentences to translate). "
         "The model's family adds options of its own, e.g. vit: --top K, "
         "--explain OUT.png (attention heatmap)."
     )
@@ -254,8 +256,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Print predictions of a trained run, with the family's own options."""
     from zoo.trainer import predict_run
 
-    print(predict_run(args.run_dir, args.inputs, args.extra))
+    inputs = inputs_with_stdin(args.inputs, sys.stdin)
+    print(predict_run(args.run_dir, inputs, args.extra))
     return 0
+
+
+def inputs_with_stdin(inputs, stream):
+    """``inputs`` with ``-`` replaced by the lines of ``stream``.
+
+    Every line is one input, empty ones too, so that output line N answers
+    input line N of a file piped in.
+    """
+    if inputs.count("-") > 1:
+        raise ValueError(
+            "INPUT - (standard input) may be given once; received it "
+            f"{inputs.count('-')} times"
+        )
+    if "-" not in inputs:
+        return list(inputs)
+    lines = stream.read().splitlines()
+    if not lines and len(inputs) == 1:
+        raise ValueError("INPUT -: expected lines on standard input; received none")
+    position = inputs.index("-")
+    return [*inputs[:position], *lines, *inputs[position + 1 :]]
 
 
 # --- zoo export -------------------------------------------------------------

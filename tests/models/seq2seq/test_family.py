@@ -1,5 +1,6 @@
 """The seq2seq family end to end on a real CMUdict slice: data, train, use."""
 
+import io
 import json
 from pathlib import Path
 
@@ -77,13 +78,19 @@ def test_training_learns_and_evaluates(trained_run):
     assert again["wer"] == pytest.approx(metrics["wer"])
 
 
-def test_predict_prints_one_line_per_word(trained_run):
+def test_predict_prints_one_line_per_word(trained_run, monkeypatch, capsys):
     run_dir, _ = trained_run
     text = trainer.predict_run(run_dir, ["cat", "Hello", ""], ["--beam-size", "3"])
     lines = text.split("\n")
     assert len(lines) == 3
     assert lines[0].split()[0] == "cat" and len(lines[0].split()) > 2
     assert lines[2].strip() == ""  # an empty word has an empty pronunciation
+    # `zoo predict DIR -` reads the words from standard input, line by line.
+    from zoo import cli
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("cat\nHello\n\n"))
+    assert cli.main(["predict", str(run_dir), "-", "--beam-size", "3"]) == 0
+    assert capsys.readouterr().out.rstrip("\n").split("\n") == lines
     # Named as typed, not as the decoder's `beam_size` argument.
     with pytest.raises(ValueError, match=r"`--beam-size` must be .*received 0"):
         trainer.predict_run(run_dir, ["cat"], ["--beam-size", "0"])
