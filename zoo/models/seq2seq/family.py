@@ -59,8 +59,8 @@ def load_splits(source, seed=0):
             options are ignored here.
         seed: split seed for ``.tsv`` files (the built-in splits are fixed).
     """
-    location, _ = parse_source(source)
-    return load_sources(location, seed=seed)
+    location, options = parse_source(source)
+    return load_sources(location, seed=seed, fold_case=options.task == "g2p")
 
 
 class Seq2SeqFamily(ModelFamily):
@@ -105,17 +105,20 @@ class Seq2SeqFamily(ModelFamily):
 
         run_dir = Path(run_dir)
         location, options = parse_source(source)
-        splits = load_sources(location, seed=seed)
-        if not splits["train"]:
-            raise ValueError(f"data {source!r} has an empty training split")
         # Written last, the data file says the three files are complete: a
         # run killed while writing them fits them again.
-        if (run_dir / DATA_FILE).is_file():
+        prepared = (run_dir / DATA_FILE).is_file()
+        if prepared:
             source_tok, target_tok, saved = self.tokenizers(run_dir)
             task = saved["task"]
-            lengths = {key: saved[key] for key in tasks.LENGTH_KEYS}
         else:
             task = options.task
+        splits = load_sources(location, seed=seed, fold_case=task == "g2p")
+        if not splits["train"]:
+            raise ValueError(f"data {source!r} has an empty training split")
+        if prepared:
+            lengths = {key: saved[key] for key in tasks.LENGTH_KEYS}
+        else:
             train = splits["train"]
             source_tok, target_tok = tasks.fit_tokenizers(task, train, options)
             lengths = tasks.sequence_lengths(

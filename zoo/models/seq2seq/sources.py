@@ -111,13 +111,15 @@ def parse_source(source):
     return location, options
 
 
-def load_splits(location, seed=0):
+def load_splits(location, seed=0, fold_case=False):
     """Return split name -> list of ``(source_text, [target, ...])``.
 
     Args:
         location: a source without its ``?`` options.
         seed: split seed for ``.tsv`` files and TFDS sets without the three
             splits (the built-in splits are fixed).
+        fold_case: for a ``.tsv``, take sources that differ in case only as
+            one (G2P: its tokenizer reads ``Word`` as ``word``).
 
     Raises:
         ValueError: for a source that is none of the above, or an
@@ -138,14 +140,15 @@ def load_splits(location, seed=0):
         return load_debian_descriptions()
     if location.startswith("tfds:"):
         return _load_tfds(location[len("tfds:") :], seed)
-    if location.lower().endswith(".tsv"):  # pairs.TSV too, as .CSV for series
+    # pairs.TSV too, as .CSV for series; gzip-compressed as pairs.tsv.gz.
+    if location.lower().endswith((".tsv", ".tsv.gz")):
         from zoo.data.text_pairs import load_tsv
 
-        return load_tsv(location, seed=seed)
+        return load_tsv(location, seed=seed, fold_case=fold_case)
     raise ValueError(
         "data for seq2seq must be one of 'cmudict', 'l10n_en_de', 'l10n_en_fr', "
-        "'l10n_en_es', 'debian_descriptions', a .tsv path of source<TAB>target "
-        f"lines or 'tfds:NAME[/CONFIG]'; received {location!r}"
+        "'l10n_en_es', 'debian_descriptions', a .tsv (or .tsv.gz) path of "
+        f"source<TAB>target lines or 'tfds:NAME[/CONFIG]'; received {location!r}"
     )
 
 
