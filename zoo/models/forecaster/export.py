@@ -22,7 +22,9 @@ def export_forecaster(model, state, path):
         lookback + horizon, covariates + calendar): raw covariate values
         followed by the sine/cosine calendar features) and returns
         ``{"forecast": (batch, horizon, targets)}``, with a last axis of
-        quantiles when the model was trained with them.
+        quantiles when the model was trained with them. An empty batch gets
+        an empty forecast; ``history`` and ``future_covariates`` of different
+        batch sizes are refused (``InvalidArgumentError``).
 
     Raises:
         RuntimeError: on a backend other than TensorFlow or JAX.
@@ -64,6 +66,22 @@ def export_forecaster(model, state, path):
     def unscale(forecast):
         return forecast * tf.constant(out_scale) + tf.constant(out_mean)
 
+    out_shape = [horizon, len(targets)]
+    if quantiles:
+        out_shape.append(len(model.quantiles))
+
+    def unless_empty(forecast_of):
+        # The model's reshapes cannot size an empty batch ("Incompatible
+        # shapes: [0,48,1] vs. [0,3,32]"); a server may send one all the same.
+        def forecast(history, *known):
+            return tf.cond(
+                tf.shape(history)[0] > 0,
+                lambda: forecast_of(history, *known),
+                lambda: tf.zeros([0, *out_shape], tf.float32),
+            )
+
+        return forecast
+
     history_spec = tf.TensorSpec((None, lookback, len(targets)), tf.float32)
     archive = new_archive(model)
     if num_known:
@@ -76,11 +94,26 @@ def export_forecaster(model, state, path):
             }
             return keras.ops.cast(model(inputs, training=False), "float32")
 
-        forecast_of = model_function(
-            archive, "forecast", predict_scaled, [history_spec, known_spec]
+        forecast_of = unless_empty(
+            model_function(
+                archive, "forecast", predict_scaled, [history_spec, known_spec]
+            )
         )
 
+        def same_batch(history, future_covariates):
+            # The model broadcasts one history against several futures: a
+            # columnar request of 1 and 3 windows would get 3 forecasts.
+            check = tf.debugging.assert_equal(
+                tf.shape(history)[0],
+                tf.shape(future_covariates)[0],
+                message="history and future_covariates must hold as many "
+                "windows (batch sizes received)",
+            )
+            with tf.control_dependencies([check]):
+                return tf.identity(history), tf.identity(future_covariates)
+
         def serve(history, future_covariates):
+            history, future_covariates = same_batch(history, future_covariates)
             future_covariates = finite(future_covariates, "future_covariates")
             raw = future_covariates[..., : len(covariates)]
             scaled = (raw - tf.constant(covariate_mean)) / tf.constant(covariate_scale)
@@ -93,8 +126,8 @@ def export_forecaster(model, state, path):
         def predict_scaled(past_values):
             return keras.ops.cast(model(past_values, training=False), "float32")
 
-        forecast_of = model_function(
-            archive, "forecast", predict_scaled, [history_spec]
+        forecast_of = unless_empty(
+            model_function(archive, "forecast", predict_scaled, [history_spec])
         )
 
         def serve(history):
