@@ -1,6 +1,7 @@
 """`zoo train/evaluate/predict/export` end to end, resume after SIGKILL, bad input."""
 
 import csv
+import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.cmudict_slice import write_cmudict_slice
 from zoo import cli
 from zoo.export import backend_can_export
 
@@ -37,6 +39,29 @@ def run_zoo(*args, timeout=600, **env_overrides):
         timeout=timeout,
         cwd=REPO,
     )
+
+
+def kill_after_first_backup(argv, out, settle=0.0, **env_overrides):
+    """Start `zoo train ARGV`; SIGKILL it ``settle`` s after its first backup."""
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.update(env_overrides)
+    process = subprocess.Popen(
+        zoo_command(*argv),
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    metadata = out / "backup" / "training_metadata.json"
+    deadline = time.monotonic() + 300
+    while not metadata.exists() and time.monotonic() < deadline:
+        assert process.poll() is None, "training ended before it could be killed"
+        time.sleep(0.05)
+    time.sleep(settle)
+    assert process.poll() is None, "training ended before it could be killed"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert metadata.exists() and not (out / "metrics.json").exists()
 
 
 @pytest.fixture(scope="module")
@@ -377,25 +402,8 @@ def test_sigkill_mid_epoch_then_rerun_equals_an_uninterrupted_run(
     assert reference.returncode == 0, reference.stderr[-3000:]
 
     out = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    process = subprocess.Popen(
-        zoo_command(*common, "--out", out),
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    # Wait until the first epoch is backed up, then kill inside the second.
-    metadata = out / "backup" / "training_metadata.json"
-    deadline = time.monotonic() + 300
-    while not metadata.exists() and time.monotonic() < deadline:
-        assert process.poll() is None, "training ended before it could be killed"
-        time.sleep(0.05)
-    time.sleep(0.5)
-    assert process.poll() is None, "training ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    assert not (out / "metrics.json").exists()
+    # Once the first epoch is backed up, killed inside the second.
+    kill_after_first_backup([*common, "--out", out], out, settle=0.5)
 
     resumed = run_zoo(*common, "--out", out)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -590,3 +598,41 @@ def test_a_run_killed_while_writing_its_data_state_prepares_it_again(
     family.prepare_data(source, 16, out)  # the rerun
     for path in out.glob("*.json"):
         assert isinstance(json.loads(path.read_text()), dict), path
+
+
+@pytest.fixture(scope="module")
+def small_cmudict(tmp_path_factory):
+    """Every 300th real CMUdict word: ~450 words, a few seconds an epoch."""
+    folder = tmp_path_factory.mktemp("cmudict")
+    return write_cmudict_slice(folder / "cmudict_slice.tsv", 300)
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow"
+    or importlib.util.find_spec("torch") is None,
+    reason="sets the backends itself: once, in the TensorFlow pass, with PyTorch",
+)
+def test_a_backup_is_resumed_only_under_the_backend_that_wrote_it(
+    small_cmudict, tmp_path
+):
+    # PyTorch lists a seq2seq model's variables in another order than
+    # TensorFlow, so the backup's optimizer state cannot be loaded there.
+    out = tmp_path / "run"
+    argv = ["train", "seq2seq", "--preset", "tiny", "--epochs", "3"]
+    argv += ["--data", f"{small_cmudict}?task=g2p", "--batch-size", "16"]
+    argv += ["--out", out]
+    kill_after_first_backup(argv, out, KERAS_BACKEND="tensorflow")
+
+    refused = run_zoo(*argv, KERAS_BACKEND="torch")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert refused.stderr.count("zoo: error:") == 1
+    assert (
+        f"--out {str(out)!r} holds a run being trained under KERAS_BACKEND "
+        "'tensorflow'; received KERAS_BACKEND 'torch'"
+    ) in refused.stderr
+    assert "Set KERAS_BACKEND=tensorflow to resume" in refused.stderr
+
+    # The refusal left the run as it was: its own backend resumes it.
+    resumed = run_zoo(*argv, KERAS_BACKEND="tensorflow")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [row["epoch"] for row in history_rows(out)] == ["0", "1", "2"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.built_once import built_once
+from tests.cmudict_slice import write_cmudict_slice
 
 SLICE_STEP = 20  # every 20th word of CMUdict: ~6,300 words, ~6,800 pairs
 EPOCHS = 8
@@ -13,13 +14,8 @@ EPOCHS = 8
 @pytest.fixture(scope="session")
 def cmudict_tsv(tmp_path_factory):
     """A ``.tsv`` of every 20th CMUdict word with all its pronunciations."""
-    from zoo.data.cmudict import read_pronunciations
-
-    words = read_pronunciations()
-    keys = sorted(words)[::SLICE_STEP]
-    path = tmp_path_factory.mktemp("cmudict") / "cmudict_slice.tsv"
-    path.write_text("".join(f"{w}\t{r}\n" for w in keys for r in words[w]))
-    return path
+    folder = tmp_path_factory.mktemp("cmudict")
+    return write_cmudict_slice(folder / "cmudict_slice.tsv", SLICE_STEP)
 
 
 @pytest.fixture(scope="session")
