@@ -86,6 +86,10 @@ def test_predict_prints_one_line_per_input(translation_run):
     text = trainer.predict_run(translation_run[0], ["Open file", "Delete %s?"])
     lines = text.split("\n")
     assert len(lines) == 2 and all(lines)
+    # Blank lines of a file read with `zoo predict DIR -` keep their place.
+    spaced = trainer.predict_run(translation_run[0], ["Open file", " ", "Delete %s?"])
+    assert spaced.split("\n") == [lines[0], "", lines[1]]
+    assert trainer.predict_run(translation_run[0], [""]) == ""
 
 
 LOADER = textwrap.dedent(

@@ -360,9 +360,18 @@ class Seq2SeqFamily(ModelFamily):
             raise ValueError(
                 f"`--beam-size` must be a positive integer; received {beam_size!r}"
             )
-        outputs = self.transcribe(model, run_dir, inputs, beam_size=beam_size)
         if self.tokenizers(run_dir)[2]["task"] != "g2p":
+            # A blank line of a file read from standard input gets a blank
+            # output line, as the SavedModel answers "": line N answers line N.
+            texts = [(index, text) for index, text in enumerate(inputs) if text.strip()]
+            outputs = [""] * len(inputs)
+            translated = self.transcribe(
+                model, run_dir, [text for _, text in texts], beam_size=beam_size
+            )
+            for (index, _), output in zip(texts, translated):
+                outputs[index] = output
             return "\n".join(outputs)
+        outputs = self.transcribe(model, run_dir, inputs, beam_size=beam_size)
         width = max((len(word) for word in inputs), default=0)
         return "\n".join(
             f"{word.ljust(width)}  {output}" for word, output in zip(inputs, outputs)
