@@ -517,6 +517,9 @@ def test_a_run_killed_after_training_is_finished_without_training_again(
     assert not record.get("completed")
     assert not (out / "backup").exists()
     rows = history_rows(out)
+    # As a kill right after `trained` was recorded leaves it: never resumed.
+    (out / "backup").mkdir()
+    (out / "backup" / "training_metadata.json").write_text('{"epoch": 1}')
 
     def trained_again(*args, **kwargs):
         raise AssertionError("a trained run was trained again")
@@ -525,7 +528,7 @@ def test_a_run_killed_after_training_is_finished_without_training_again(
     metrics = trainer.train_run(family, "tiny", str(image_folder), out, 2, 16)
     assert metrics["epochs_completed"] == 2
     assert history_rows(out) == rows
-    assert (out / "metrics.json").exists()
+    assert (out / "metrics.json").exists() and not (out / "backup").exists()
     saved_model = out / "saved_model" / "saved_model.pb"
     assert saved_model.exists() == backend_can_export()
     assert runs.read_run(out)["completed"]

@@ -75,3 +75,17 @@ def test_a_run_without_a_backup_records_the_backend_that_resumes_it(tmp_path):
     )
     assert runs.start_or_resume(out, BACKEND_RECORD) is True
     assert runs.read_run(out)["backend"] == keras.backend.backend()
+
+
+def test_an_empty_backup_folder_binds_no_backend(tmp_path):
+    import keras
+
+    # A run killed before its first backup was committed: nothing of the
+    # other backend's to load.
+    out = tmp_path / "run"
+    (out / "backup").mkdir(parents=True)
+    (out / "run.json").write_text(
+        json.dumps({**BACKEND_RECORD, "backend": other_backend()})
+    )
+    assert runs.start_or_resume(out, BACKEND_RECORD) is True
+    assert runs.read_run(out)["backend"] == keras.backend.backend()

@@ -209,12 +209,16 @@ def _check_backend(run_dir, existing, backend):
     continues under any backend; an untrained one then records this backend,
     which writes its backup.
     """
+    from training.callbacks.atomic_checkpoints import backed_up_epochs
     from training.callbacks.standard import BACKUP_DIR
 
     if existing.get("trained"):
         return
     expected = existing.get(BACKEND_SETTING)
-    if (run_dir / BACKUP_DIR).exists() and expected not in (None, backend):
+    # A committed backup, not just the folder: a run killed before its first
+    # commit leaves an empty one, and holds no state of its backend.
+    backed_up = backed_up_epochs(run_dir / BACKUP_DIR) is not None
+    if backed_up and expected not in (None, backend):
         raise ValueError(
             f"--out {str(run_dir)!r} holds a run being trained under "
             f"KERAS_BACKEND {expected!r}; received KERAS_BACKEND {backend!r}: its "

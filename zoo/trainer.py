@@ -129,7 +129,9 @@ def train_run(
                 ),
                 train_seconds_last_session=round(time.perf_counter() - start, 1),
             )
-            shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
+        # Also when a session killed right after marking the run trained left
+        # it: a trained run resumes from model.keras, never from the backup.
+        shutil.rmtree(out / BACKUP_DIR, ignore_errors=True)
         # The checkpoint holds the best epoch of all sessions of this run, also
         # when this session trained nothing (the run was trained before).
         model = runs.load_trained_model(out)

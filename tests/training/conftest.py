@@ -99,3 +99,21 @@ class RecordRate(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self.rates.append(float(self.model.optimizer.learning_rate.numpy()))
+
+
+class RecordWeights(keras.callbacks.Callback):
+    """Keeps a copy of the model's weights at each epoch's end."""
+
+    def __init__(self):
+        super().__init__()
+        self.by_epoch = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.by_epoch[epoch] = [w.copy() for w in self.model.get_weights()]
+
+
+def assert_saved_weights(path, expected):
+    """The model saved at ``path`` holds exactly the weights ``expected``."""
+    saved = keras.models.load_model(path).get_weights()
+    for got, want in zip(saved, expected):
+        np.testing.assert_array_equal(got, want)

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from tests.training.conftest import RecordWeights, assert_saved_weights
 from training.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint
 from training.callbacks.atomic_checkpoints import partial_path
 from training.callbacks.standard import keep_history_rows, standard_callbacks
@@ -40,15 +41,6 @@ def die_while_writing(method_name, model, calls_before_dying):
         return original(path, *args, **kwargs)
 
     setattr(model, method_name, write)
-
-
-class RecordWeights(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.by_epoch = {}
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.by_epoch[epoch] = [w.copy() for w in self.model.get_weights()]
 
 
 def test_a_kill_while_backing_up_resumes_from_the_last_whole_backup(tmp_path):
@@ -152,11 +144,6 @@ def run_callbacks(out, **kwargs):
     )
 
 
-def assert_weights_equal(path, expected):
-    for got, want in zip(keras.models.load_model(path).get_weights(), expected):
-        np.testing.assert_array_equal(got, want)
-
-
 def pending_files(out):
     return sorted(p.name for p in out.glob("model.pending-*.keras"))
 
@@ -173,7 +160,7 @@ def test_a_kill_between_checkpoint_and_backup_keeps_the_backed_up_model(tmp_path
             x, y, epochs=5, verbose=0, callbacks=[recorded, *run_callbacks(tmp_path)]
         )
     # The history and backup know epochs 0 and 1; so does model.keras.
-    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[1])
+    assert_saved_weights(tmp_path / "model.keras", recorded.by_epoch[1])
     assert len(pending_files(tmp_path)) == 1
 
     resumed = tiny_model()
@@ -182,7 +169,7 @@ def test_a_kill_between_checkpoint_and_backup_keeps_the_backed_up_model(tmp_path
         x, y, epochs=3, verbose=0, callbacks=[recorded, *run_callbacks(tmp_path)]
     )
     assert list(recorded.by_epoch) == [2]
-    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[2])
+    assert_saved_weights(tmp_path / "model.keras", recorded.by_epoch[2])
     assert pending_files(tmp_path) == []
 
 
@@ -205,13 +192,13 @@ def test_a_kill_after_the_backup_commit_finishes_the_checkpoint_on_resume(tmp_pa
         model.fit(x, y, epochs=5, verbose=0, callbacks=[recorded, *callbacks])
     metadata = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
     assert metadata["epoch"] == 2  # the second epoch's backup was committed...
-    assert_weights_equal(
+    assert_saved_weights(
         tmp_path / "model.keras", recorded.by_epoch[0]
     )  # ...not its model
 
     # Resuming (here with nothing left to train) finishes that commit.
     tiny_model().fit(x, y, epochs=2, verbose=0, callbacks=run_callbacks(tmp_path))
-    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[1])
+    assert_saved_weights(tmp_path / "model.keras", recorded.by_epoch[1])
     assert pending_files(tmp_path) == []
 
 
@@ -224,7 +211,7 @@ def test_mid_epoch_backups_commit_the_checkpoint_at_the_epoch_end(tmp_path):
     model.fit(
         x, y, batch_size=16, epochs=1, verbose=0, callbacks=[recorded, *callbacks]
     )
-    assert_weights_equal(tmp_path / "model.keras", recorded.by_epoch[0])
+    assert_saved_weights(tmp_path / "model.keras", recorded.by_epoch[0])
     assert pending_files(tmp_path) == []
     metadata = json.loads((tmp_path / "backup" / "training_metadata.json").read_text())
     assert metadata["epoch"] == 1

@@ -104,6 +104,10 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     run killed in between trains the epoch again on resume; had the file
     replaced ``filepath`` at once, ``filepath`` would hold weights of an epoch
     that the resumed run's history and backup know nothing of.
+
+    With ``save_best_only``, an epoch end without validation (Keras'
+    ``validation_freq``) saves nothing for a ``val_`` monitor; Keras' own
+    callback would save that epoch's model as if it were the best.
     """
 
     async_safe = _ASYNC_SAFE_WHEN_SAVING_PER_EPOCH
@@ -111,8 +115,28 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.commit_with_backup = False
+        # The `AtomicBackupAndRestore` that commits this checkpoint's files.
+        self.backup = None
         # (pending file, final path) saved since the backup's last commit.
         self.pending = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        # Placed after its backup among the callbacks, this ran once the
+        # epoch was committed: its file would wait for the next epoch's
+        # backup, and after the last epoch for ever.
+        if self.pending and self.backup is not None:
+            self.backup.commit_if_epoch_ended(epoch)
+
+    def _should_save_model(self, epoch, batch, logs, filepath):
+        # Keras saves when `monitor` is missing, as at every epoch that does
+        # not validate (`validation_freq`): `save_best_only` would then keep
+        # an epoch never validated instead of the best one. (Batch ends never
+        # validate; there Keras' fallback is kept.)
+        at_epoch_end = batch is None
+        if self.save_best_only and at_epoch_end and not _validated(self.monitor, logs):
+            return False
+        return super()._should_save_model(epoch, batch, logs, filepath)
 
     def _get_file_path(self, epoch, batch, logs):
         # Keras saves to the path this returns: the partial file.
@@ -135,6 +159,12 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         pending = pending_path(final)
         replace_atomically(partial, pending)
         self.pending.append((pending, final))
+
+
+def _validated(monitor, logs):
+    """False for a ``val_`` monitor at an epoch end that logged no validation."""
+    logs = logs or {}
+    return not monitor.startswith("val_") or any(key.startswith("val_") for key in logs)
 
 
 def pending_path(path):
@@ -174,7 +204,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     The metadata also holds the states of the model's random seed generators,
     which Keras' weights files leave out: without them a resumed run would
     draw its dropout masks from the start of the sequence again, and would not
-    train as an uninterrupted run does.
+    train as an uninterrupted run does. It also records whether training
+    stopped at that epoch (early stopping, a time budget): a kept backup of
+    a stopped run resumes without training on.
 
     Args:
         backup_dir: The folder of the backup.
@@ -195,13 +227,36 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                     f"Received: {type(checkpoint).__name__}"
                 )
             checkpoint.commit_with_backup = True
+            checkpoint.backup = self
+        # The last epoch whose end this callback has seen (committed).
+        self._ended_epoch = None
+        # True while backing up at an epoch's end, where a stop is final.
+        self._epoch_ending = False
+
+    def on_train_begin(self, logs=None):
+        self._ended_epoch = None
+        super().on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        # With backups every `save_freq` batches, a checkpoint saved at this
-        # epoch's end would otherwise wait for the next epoch's backup.
-        if self.save_freq != "epoch" and self._pending_checkpoints():
-            self._save_model()
+        self._epoch_ending = True
+        try:
+            super().on_epoch_end(epoch, logs)
+            # With backups every `save_freq` batches, a checkpoint saved at
+            # this epoch's end would otherwise wait for the next epoch's backup.
+            if self.save_freq != "epoch" and self._pending_checkpoints():
+                self._save_model()
+        finally:
+            self._epoch_ending = False
+        self._ended_epoch = epoch
+
+    def commit_if_epoch_ended(self, epoch):
+        """Back up again if ``epoch`` was committed before a checkpoint saved."""
+        if self._ended_epoch == epoch:
+            self._epoch_ending = True
+            try:
+                self._save_model()
+            finally:
+                self._epoch_ending = False
 
     def _pending_checkpoints(self):
         return [pair for checkpoint in self.checkpoints for pair in checkpoint.pending]
@@ -220,6 +275,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             {
                 "epoch": self._current_epoch,
                 "batch": self._last_batch_seen,
+                # Early stopping or a time budget ended training here. A
+                # backup kept past the end (`delete_checkpoint=False`, or a
+                # kill while it is deleted) must not train on when resumed.
+                "stopped": self._epoch_ending and bool(self.model.stop_training),
                 "weights": name,
                 "seed_generator_states": [
                     keras.ops.convert_to_numpy(generator.state).tolist()
@@ -285,6 +344,10 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self._restore_seed_generators(metadata.get("seed_generator_states"))
         # Where fit() starts; Keras' own callback sets the same attribute.
         self.model._initial_epoch = metadata["epoch"]
+        if metadata.get("stopped"):
+            # Resumed at the last epoch, fit trains none.
+            epochs = (self.params or {}).get("epochs", 0)
+            self.model._initial_epoch = max(metadata["epoch"], epochs)
 
     def _restore_seed_generators(self, states):
         if states is None:
