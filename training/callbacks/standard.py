@@ -167,8 +167,8 @@ def standard_callbacks(
     """The recipe's callbacks, all writing under `out_dir`.
 
     In order: `NaNGuard`; `ThroughputLogger`; `MonitorCheck`, which raises
-    when `monitor` is missing from an epoch's logs; `AtomicModelCheckpoint` of the
-    best model to `model.keras`; `EarlyStopping` that restores the best weights;
+    when `monitor` is missing from an epoch's logs; `AtomicModelCheckpoint`
+    of the best model to `model.keras`; `EarlyStopping` that restores the best weights;
     `EpochTensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
     installed); `CSVLogger` to
     `history.csv`; `TrainingCurvePlot` to `training_curve.png`;

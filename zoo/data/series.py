@@ -419,11 +419,12 @@ def regularize(frame, columns, interpolate=False):
     ``YS``) or ends (``ME``, ``QE``, ``YE``), which no fixed step follows (see
     ``calendar_frequency``). Where that grid leaves gaps, business days
     (``B``), half months (``SMS``, ``SME``) or business months (``BMS``,
-    ``BME``) are the grid when they leave fewer. Missing values (NaN), timestamps absent from the
-    grid and timestamps off the grid are counted. Without ``interpolate`` any
-    of them raises; with it the series is put on the grid and the gaps filled
-    by linear interpolation in time (values before the first or after the last
-    observation of a column take the nearest observation).
+    ``BME``) are the grid when they leave fewer. Missing values (NaN),
+    timestamps absent from the grid and timestamps off the grid are counted.
+    Without ``interpolate`` any of them raises; with it the series is put on
+    the grid and the gaps filled by linear interpolation in time (values
+    before the first or after the last observation of a column take the
+    nearest observation).
 
     Args:
         frame: a DataFrame from ``read_frame``.
