@@ -12,7 +12,11 @@ import sys
 import zipfile
 from pathlib import Path
 
-from training.callbacks.atomic_checkpoints import partial_path, write_json_atomically
+from training.callbacks.atomic_checkpoints import (
+    backed_up_epochs,
+    partial_path,
+    write_json_atomically,
+)
 from training.run_lock import LOCK_FILE, run_folder_lock
 
 RUN_FILE = "run.json"
@@ -209,7 +213,6 @@ def _check_backend(run_dir, existing, backend):
     continues under any backend; an untrained one then records this backend,
     which writes its backup.
     """
-    from training.callbacks.atomic_checkpoints import backed_up_epochs
     from training.callbacks.standard import BACKUP_DIR
 
     if existing.get("trained"):

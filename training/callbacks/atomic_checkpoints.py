@@ -8,6 +8,7 @@ and then renamed over the old one (`os.replace` is atomic), so a file is
 either the old one or the new one, whole.
 """
 
+import contextlib
 import glob
 import json
 import os
@@ -16,6 +17,8 @@ import time
 
 import keras
 import numpy as np
+
+from training.callbacks.monitor_check import epoch_validated
 
 # Keras' name for the backup's metadata, kept so its tools still find it.
 METADATA_FILE = "training_metadata.json"
@@ -114,8 +117,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.commit_with_backup = False
-        # The `AtomicBackupAndRestore` that commits this checkpoint's files.
+        # The `AtomicBackupAndRestore` that commits this checkpoint's files,
+        # or None: each file then replaces `filepath` as soon as it is whole.
         self.backup = None
         # (pending file, final path) saved since the backup's last commit.
         self.pending = []
@@ -125,7 +128,7 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         # Placed after its backup among the callbacks, this ran once the
         # epoch was committed: its file would wait for the next epoch's
         # backup, and after the last epoch for ever.
-        if self.pending and self.backup is not None:
+        if self.pending:
             self.backup.commit_if_epoch_ended(epoch)
 
     def _should_save_model(self, epoch, batch, logs, filepath):
@@ -134,7 +137,13 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         # an epoch never validated instead of the best one. (Batch ends never
         # validate; there Keras' fallback is kept.)
         at_epoch_end = batch is None
-        if self.save_best_only and at_epoch_end and not _validated(self.monitor, logs):
+        needs_validation = self.monitor.startswith("val_")
+        if (
+            self.save_best_only
+            and at_epoch_end
+            and needs_validation
+            and not epoch_validated(logs)
+        ):
             return False
         return super()._should_save_model(epoch, batch, logs, filepath)
 
@@ -153,18 +162,12 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         if not os.path.exists(partial):
             return  # Keras saved nothing: not an improvement
         final = self._final_path(epoch, batch, logs)
-        if not self.commit_with_backup:
+        if self.backup is None:
             replace_atomically(partial, final)
             return
         pending = pending_path(final)
         replace_atomically(partial, pending)
         self.pending.append((pending, final))
-
-
-def _validated(monitor, logs):
-    """False for a ``val_`` monitor at an epoch end that logged no validation."""
-    logs = logs or {}
-    return not monitor.startswith("val_") or any(key.startswith("val_") for key in logs)
 
 
 def pending_path(path):
@@ -226,7 +229,6 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                     "`checkpoints` must hold AtomicModelCheckpoint callbacks. "
                     f"Received: {type(checkpoint).__name__}"
                 )
-            checkpoint.commit_with_backup = True
             checkpoint.backup = self
         # The last epoch whose end this callback has seen (committed).
         self._ended_epoch = None
@@ -238,25 +240,28 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         super().on_train_begin(logs)
 
     def on_epoch_end(self, epoch, logs=None):
-        self._epoch_ending = True
-        try:
+        with self._at_epoch_end():
             super().on_epoch_end(epoch, logs)
             # With backups every `save_freq` batches, a checkpoint saved at
             # this epoch's end would otherwise wait for the next epoch's backup.
             if self.save_freq != "epoch" and self._pending_checkpoints():
                 self._save_model()
-        finally:
-            self._epoch_ending = False
         self._ended_epoch = epoch
 
     def commit_if_epoch_ended(self, epoch):
         """Back up again if ``epoch`` was committed before a checkpoint saved."""
         if self._ended_epoch == epoch:
-            self._epoch_ending = True
-            try:
+            with self._at_epoch_end():
                 self._save_model()
-            finally:
-                self._epoch_ending = False
+
+    @contextlib.contextmanager
+    def _at_epoch_end(self):
+        # Backups made here may record a stop; one mid-epoch may not.
+        self._epoch_ending = True
+        try:
+            yield
+        finally:
+            self._epoch_ending = False
 
     def _pending_checkpoints(self):
         return [pair for checkpoint in self.checkpoints for pair in checkpoint.pending]

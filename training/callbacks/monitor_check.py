@@ -3,6 +3,14 @@
 import keras
 
 
+def epoch_validated(logs):
+    """Whether an epoch's logs hold validation values (``val_`` keys).
+
+    An epoch that `validation_freq` skips logs none at all.
+    """
+    return any(key.startswith("val_") for key in logs or {})
+
+
 class MonitorCheck(keras.callbacks.Callback):
     """Raises at an epoch's end when ``monitor`` is not among its logs.
 
@@ -29,7 +37,7 @@ class MonitorCheck(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        validated = any(key.startswith("val_") for key in logs)
+        validated = epoch_validated(logs)
         self._validated = self._validated or validated
         if self.monitor in logs:
             return
