@@ -179,9 +179,7 @@ def load_tsv(path, seed=0, fold_case=False) -> dict[str, list]:
             ``MIN_SOURCES`` distinct sources (a split would be empty: no
             validation loss, or a model trained that can never be tested).
     """
-    pairs = read_tsv(path)
-    if fold_case:
-        pairs = _fold_case(pairs)
+    pairs = dict(read_pairs(path, fold_case=fold_case))
     if len(pairs) < MIN_SOURCES:
         count = sum(map(len, pairs.values()))
         raise ValueError(
@@ -193,6 +191,17 @@ def load_tsv(path, seed=0, fold_case=False) -> dict[str, list]:
         name: [(source, pairs[source]) for source in split]
         for name, split in split_by_key(pairs, seed=seed).items()
     }
+
+
+def read_pairs(path, fold_case=False) -> list[tuple[str, list[str]]]:
+    """Every ``(source, [target, ...])`` of a ``.tsv``, unsplit (for scoring).
+
+    ``fold_case`` as ``load_tsv``. Raises ``ValueError`` as ``read_tsv``.
+    """
+    pairs = read_tsv(path)
+    if fold_case:
+        pairs = _fold_case(pairs)
+    return list(pairs.items())
 
 
 def _fold_case(pairs):

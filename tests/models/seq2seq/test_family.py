@@ -129,3 +129,55 @@ def test_zoo_predict_in_a_fresh_process(trained_run):
     assert completed.returncode == 0, completed.stderr[-2000:]
     lines = completed.stdout.strip().split("\n")
     assert [line.split()[0] for line in lines] == ["cat", "dog"]
+
+
+def test_evaluate_scores_a_whole_held_out_file(trained_run, tmp_path):
+    from zoo.data.cmudict import read_pronunciations
+
+    run_dir, _ = trained_run
+    words = read_pronunciations()
+    # Ten real words the slice (every 20th word) never saw: fewer than a
+    # file needs to be split, so only ?split=all can score them.
+    held_out = sorted(words)[1::20][:10]
+    path = tmp_path / "held_out.tsv"
+    path.write_text("".join(f"{w}\t{words[w][0]}\n" for w in held_out))
+    with pytest.raises(ValueError, match="at least 16 distinct sources"):
+        trainer.evaluate_run(run_dir, data=str(path))
+    metrics = trainer.evaluate_run(run_dir, data=f"{path}?split=all")
+    assert metrics["test_words"] == 10
+    assert 0 <= metrics["wer"] <= 1
+
+
+def test_evaluate_scores_the_split_asked_for(trained_run, cmudict_tsv):
+    from zoo.models.seq2seq.sources import load_splits
+
+    run_dir, metrics = trained_run
+    splits = load_splits(cmudict_tsv, fold_case=True)
+    validation = trainer.evaluate_run(
+        run_dir, data=f"{cmudict_tsv}?task=g2p&split=validation"
+    )
+    assert validation["test_words"] == len(splits["validation"])
+    # The two 5% splits may be equally large: their error rates tell them apart.
+    assert validation["per"] != pytest.approx(metrics["per"], abs=1e-9)
+    test = trainer.evaluate_run(run_dir, data=f"{cmudict_tsv}?split=test")
+    assert test["wer"] == pytest.approx(metrics["wer"])
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ("?task=translation", "trained for task 'g2p'; expected task=g2p"),
+        ("?task=g2p&max_source_length=8", "max_source_length=8 .* fixed by its data"),
+        ("?task=g2p&vocabulary=separate", "vocabulary=separate .* fixed by its data"),
+    ],
+)
+def test_evaluate_refuses_options_the_run_was_not_fit_with(
+    trained_run, cmudict_tsv, options, message
+):
+    with pytest.raises(ValueError, match=message):
+        trainer.evaluate_run(trained_run[0], data=f"{cmudict_tsv}{options}")
+
+
+def test_split_is_refused_for_a_new_run(family, cmudict_tsv, tmp_path):
+    with pytest.raises(ValueError, match="split=all .* expected it on a trained run"):
+        family.prepare_data(f"{cmudict_tsv}?split=all", 8, tmp_path / "new")

@@ -51,6 +51,10 @@ def test_options():
             "vocabulary_size: expected at least 64; received 10",
         ),
         ("p.tsv?beam=4", "expected key=value with key one of task"),
+        (
+            "p.tsv?split=dev",
+            "split: expected one of test, validation, train, all; received 'dev'",
+        ),
     ],
 )
 def test_bad_options(source, message):

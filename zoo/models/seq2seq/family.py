@@ -27,11 +27,18 @@ from training.callbacks.atomic_checkpoints import (
     write_json_atomically,
 )
 from zoo.data import tokenizers as toks
+from zoo.data.source_query import split_source
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.seq2seq import seq2seq_backbone, seq2seq_transformer, tasks  # noqa: F401
 from zoo.models.seq2seq.presets import PRESETS
+from zoo.models.seq2seq.sources import (
+    FITTING_OPTIONS,
+    OPTIONS,
+    load_evaluation_pairs,
+    parse_source,
+)
 from zoo.models.seq2seq.sources import load_splits as load_sources
-from zoo.models.seq2seq.sources import parse_source
+from zoo.run_dir import read_run
 
 SOURCE_TOKENIZER = "source_tokenizer.json"
 TARGET_TOKENIZER = "target_tokenizer.json"
@@ -61,6 +68,33 @@ def load_splits(source, seed=0):
     """
     location, options = parse_source(source)
     return load_sources(location, seed=seed, fold_case=options.task == "g2p")
+
+
+def _check_fixed_options(source, options, task, run_dir):
+    """Refuse a data option that differs from what the prepared run was fit with.
+
+    The run's tokenizers and lengths are saved: an option that would change
+    them (``task=summarization`` given to a G2P run) was otherwise ignored.
+    """
+    given = {key for key, _ in split_source(source, OPTIONS)[1]}
+    if "task" in given and options.task != task:
+        raise ValueError(
+            f"data option task={options.task} in {source!r}: the run in "
+            f"{str(run_dir)!r} was trained for task {task!r}; expected "
+            f"task={task} or no task option"
+        )
+    record = read_run(run_dir) or {}
+    if not record.get("data"):
+        return
+    _, original = parse_source(record["data"])
+    for key in FITTING_OPTIONS[1:]:
+        if key in given and getattr(options, key) != getattr(original, key):
+            raise ValueError(
+                f"data option {key}={getattr(options, key)} in {source!r}: the "
+                f"run's tokenizers and lengths were fixed by its data "
+                f"{record['data']!r} ({key}={getattr(original, key)}); expected "
+                f"the same value or no {key} option"
+            )
 
 
 class Seq2SeqFamily(ModelFamily):
@@ -111,11 +145,29 @@ class Seq2SeqFamily(ModelFamily):
         if prepared:
             source_tok, target_tok, saved = self.tokenizers(run_dir)
             task = saved["task"]
+            _check_fixed_options(source, options, task, run_dir)
         else:
             task = options.task
-        splits = load_sources(location, seed=seed, fold_case=task == "g2p")
-        if not splits["train"]:
-            raise ValueError(f"data {source!r} has an empty training split")
+            if options.split != "test":
+                raise ValueError(
+                    f"data option split={options.split} in {source!r} chooses what "
+                    "`zoo evaluate` scores; expected it on a trained run "
+                    f"(zoo evaluate DIR --data '{location}?split={options.split}'), "
+                    f"received it for the new run in {str(run_dir)!r}"
+                )
+        if options.split == "test":
+            splits = load_sources(location, seed=seed, fold_case=task == "g2p")
+            if not splits["train"]:
+                raise ValueError(f"data {source!r} has an empty training split")
+        else:
+            # Only scored: no training or validation data to prepare.
+            splits = {
+                "train": [],
+                "validation": [],
+                "test": load_evaluation_pairs(
+                    location, options.split, seed=seed, fold_case=task == "g2p"
+                ),
+            }
         if prepared:
             lengths = {key: saved[key] for key in tasks.LENGTH_KEYS}
         else:

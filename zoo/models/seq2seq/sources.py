@@ -13,9 +13,15 @@ string, so options ride in it: ``pairs.tsv?task=summarization&vocabulary_size=40
 | ``vocabulary`` | ``shared`` by both sides or ``separate`` | ``shared`` |
 | ``max_source_length`` | tokens the encoder reads; longer inputs are truncated | 64, 128 |
 | ``max_target_length`` | tokens the decoder writes (end token included) | 64, 32 |
+| ``split`` | what ``zoo evaluate`` scores: ``test``, ``validation``, ``train`` or ``all`` | ``test`` |
 
 The two lengths are upper bounds: a run uses the longest training sequence
 when that is shorter. G2P keeps the lengths of its training data.
+
+The first four options are fixed when a run is first prepared: its tokenizers
+and lengths come from them. ``split`` only chooses the pairs a trained run is
+evaluated on; ``all`` scores every pair of a held-out file, which then needs
+no minimum size.
 """
 
 from __future__ import annotations
@@ -33,8 +39,15 @@ OPTIONS = (
     "vocabulary",
     "max_source_length",
     "max_target_length",
+    "split",
 )
 """Keys allowed after ``?``."""
+
+FITTING_OPTIONS = OPTIONS[:5]
+"""The options that decide a run's tokenizers and lengths."""
+
+EVALUATION_SPLITS = ("test", "validation", "train", "all")
+"""Values of the ``split`` option."""
 
 DEFAULT_LENGTHS = {"translation": (64, 64), "summarization": (128, 32)}
 """Task -> (max_source_length, max_target_length) defaults."""
@@ -49,6 +62,7 @@ class SourceOptions:
     vocabulary: str = "shared"
     max_source_length: int | None = None
     max_target_length: int | None = None
+    split: str = "test"
 
     def lengths(self):
         """Return ``(max_source_length, max_target_length)`` for the task."""
@@ -101,6 +115,13 @@ def parse_source(source):
                     f"received {value!r}"
                 )
             options.vocabulary = value
+        elif key == "split":
+            if value not in EVALUATION_SPLITS:
+                raise ValueError(
+                    f"data option split: expected one of {', '.join(EVALUATION_SPLITS)}; "
+                    f"received {value!r}"
+                )
+            options.split = value
         else:
             setattr(options, key, positive_int_option(value, key, source))
     if options.vocabulary_size < 64:
@@ -150,6 +171,28 @@ def load_splits(location, seed=0, fold_case=False):
         "'l10n_en_es', 'debian_descriptions', a .tsv (or .tsv.gz) path of "
         f"source<TAB>target lines or 'tfds:NAME[/CONFIG]'; received {location!r}"
     )
+
+
+def load_evaluation_pairs(location, split, seed=0, fold_case=False):
+    """Return the ``(source_text, [target, ...])`` pairs of one split to score.
+
+    Args:
+        location: as ``load_splits``.
+        split: one of ``EVALUATION_SPLITS``; ``"all"`` is every pair, and a
+            ``.tsv`` read whole needs no minimum number of sources.
+        seed, fold_case: as ``load_splits``.
+    """
+    location = str(location)
+    if split == "all" and location.lower().endswith((".tsv", ".tsv.gz")):
+        from zoo.data.text_pairs import read_pairs
+
+        return read_pairs(location, fold_case=fold_case)
+    splits = load_splits(location, seed=seed, fold_case=fold_case)
+    if split == "all":
+        return [
+            pair for name in ("train", "validation", "test") for pair in splits[name]
+        ]
+    return splits[split]
 
 
 def _load_tfds(name, seed):
