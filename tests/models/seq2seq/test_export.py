@@ -19,7 +19,8 @@ LOADER = textwrap.dedent(
     result["outputs"] = [
         s.decode() for s in serve(inputs=tf.constant(words))["outputs"].numpy()
     ]
-    for name, bad in (("too_long", tf.constant(["a" * 100])),
+    too_long = ["cat", "dog", "hen", "a" * 100, "b" * 60]
+    for name, bad in (("too_long", tf.constant(too_long)),
                       ("numbers", tf.constant([1, 2])),
                       ("not_1d", tf.constant([["cat", "dog"]]))):
         try:
@@ -66,6 +67,8 @@ def test_same_outputs_as_the_keras_model(served, trained_run, trained_model):
 def test_bad_input(served):
     assert "InvalidArgumentError" in served["too_long"]
     assert "longer than the limit of" in served["too_long"]
+    # Every input that is too long, by position, with its length.
+    assert "inputs] [3 4] [have] [100 60] [symbols]" in served["too_long"]
     assert served["numbers"] != "no error"
     # Signatures check no shapes: a 2-D batch once gave one output per word.
     assert "[1,2] is not compatible with expected shape [?]" in served["not_1d"]

@@ -85,10 +85,19 @@ def export_seq2seq(
         if truncate:
             dense = ids[:, :limit].to_tensor(default_value=0, shape=[None, limit])
         else:
-            check = tf.debugging.assert_less_equal(
-                lengths,
-                tf.cast(limit, lengths.dtype),
-                message=f"an input is longer than the limit of {limit} symbols",
+            # Names every input that is too long, not the first three lengths
+            # of the batch (all TensorFlow's comparison asserts show).
+            too_long = tf.where(lengths > limit)[:, 0]
+            check = tf.debugging.Assert(
+                tf.equal(tf.size(too_long), 0),
+                [
+                    f"an input is longer than the limit of {limit} symbols: inputs",
+                    too_long,
+                    "have",
+                    tf.gather(lengths, too_long),
+                    "symbols",
+                ],
+                summarize=100,
             )
             with tf.control_dependencies([check]):
                 dense = ids.to_tensor(default_value=0, shape=[None, limit])
