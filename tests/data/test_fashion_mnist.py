@@ -107,3 +107,14 @@ def test_fixture_is_small_real_data(fashion_mnist_small):
     assert x_train.shape == (2000, 28, 28) and y_train.shape == (2000,)
     assert x_test.shape == (500, 28, 28) and y_test.shape == (500,)
     assert set(np.unique(y_train)) == set(range(10))
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.999], ids=["half", "last_block_cut"])
+def test_a_cut_short_download_names_the_file_and_the_remedy(tmp_path, keep):
+    # The real labels file, cut as an interrupted download leaves it: gzip
+    # raised EOFError, which the zoo command printed as a traceback.
+    name = "t10k-labels-idx1-ubyte"
+    packed = (fashion_mnist.fetch() / f"{name}.gz").read_bytes()
+    (tmp_path / f"{name}.gz").write_bytes(packed[: int(len(packed) * keep)])
+    with pytest.raises(ValueError, match="cannot be decompressed .* delete that"):
+        fashion_mnist._read_idx(tmp_path, name)

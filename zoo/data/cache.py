@@ -10,6 +10,7 @@ fetch killed half-way never leaves a directory that looks finished.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -23,7 +24,20 @@ DEFAULT_DATA_DIR = Path("~/.cache/transformer-zoo")
 """Data directory used when `ZOO_DATA_DIR` is not set (`~` is expanded)."""
 
 COMPLETE_MARKER = ".complete"
-"""File written last inside a finished cache entry."""
+"""File written last inside a finished cache entry.
+
+It holds a manifest, ``{"format": 1, "files": {relative path: size}}``, of
+the entry's regular files, so that `is_complete` can tell a finished entry
+whose files were later truncated, emptied or deleted from a good one (such an
+entry is then fetched again instead of loading as a smaller dataset). Entries
+written before the manifest existed hold ``ok``; they are still accepted, but
+cannot be checked.
+"""
+
+MANIFEST_FORMAT = 1
+"""Version of the manifest written into `COMPLETE_MARKER`."""
+
+_LEGACY_MARKER = "ok"
 
 _PARTIAL_PREFIX = ".partial-"
 
@@ -72,23 +86,127 @@ def ensure_dir(*parts: str) -> Path:
         The directory, which now exists.
     """
     path = cache_path(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    _make_dirs(path)
     return path
 
 
+def _make_dirs(path: Path) -> None:
+    """`path.mkdir(parents=True, exist_ok=True)`, with an error that says what to do.
+
+    A `ZOO_DATA_DIR` that is a regular file, read-only or on a missing mount
+    otherwise fails with a bare "[Errno 20] Not a directory: '<dir>/pypi/...'"
+    that names neither the data directory nor how to move it.
+    """
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        root = data_dir()
+        where = (
+            f"the data directory {root} (${ENV_VAR} or ~/.cache/transformer-zoo)"
+            if path == root or root in path.parents
+            else str(path.parent)
+        )
+        raise OSError(
+            error.errno,
+            f"cannot create {path}: {error.strerror}; {where} must be a writable "
+            f"directory (set {ENV_VAR} to one)",
+        ) from error
+
+
 def is_complete(path: str | os.PathLike[str]) -> bool:
-    """Tell whether `path` is a finished cache entry.
+    """Tell whether `path` is a finished, undamaged cache entry.
 
     Args:
         path: a directory written through `atomic_dir`.
 
     Returns:
-        True if the directory exists and holds the completion marker.
+        True if the directory holds the completion marker and every file the
+        marker's manifest lists has its recorded size (an entry from before
+        manifests, whose marker holds ``ok``, only needs the marker). A
+        damaged entry is reported as not complete, so the next fetch replaces
+        it.
     """
-    return (Path(path) / COMPLETE_MARKER).is_file()
+    return damage(path) is None
 
 
-def _pid_alive(pid: int) -> bool:
+def damage(path: str | os.PathLike[str]) -> str | None:
+    """Say what is wrong with the cache entry `path`, or None if it is whole.
+
+    Args:
+        path: a directory written through `atomic_dir`.
+
+    Returns:
+        None for a finished, undamaged entry; else one line naming the problem
+        (no marker, a missing file, a file of the wrong size, a marker that
+        cannot be read).
+    """
+    path = Path(path)
+    marker = path / COMPLETE_MARKER
+    try:
+        text = marker.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return f"{path} has no {COMPLETE_MARKER} marker (not fetched, or unfinished)"
+    except (OSError, UnicodeDecodeError) as error:
+        return f"cannot read {marker}: {error}"
+    if text.strip() == _LEGACY_MARKER:
+        return None
+    try:
+        manifest = json.loads(text)
+        files = manifest["files"]
+        if manifest["format"] != MANIFEST_FORMAT or not isinstance(files, dict):
+            raise ValueError
+    except (ValueError, KeyError, TypeError):
+        return f"{marker} is not a manifest of format {MANIFEST_FORMAT}"
+    for name, size in files.items():
+        try:
+            actual = (path / name).stat().st_size
+        except OSError:
+            return f"{path / name} is missing"
+        if actual != size:
+            return f"{path / name} has {actual} bytes, {size} expected (truncated?)"
+    return None
+
+
+def _manifest(directory: Path) -> str:
+    """Return the marker text listing the regular files under `directory`."""
+    files = {}
+    for root, _, names in os.walk(directory):
+        for name in names:
+            file = Path(root, name)
+            if file.is_file() and not file.is_symlink():
+                files[file.relative_to(directory).as_posix()] = file.stat().st_size
+    return json.dumps({"format": MANIFEST_FORMAT, "files": files}, sort_keys=True)
+
+
+@contextlib.contextmanager
+def lock(*parts: str) -> Iterator[None]:
+    """Hold an exclusive inter-process lock named by `parts` in the data dir.
+
+    Fetch steps that share state outside their `atomic_dir` (apt's private
+    package lists, whose own lock makes a second concurrent `apt-get update`
+    fail instead of wait) run under it, so two processes fetching into the
+    same empty cache wait for each other instead of one crashing. The lock is
+    released when the block ends or the process dies. Where `fcntl` does not
+    exist (Windows) it does nothing.
+
+    Args:
+        *parts: the lock's name, e.g. `("apt",)`.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    path = ensure_dir(".locks") / (".".join(parts) + ".lock")
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -103,7 +221,7 @@ def _remove_stale_partials(target: Path) -> None:
     prefix = f"{_PARTIAL_PREFIX}{target.name}-"
     for leftover in target.parent.glob(f"{prefix}*"):
         pid_text = leftover.name[len(prefix) :].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
+        if pid_text.isdigit() and not pid_alive(int(pid_text)):
             shutil.rmtree(leftover, ignore_errors=True)
 
 
@@ -129,7 +247,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         ...     (tmp / "data.txt").write_text("hello")
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_dirs(target.parent)
     _remove_stale_partials(target)
     tmp = Path(
         tempfile.mkdtemp(
@@ -139,7 +257,9 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     )
     try:
         yield tmp
-        (tmp / COMPLETE_MARKER).write_text("ok\n")
+        # The marker lists the files and their sizes (see COMPLETE_MARKER):
+        # a finished entry truncated later must not load as a smaller dataset.
+        (tmp / COMPLETE_MARKER).write_text(_manifest(tmp) + "\n")
         if target.exists():
             # rename cannot replace a non-empty directory: move the old entry
             # aside, put the new one in place, then delete the old one, so the

@@ -25,6 +25,8 @@ from zoo.data import cache
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _TIMEOUT_S = 900
 _OUTPUT_TAIL = 3000
+# Download folders are named download-<pid>-..., so a dead fetch's is found.
+_DOWNLOAD_PREFIX = "download-"
 
 
 def _check_package_name(package: str) -> None:
@@ -203,15 +205,35 @@ def fetch_package(package: str) -> Path:
                 "the built-in datasets that come as Debian packages need a Debian "
                 "or Ubuntu machine with apt-get and dpkg-deb"
             )
-    print(f"Fetching Debian package {package} into {target} ...", file=sys.stderr)
-    update_package_lists(package)
-    with tempfile.TemporaryDirectory(
-        prefix="download-", dir=cache.ensure_dir("apt")
-    ) as workdir:
-        deb = _download(package, Path(workdir))
-        with cache.atomic_dir(target) as tmp:
-            command = ["dpkg-deb", "-x", str(deb), str(tmp)]
-            result = _run(command, package=package)
-            if result.returncode != 0:
-                raise RuntimeError(_describe_failure(package, command, result))
+    # apt-get takes a lock on the private lists and fails at once (status
+    # 100, "Could not get lock") when another process holds it: two processes
+    # fetching into the same empty cache must wait for each other instead.
+    with cache.lock("apt"):
+        if cache.is_complete(target):  # Fetched by another process meanwhile.
+            return target
+        print(f"Fetching Debian package {package} into {target} ...", file=sys.stderr)
+        update_package_lists(package)
+        _remove_stale_downloads()
+        with tempfile.TemporaryDirectory(
+            prefix=f"{_DOWNLOAD_PREFIX}{os.getpid()}-", dir=cache.ensure_dir("apt")
+        ) as workdir:
+            deb = _download(package, Path(workdir))
+            with cache.atomic_dir(target) as tmp:
+                command = ["dpkg-deb", "-x", str(deb), str(tmp)]
+                result = _run(command, package=package)
+                if result.returncode != 0:
+                    raise RuntimeError(_describe_failure(package, command, result))
     return target
+
+
+def _remove_stale_downloads() -> None:
+    """Delete download directories (with their .deb) of fetches that died.
+
+    A fetch killed during `apt-get download` leaves its temporary directory,
+    tens of MB, which nothing else would ever delete. The directory name
+    carries the fetching process's id.
+    """
+    for leftover in cache.cache_path("apt").glob(f"{_DOWNLOAD_PREFIX}*"):
+        pid_text = leftover.name[len(_DOWNLOAD_PREFIX) :].split("-", 1)[0]
+        if pid_text.isdigit() and not cache.pid_alive(int(pid_text)):
+            shutil.rmtree(leftover, ignore_errors=True)

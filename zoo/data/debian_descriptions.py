@@ -232,6 +232,17 @@ def fetch() -> Path:
             "the debian_descriptions dataset needs apt-get (a Debian or Ubuntu "
             "machine) to fetch Debian's Translation-en index"
         )
+    # apt-get's own lock on the private lists makes a second concurrent
+    # `apt-get update` fail at once, and the first process deletes the lists
+    # the second one reads: one process fetches, the others wait and reuse.
+    with cache.lock("debian_descriptions"):
+        if is_cached():
+            return target
+        _fetch_locked(target)
+    return target
+
+
+def _fetch_locked(target: Path) -> None:
     rows = read_indexes(update_translation_lists())
     with cache.atomic_dir(target) as tmp:
         lines = [
@@ -248,7 +259,6 @@ def fetch() -> Path:
         (tmp / STATS_FILE).write_text(json.dumps(stats, indent=1) + "\n")
     # The indexes (~30 MB compressed) are not needed once the table is written.
     shutil.rmtree(_apt_state(), ignore_errors=True)
-    return target
 
 
 def read_descriptions() -> list[dict]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import gzip
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -102,27 +103,36 @@ def _check_limit(limit: object, split: str) -> int:
 def _read_idx(directory: Path, name: str) -> np.ndarray:
     """Read an unsigned-byte idx file, gzip'd (`name.gz`) or plain (`name`)."""
     plain, packed = directory / name, directory / f"{name}.gz"
+    refetch = "the cache is damaged: delete that directory and load again to refetch"
     if packed.is_file():
-        raw = gzip.decompress(packed.read_bytes())
+        try:
+            raw = gzip.decompress(packed.read_bytes())
+        except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+            # A cut-short download: EOFError is no user error, so the CLI
+            # would print a traceback without saying what to do.
+            raise ValueError(
+                f"{packed} cannot be decompressed ({error}); {refetch}"
+            ) from None
     elif plain.is_file():
         raw = plain.read_bytes()
     else:
         raise FileNotFoundError(
-            f"Fashion-MNIST file {name}(.gz) not found in {directory}; the cache "
-            "may be damaged: delete that directory and load again to refetch"
+            f"Fashion-MNIST file {name}(.gz) not found in {directory}; {refetch}"
         )
     # Header: two zero bytes, a type code (0x08 = unsigned byte), the number of
     # dimensions, then each dimension as a big-endian uint32.
     if len(raw) < 4 or raw[0:2] != b"\x00\x00" or raw[2] != 0x08:
-        raise ValueError(f"{name} is not an unsigned-byte idx file")
+        raise ValueError(
+            f"{name} in {directory} is not an unsigned-byte idx file; {refetch}"
+        )
     ndim = raw[3]
     header_end = 4 + 4 * ndim
     shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, offset=4))
     expected = int(np.prod(shape)) + header_end
     if len(raw) != expected:
         raise ValueError(
-            f"{name} is truncated or damaged: header says shape {shape} "
-            f"({expected} bytes), file has {len(raw)} bytes"
+            f"{name} in {directory} is truncated: header says shape {shape} "
+            f"({expected} bytes), file has {len(raw)} bytes; {refetch}"
         )
     return np.frombuffer(raw, np.uint8, offset=header_end).reshape(shape)
 
