@@ -17,6 +17,8 @@ import pytest
 from zoo.data import cache, debian, seattle_weather
 
 REPO = Path(__file__).resolve().parents[2]
+# The data dir the tests' other data comes from, before a test moves it.
+SHARED_DATA_DIR = cache.data_dir()
 
 
 @pytest.fixture
@@ -58,6 +60,31 @@ def test_entry_from_before_manifests_is_still_accepted(data_root):
     (directory / cache.COMPLETE_MARKER).write_text("ok\n")
     assert cache.is_complete(directory)
     assert len(seattle_weather.load()) == seattle_weather.LENGTH
+
+
+def test_damaged_entry_from_before_manifests_is_refused_by_its_row_count(data_root):
+    # An old marker cannot say the file was cut: the loader's count does.
+    directory = seattle_weather.fetch()
+    (directory / cache.COMPLETE_MARKER).write_text("ok\n")
+    _halve_lines(directory / seattle_weather.FILE)
+    with pytest.raises(ValueError, match="holds 730 rows; expected 1461.* Delete"):
+        seattle_weather.load()
+
+
+def test_damaged_l10n_entry_from_before_manifests_is_refused(data_root):
+    from zoo.data import l10n
+
+    real = cache.cache_path("l10n", "en_de").relative_to(data_root)
+    source = SHARED_DATA_DIR
+    if not (source / real / l10n.FILE).is_file():
+        pytest.skip("l10n_en_de is not fetched (make data fetches it)")
+    directory = data_root / real
+    shutil.copytree(source / real, directory)
+    (directory / cache.COMPLETE_MARKER).write_text("ok\n")
+    assert len(l10n.load_l10n("l10n_en_de")["train"]) == 29_607
+    _halve_lines(directory / l10n.FILE)
+    with pytest.raises(ValueError, match="pairs.tsv holds 16794 lines; expected 33589"):
+        l10n.load_l10n("l10n_en_de")
 
 
 def test_unreadable_or_foreign_marker_is_not_complete(data_root):

@@ -305,3 +305,21 @@ def cached_csv(target: str | os.PathLike[str], file_name: str, make_frame) -> Pa
     with atomic_dir(target) as tmp:
         frame.to_csv(tmp / file_name, index=False)
     return target
+
+
+def check_count(path: str | os.PathLike[str], what: str, count: int, expected: int):
+    """Refuse a cached file that holds fewer (or more) rows than it was written with.
+
+    Datasets fetched before the size manifest (see `COMPLETE_MARKER`) cannot
+    be checked by `is_complete`; a file cut short there would otherwise load
+    as a smaller dataset.
+
+    Raises:
+        ValueError: naming the file, both counts and how to refetch.
+    """
+    if count != expected:
+        path = Path(path)
+        raise ValueError(
+            f"{path} holds {count} {what}; expected {expected}: the cached file "
+            f"is damaged. Delete {path.parent} and load again to fetch it again"
+        )

@@ -275,6 +275,8 @@ def read_descriptions() -> list[dict]:
                 "description": description,
             }
         )
+    stats = json.loads((path.parent / STATS_FILE).read_text())
+    cache.check_count(path, "packages", len(rows), stats["packages"])
     return rows
 
 

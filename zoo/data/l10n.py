@@ -219,7 +219,12 @@ def load_l10n(name: str, seed: int = SPLIT_SEED) -> dict[str, list]:
     >>> dict(splits["train"])["Save As"]  # doctest: +SKIP
     ['Speichern unter', 'Speichern als']
     """
-    pairs = read_tsv(fetch(language_of(name)) / FILE)
+    directory = fetch(language_of(name))
+    # Lines, not the pairs read: reading merges pairs that NFC makes equal.
+    lines = (directory / FILE).read_bytes().count(b"\n")
+    stats = json.loads((directory / STATS_FILE).read_text())
+    cache.check_count(directory / FILE, "lines", lines, stats["pairs"])
+    pairs = read_tsv(directory / FILE)
     return {
         split: [(source, pairs[source]) for source in keys]
         for split, keys in split_by_key(pairs, seed=seed).items()

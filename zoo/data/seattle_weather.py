@@ -60,4 +60,7 @@ def load():
     """Return the series as a ``pandas.DataFrame`` with a ``date`` column."""
     import pandas as pd
 
-    return pd.read_csv(fetch() / FILE, parse_dates=[TIME_COLUMN])
+    path = fetch() / FILE
+    frame = pd.read_csv(path, parse_dates=[TIME_COLUMN])
+    cache.check_count(path, "rows", len(frame), LENGTH)
+    return frame
