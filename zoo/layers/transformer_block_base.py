@@ -170,8 +170,20 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
             return fused_kernels.gelu(hidden)
         return self.activation(hidden)
 
-    def compute_output_shape(self, input_shape, *args, **kwargs):
-        return input_shape
+    def compute_output_shape(self, *args, **kwargs):
+        # The output has the shape of the first sequence. Keras' `summary()`
+        # of a subclassed model (e.g. `TimeSeriesForecaster`) passes the
+        # shapes `build` received by `build`'s argument names
+        # (`inputs_shape`, `decoder_sequence_shape`), not as `input_shape`.
+        if args:
+            return args[0]
+        for name in ("input_shape", "inputs_shape", "decoder_sequence_shape"):
+            if name in kwargs:
+                return kwargs[name]
+        raise ValueError(
+            "`compute_output_shape` expected the shape of the input sequence "
+            f"(`input_shape`); received {kwargs!r}"
+        )
 
     def get_config(self):
         config = super().get_config()

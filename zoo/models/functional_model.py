@@ -25,6 +25,28 @@ class FunctionalModel(keras.Model):
     (1, 2)
     """
 
+    def __init__(self, *args, trainable=True, **kwargs):
+        # Keras' functional constructor applies `trainable` before it tracks
+        # the graph's layers, through the setter that recurses into the
+        # sublayers tracked so far. Here those are the layers the subclass
+        # assigned as attributes, and which of them Keras' `__setattr__` has
+        # tracked by then differs by backend. So `from_config`, which passes
+        # the saved `trainable=True`, unfroze a frozen backbone under JAX
+        # (a fine-tuned ViTClassifier reloaded with every weight trainable),
+        # while `trainable=False` left the sublayers' variables trainable under
+        # PyTorch (a parent model trained them). Keras' own functional models
+        # keep each sublayer's saved state; so do these now: `trainable=False`
+        # freezes every sublayer once all are tracked, and `True` touches
+        # only the model's own flag.
+        if not isinstance(trainable, bool):
+            raise ValueError(
+                f"`trainable` must be a bool; received {trainable!r} of type "
+                f"{type(trainable).__name__}"
+            )
+        super().__init__(*args, **kwargs)
+        if not trainable:
+            self.trainable = False
+
     def __setattr__(self, name, value):
         if keras.config.backend() == "torch" and "_modules" not in self.__dict__:
             object.__setattr__(self, name, value)

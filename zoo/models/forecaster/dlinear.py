@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.layers.validation import freeze_new_sublayers
 from zoo.models.forecaster.naive import past_values
 
 
@@ -71,6 +72,9 @@ class DLinear(keras.Model):
         self.seasonal.build((None, self.lookback))
         self.trend.build((None, self.lookback))
         self.built = True
+        # A frozen model's sublayers exist only now: a parent model (a user's
+        # functional wrapper) would train them (see freeze_new_sublayers).
+        freeze_new_sublayers(self)
 
     def call(self, inputs):
         x = ops.cast(past_values(inputs), self.compute_dtype)

@@ -10,7 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
-from zoo.layers.validation import check_rate, known_size
+from zoo.layers.validation import check_rate, freeze_new_sublayers, known_size
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
 
 ARCHITECTURES = ("patch", "encoder_decoder")
@@ -247,6 +247,9 @@ class TimeSeriesForecaster(keras.Model):
             }
         self.built = True
         self._forward(history, training=False)
+        # A frozen model's sublayers exist only now: a parent model (a user's
+        # functional wrapper) would train them (see freeze_new_sublayers).
+        freeze_new_sublayers(self)
 
     def _forward(self, inputs, training=None):
         if self.num_covariates:

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from zoo.layers.validation import check_bool
+from zoo.layers.validation import check_bool, freeze_new_sublayers
 from zoo.models.seq2seq.seq2seq_backbone import Seq2SeqBackbone
 
 
@@ -57,6 +57,11 @@ class Seq2SeqTransformer(keras.Model):
         # The backbone is functional, hence built: so is this model, and a
         # .keras file loads without knowing an input shape.
         self.built = True
+        # A frozen model's sublayers exist only now: a parent model (a user's
+        # functional wrapper) would train them (see freeze_new_sublayers).
+        freeze_new_sublayers(self)
+        if not self.trainable and self.tie_output_embedding:
+            self.output_bias.trainable = False
 
     def project(self, hidden):
         """Map decoder hidden states to float32 logits over the target vocabulary."""
