@@ -388,7 +388,7 @@ def test_inputs_must_keep_the_feature_size_of_build():
         layer(floats(2, 5, 4))
 
 
-@pytest.mark.parametrize("index", [-1, 5, 6])
+@pytest.mark.parametrize("index", [-1, 5, 6, np.int64(5), np.int32(-1)])
 def test_a_cache_index_past_the_cache_is_rejected(index):
     layer = MultiHeadAttention(num_heads=2)
     cache = np.zeros((1, 2, 6, 2, 4), "float32")

@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.layers.call_arguments import call_arguments
@@ -221,6 +222,14 @@ class MultiHeadAttention(keras.layers.Layer):
         k = _project(self.key_dense, key, self._key_features)
         v = _project(self.value_dense, value, self._value_features)
         return ops.stack([k, v], axis=1)
+
+    def __call__(self, *args, **kwargs):
+        index = kwargs.get("cache_update_index")
+        if isinstance(index, np.integer):
+            # Keras would make a NumPy index (from a loop over np.arange) a
+            # tensor before `call`, where it can no longer be range-checked.
+            kwargs["cache_update_index"] = int(index)
+        return super().__call__(*args, **kwargs)
 
     def call(
         self,
