@@ -168,6 +168,8 @@ def write_out(archive, path):
     Returns:
         ``path`` as a `Path`.
     """
+    from training.callbacks.atomic_checkpoints import raise_if_disk_full
+
     path = Path(path)
     if (
         path.is_dir()
@@ -178,7 +180,13 @@ def write_out(archive, path):
         return path
     partial = path.with_name(f"{path.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
-    archive.write_out(str(partial), verbose=False)
+    try:
+        archive.write_out(str(partial), verbose=False)
+    except BaseException as error:
+        # A failed or interrupted export leaves no PATH.partial holding space.
+        shutil.rmtree(partial, ignore_errors=True)
+        raise_if_disk_full(error, path, "a SavedModel")
+        raise
     if path.exists():
         # Two renames: a kill between them leaves no SavedModel at `path`
         # (the old one in PATH.old), never half of one.

@@ -9,6 +9,7 @@ either the old one or the new one, whole.
 """
 
 import contextlib
+import errno
 import glob
 import json
 import os
@@ -38,9 +39,54 @@ def replace_atomically(partial, path):
 def write_json_atomically(path, value, sort_keys=False):
     """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
     partial = partial_path(str(path))
-    with open(partial, "w") as handle:
-        handle.write(json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
-    replace_atomically(partial, path)
+    with removed_on_failure(partial, path):
+        with open(partial, "w") as handle:
+            handle.write(json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
+        replace_atomically(partial, path)
+
+
+@contextlib.contextmanager
+def removed_on_failure(partial, path):
+    """Remove ``partial`` if writing it fails; name ``path`` in an `OSError`.
+
+    A full disk fails a write part-way. The partial file would stay, holding
+    the space that the retry needs (and, for a backup, the size of a model),
+    and the error would read "[Errno 28] No space left on device" with no
+    path, or HDF5's "Can't synchronously write data (file write failed: time
+    = ...". The `OSError` raised instead keeps the errno and names the file:
+    "[Errno 28] No space left on device: 'run/backup/state-....weights.h5'".
+    An interrupt (Ctrl-C) removes the partial file too. Anything else leaves
+    it, as a kill does, for the next write to replace.
+    """
+    try:
+        yield
+    except (OSError, KeyboardInterrupt) as error:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        if isinstance(error, OSError) and error.errno:
+            raise OSError(error.errno, os.strerror(error.errno), str(path)) from error
+        raise
+
+
+def raise_if_disk_full(error, path, writing):
+    """Raise a one-line `OSError` naming ``path`` if ``error`` is a full disk.
+
+    TensorFlow reports a full disk as a ``ResourceExhaustedError`` ("...
+    /run/logs/train/events.out.tfevents...; No space left on device
+    [Op:CreateSummaryFileWriter]", or "[Op:SaveV2]" for a SavedModel), which
+    is no `OSError`: `zoo` printed it as a traceback and exited with status 1
+    instead of a one-line error. Any other error is left alone.
+
+    Args:
+        error: the exception caught.
+        path: the file or folder being written, for the message.
+        writing: what was being written ("TensorBoard logs").
+    """
+    disk_full = os.strerror(errno.ENOSPC)
+    if not isinstance(error, OSError) and disk_full in str(error):
+        raise OSError(
+            errno.ENOSPC, f"{disk_full} writing {writing}", str(path)
+        ) from error
 
 
 def partial_path(path):
@@ -158,15 +204,17 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         partial = self._get_file_path(epoch, batch, logs)
         if os.path.exists(partial):  # left by a run killed while saving
             os.remove(partial)
-        super()._save_model(epoch, batch, logs)
-        if not os.path.exists(partial):
-            return  # Keras saved nothing: not an improvement
         final = self._final_path(epoch, batch, logs)
-        if self.backup is None:
-            replace_atomically(partial, final)
-            return
-        pending = pending_path(final)
-        replace_atomically(partial, pending)
+        # A full disk: no partial file left behind, and the error names it.
+        with removed_on_failure(partial, final):
+            super()._save_model(epoch, batch, logs)
+            if not os.path.exists(partial):
+                return  # Keras saved nothing: not an improvement
+            if self.backup is None:
+                replace_atomically(partial, final)
+                return
+            pending = pending_path(final)
+            replace_atomically(partial, pending)
         self.pending.append((pending, final))
 
 
@@ -272,8 +320,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         # the one being written.
         name = f"state-{time.time_ns()}.weights.h5"
         path = os.path.join(self.backup_dir, name)
-        self.model.save_weights(path, overwrite=True)
-        _fsync(path)
+        # On a full disk HDF5 may still crash the process at its exit
+        # (h5py/h5py#914); the error is raised and the partial file gone first.
+        with removed_on_failure(path, path):
+            self.model.save_weights(path, overwrite=True)
+            _fsync(path)
         pending = self._pending_checkpoints()
         write_json_atomically(
             self._training_metadata_path,

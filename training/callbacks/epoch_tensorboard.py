@@ -1,6 +1,10 @@
 """TensorBoard logging once per epoch that lets training steps run ahead."""
 
+import contextlib
+
 import keras
+
+from training.callbacks.atomic_checkpoints import raise_if_disk_full
 
 # What makes Keras' TensorBoard callback write or profile at batch ends.
 _EPOCH_ONLY = {
@@ -43,4 +47,42 @@ class EpochTensorBoard(keras.callbacks.TensorBoard):
 
     def on_train_batch_end(self, batch, logs=None):
         if keras.backend.backend() == "tensorflow":
-            super().on_train_batch_end(batch, logs)
+            with self._disk_errors_named():
+                super().on_train_batch_end(batch, logs)
+
+    # The hooks that create the event files or write to them. On a full disk
+    # TensorFlow raises a ResourceExhaustedError, which `zoo` showed as a
+    # traceback; it becomes an `OSError` naming `log_dir`.
+
+    def set_model(self, model):
+        # Writes the model's summary, creating the training event file.
+        with self._disk_errors_named():
+            super().set_model(model)
+
+    def on_train_begin(self, logs=None):
+        with self._disk_errors_named():
+            super().on_train_begin(logs)
+
+    def on_test_begin(self, logs=None):
+        with self._disk_errors_named():
+            super().on_test_begin(logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with self._disk_errors_named():
+            super().on_epoch_end(epoch, logs)
+
+    def on_test_end(self, logs=None):
+        with self._disk_errors_named():
+            super().on_test_end(logs)
+
+    def on_train_end(self, logs=None):
+        with self._disk_errors_named():
+            super().on_train_end(logs)
+
+    @contextlib.contextmanager
+    def _disk_errors_named(self):
+        try:
+            yield
+        except Exception as error:
+            raise_if_disk_full(error, self.log_dir, "TensorBoard logs")
+            raise

@@ -6,6 +6,8 @@ import os
 
 import keras
 
+from training.callbacks.atomic_checkpoints import removed_on_failure
+
 _LAST_PANELS = ("steps_per_second", "examples_per_second", "tokens_per_second")
 
 
@@ -95,7 +97,10 @@ def plot_history(history, path, epochs=None, title=None):
         figure.suptitle(title)
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    figure.savefig(path, dpi=100)
+    # A full disk: "[Errno 28] No space left on device" named no file, and a
+    # truncated PNG stayed.
+    with removed_on_failure(path, path):
+        figure.savefig(path, dpi=100)
     return path
 
 
