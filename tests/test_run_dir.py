@@ -36,7 +36,7 @@ def test_a_trained_model_loads_in_a_program_that_imported_no_family(tmp_path):
     assert loaded.stdout.split()[-1] == "ViTClassifier"
 
 
-# A run's record, for the tests of the backend it is bound to.
+# A run's record, for the tests of the backend it records.
 BACKEND_RECORD = {
     "model": "vit",
     "preset": "tiny",

@@ -13,7 +13,6 @@ import zipfile
 from pathlib import Path
 
 from training.callbacks.atomic_checkpoints import (
-    backed_up_epochs,
     partial_path,
     write_json_atomically,
 )
@@ -32,12 +31,9 @@ SAVED_MODEL_DIR = "saved_model"
 # another machine cannot switch it.
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
 
-# The backend is recorded too, but binds only a run with a backup: its
-# optimizer state is stored in the order the backend lists the model's
-# variables (PyTorch lists a seq2seq model's in another order: loading fails,
-# or mixes up variables of equal shapes), and its random seed states drive
-# that backend's generators.
-# A trained model.keras loads under any backend.
+# The backend that last trained the run is recorded, and binds nothing: a
+# backup resumes under another backend (its optimizer state is matched by
+# variable path, see AtomicBackupAndRestore), and model.keras loads anywhere.
 BACKEND_SETTING = "backend"
 
 
@@ -137,8 +133,7 @@ def start_or_resume(run_dir, record):
     precision) raises ``ValueError``, unless that run was killed before it
     saved an epoch: it holds nothing to lose, so it is replaced. A folder
     holding other files raises ``ValueError``; ``--epochs`` may change. The
-    record gets the Keras backend: a backup resumes only under the backend
-    that wrote it (see `BACKEND_SETTING`).
+    record gets the Keras backend that trains the run (see `BACKEND_SETTING`).
     """
     run_dir = Path(run_dir)
     _check_folder(run_dir)
@@ -151,7 +146,7 @@ def start_or_resume(run_dir, record):
     if existing is not None:
         difference = _resume_difference(run_dir, existing, record)
         if difference is None:
-            _check_backend(run_dir, existing, record[BACKEND_SETTING])
+            _record_backend(run_dir, existing, record[BACKEND_SETTING])
             return True
         if has_progress(run_dir):
             raise ValueError(difference)
@@ -206,30 +201,9 @@ def _backend():
     return keras.backend.backend()
 
 
-def _check_backend(run_dir, existing, backend):
-    """Refuse to resume a backup under another backend; record the backend.
-
-    A run without a backup (killed before its first epoch, or trained)
-    continues under any backend; an untrained one then records this backend,
-    which writes its backup.
-    """
-    from training.callbacks.standard import BACKUP_DIR
-
-    if existing.get("trained"):
-        return
-    expected = existing.get(BACKEND_SETTING)
-    # A committed backup, not just the folder: a run killed before its first
-    # commit leaves an empty one, and holds no state of its backend.
-    backed_up = backed_up_epochs(run_dir / BACKUP_DIR) is not None
-    if backed_up and expected not in (None, backend):
-        raise ValueError(
-            f"--out {str(run_dir)!r} holds a run being trained under "
-            f"KERAS_BACKEND {expected!r}; received KERAS_BACKEND {backend!r}: its "
-            "backup (optimizer state, random seed states) resumes only under the "
-            f"backend that wrote it. Set KERAS_BACKEND={expected} to resume, or "
-            "use another --out"
-        )
-    if expected != backend:
+def _record_backend(run_dir, existing, backend):
+    """Record the backend that trains the run from now on (informational)."""
+    if not existing.get("trained") and existing.get(BACKEND_SETTING) != backend:
         mark(run_dir, **{BACKEND_SETTING: backend})
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tests.training.conftest import RecordWeights, assert_saved_weights
 from training.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint
-from training.callbacks.atomic_checkpoints import partial_path
+from training.callbacks.atomic_checkpoints import optimizer_variable_names, partial_path
 from training.callbacks.standard import keep_history_rows, standard_callbacks
 
 
@@ -223,3 +223,76 @@ def test_the_backup_commits_only_atomic_checkpoints(tmp_path):
             str(tmp_path),
             checkpoints=[keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))],
         )
+
+
+def named_model(loss_scaled=False):
+    # Named layers: the optimizer's variable names hold the model's paths,
+    # which a second model of one process would otherwise number anew.
+    model = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(3, name="hidden"),
+            keras.layers.Dense(1, name="out"),
+        ],
+        name="net",
+    )
+    optimizer = keras.optimizers.Adam()
+    if loss_scaled:  # as mixed_float16 wraps it: two optimizers in the file
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="mse")
+    return model
+
+
+def backed_up_model(tmp_path, loss_scaled=False):
+    x, y = data()
+    model = named_model(loss_scaled)
+    backup = AtomicBackupAndRestore(str(tmp_path), delete_checkpoint=False)
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[backup])
+    return model
+
+
+def restore(tmp_path, model):
+    backup = AtomicBackupAndRestore(str(tmp_path))
+    backup.set_model(model)
+    backup.on_train_begin()
+
+
+def optimizer_state(model):
+    """Variable name (made unique) -> value of each of the optimizer's."""
+    values = [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    return dict(zip(optimizer_variable_names(model.optimizer), values))
+
+
+@pytest.mark.parametrize("loss_scaled", [False, True], ids=["adam", "loss_scaled"])
+def test_optimizer_state_saved_in_another_order_is_loaded_by_name(
+    tmp_path, loss_scaled
+):
+    saved = optimizer_state(backed_up_model(tmp_path, loss_scaled))
+    resumed = named_model(loss_scaled)
+    # As another backend lists the model's variables (PyTorch a seq2seq
+    # model's): in another order, so the saved positions do not fit.
+    resumed.optimizer.build(resumed.trainable_variables[::-1])
+    restore(tmp_path, resumed)
+    assert int(resumed.optimizer.iterations) == 2
+    restored = optimizer_state(resumed)
+    assert restored.keys() == saved.keys()
+    for name, value in restored.items():
+        np.testing.assert_array_equal(value, saved[name])
+    # Only the one load was by name.
+    assert "load_own_variables" not in vars(resumed.optimizer)
+
+
+def test_optimizer_state_that_names_other_variables_is_refused_across_backends(
+    tmp_path,
+):
+    backed_up_model(tmp_path)
+    path = tmp_path / "training_metadata.json"
+    metadata = json.loads(path.read_text())
+    other = "jax" if keras.backend.backend() != "jax" else "tensorflow"
+    metadata["backend"] = other
+    metadata["optimizer_variables"]["optimizer"][2] = "another_variable"
+    path.write_text(json.dumps(metadata))
+    resumed = named_model()
+    resumed.optimizer.build(resumed.trainable_variables[::-1])
+    with pytest.raises(ValueError, match=f"written under KERAS_BACKEND '{other}'"):
+        restore(tmp_path, resumed)

@@ -218,6 +218,49 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
         self.pending.append((pending, final))
 
 
+def _optimizers(model):
+    """The model's optimizer and the one it wraps (mixed precision's), by role.
+
+    Keras saves each of them, with its variables in order.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not optimizer.built:
+        return {}
+    found = {"optimizer": optimizer}
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        found["inner_optimizer"] = inner
+    return found
+
+
+def optimizer_variable_names(optimizer):
+    """The names of ``optimizer.variables``, in order, each made unique.
+
+    A mixed-precision optimizer lists its own ``iteration`` and then its
+    inner optimizer's: a repeated name gets ``#1``, ``#2``... in order.
+    """
+    seen = {}
+    names = []
+    for variable in optimizer.variables:
+        count = seen.get(variable.name, 0)
+        seen[variable.name] = count + 1
+        names.append(f"{variable.name}#{count}" if count else variable.name)
+    return names
+
+
+def _loader_by_name(optimizer, saved_names):
+    """An ``optimizer.load_own_variables`` that finds each value by its name."""
+    index = {name: str(position) for position, name in enumerate(saved_names)}
+
+    def load_own_variables(store):
+        for variable, name in zip(
+            optimizer.variables, optimizer_variable_names(optimizer)
+        ):
+            variable.assign(store[index[name]])
+
+    return load_own_variables
+
+
 def pending_path(path):
     """A new name for a checkpoint that waits for its epoch's backup.
 
@@ -257,7 +300,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     draw its dropout masks from the start of the sequence again, and would not
     train as an uninterrupted run does. It also records whether training
     stopped at that epoch (early stopping, a time budget): a kept backup of
-    a stopped run resumes without training on.
+    a stopped run resumes without training on. And it names the optimizer's
+    variables, whose values are then loaded by name: another backend lists
+    them in another order.
 
     Args:
         backup_dir: The folder of the backup.
@@ -336,6 +381,17 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 # kill while it is deleted) must not train on when resumed.
                 "stopped": self._epoch_ending and bool(self.model.stop_training),
                 "weights": name,
+                # The optimizer state is saved by position, in the order this
+                # backend lists the model's variables (PyTorch lists a seq2seq
+                # model's in another order than TensorFlow): the names (the
+                # model variable's path and the slot, without the optimizer's
+                # own name) let another backend load each value into its own
+                # variable.
+                "backend": keras.backend.backend(),
+                "optimizer_variables": {
+                    role: optimizer_variable_names(optimizer)
+                    for role, optimizer in _optimizers(self.model).items()
+                },
                 "seed_generator_states": [
                     keras.ops.convert_to_numpy(generator.state).tolist()
                     for generator in seed_generators(self.model)
@@ -396,7 +452,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.model.optimizer is not None and not self.model.optimizer.built:
             # Optimizer variables must exist before their values are loaded.
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(weights)
+        with self._optimizer_state_loaded_by_name(metadata):
+            self.model.load_weights(weights)
         self._restore_seed_generators(metadata.get("seed_generator_states"))
         # Where fit() starts; Keras' own callback sets the same attribute.
         self.model._initial_epoch = metadata["epoch"]
@@ -404,6 +461,48 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             # Resumed at the last epoch, fit trains none.
             epochs = (self.params or {}).get("epochs", 0)
             self.model._initial_epoch = max(metadata["epoch"], epochs)
+
+    @contextlib.contextmanager
+    def _optimizer_state_loaded_by_name(self, metadata):
+        """Load each optimizer's saved values by variable name, not position.
+
+        Keras loads an optimizer's variables in the order they were saved.
+        A backup written under another backend lists them in another order;
+        matched by name, it resumes here. Without the names (a backup from
+        before they were recorded) or where they differ, the order is the
+        saving backend's: another backend is refused (by a backup that names
+        its backend).
+        """
+        saved = metadata.get("optimizer_variables", {})
+        matched = []
+        for role, optimizer in _optimizers(self.model).items():
+            names = optimizer_variable_names(optimizer)
+            order = saved.get(role)
+            if order == names:
+                continue  # saved in this order: Keras' positional load is right
+            if order is not None and sorted(order) == sorted(set(names)):
+                matched.append((optimizer, order))
+            else:
+                self._check_same_backend(metadata)
+        for optimizer, order in matched:
+            # Keras calls it with the optimizer's part of the weights file.
+            optimizer.load_own_variables = _loader_by_name(optimizer, order)
+        try:
+            yield
+        finally:
+            for optimizer, _ in matched:
+                del optimizer.load_own_variables
+
+    def _check_same_backend(self, metadata):
+        saved = metadata.get("backend")
+        backend = keras.backend.backend()
+        if saved not in (None, backend):
+            raise ValueError(
+                f"The backup in {self.backup_dir} was written under KERAS_BACKEND "
+                f"{saved!r}, and its optimizer state does not name the variables "
+                f"of this model; received KERAS_BACKEND {backend!r}. Resume with "
+                f"KERAS_BACKEND={saved}."
+            )
 
     def _restore_seed_generators(self, states):
         if states is None:
