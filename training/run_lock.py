@@ -41,6 +41,12 @@ def run_folder_lock(out_dir, argument="out_dir"):
         raise _busy(
             argument, out_dir, f"another thread of this process (pid {os.getpid()})"
         )
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        # makedirs would raise FileExistsError, naming no argument.
+        raise ValueError(
+            f"{argument} must be a folder for the run; received {str(out_dir)!r}, "
+            "which is a file"
+        )
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, LOCK_FILE)
     with _locked_file(fcntl, path, argument, out_dir) as handle:

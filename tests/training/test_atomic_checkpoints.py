@@ -223,6 +223,8 @@ def test_the_backup_commits_only_atomic_checkpoints(tmp_path):
             str(tmp_path),
             checkpoints=[keras.callbacks.ModelCheckpoint(str(tmp_path / "m.keras"))],
         )
+    # None, as for Keras' other optional arguments, is no checkpoint.
+    assert AtomicBackupAndRestore(str(tmp_path), checkpoints=None).checkpoints == []
 
 
 def named_model(loss_scaled=False):

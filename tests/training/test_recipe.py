@@ -546,3 +546,13 @@ def test_a_folder_another_process_trains_into_is_refused(tmp_path):
     with run_folder_lock(out):
         run(out, epochs=1)
     assert (out / "model.keras").exists() and not (out / LOCK_FILE).exists()
+
+
+def test_an_out_dir_that_is_a_file_is_named(tmp_path):
+    a_file = tmp_path / "run.txt"
+    a_file.write_text("notes")
+    with pytest.raises(
+        ValueError, match=r"out_dir must be a folder .* which is a file"
+    ):
+        run(a_file, epochs=1)
+    assert a_file.read_text() == "notes"

@@ -315,7 +315,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, *args, checkpoints=(), **kwargs):
         super().__init__(backup_dir, *args, **kwargs)
-        self.checkpoints = list(checkpoints)
+        self.checkpoints = list(checkpoints or ())  # None: no checkpoint
         for checkpoint in self.checkpoints:
             if not isinstance(checkpoint, AtomicModelCheckpoint):
                 raise TypeError(
