@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,16 +43,23 @@ def run_zoo(*args, timeout=600, **env_overrides):
     )
 
 
-def kill_after_first_backup(argv, out, settle=0.0, **env_overrides):
-    """Start `zoo train ARGV`; SIGKILL it ``settle`` s after its first backup."""
+def kill_after_first_backup(
+    argv, out, settle=0.0, kill_signal=signal.SIGKILL, **env_overrides
+):
+    """Start `zoo train ARGV`; signal it ``settle`` s after its first backup.
+
+    Returns:
+        The process's standard error.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO), "TF_CPP_MIN_LOG_LEVEL": "3"}
     env.update(env_overrides)
+    stderr = tempfile.TemporaryFile(mode="w+")
     process = subprocess.Popen(
         zoo_command(*argv),
         env=env,
         cwd=REPO,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
     metadata = out / "backup" / "training_metadata.json"
     deadline = time.monotonic() + 300
@@ -60,9 +68,11 @@ def kill_after_first_backup(argv, out, settle=0.0, **env_overrides):
         time.sleep(0.05)
     time.sleep(settle)
     assert process.poll() is None, "training ended before it could be killed"
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.send_signal(kill_signal)
+    assert process.wait() == (-kill_signal if kill_signal == signal.SIGKILL else 143)
     assert metadata.exists() and not (out / "metrics.json").exists()
+    stderr.seek(0)
+    return stderr.read()
 
 
 @pytest.fixture(scope="module")
@@ -616,6 +626,22 @@ def small_cmudict(tmp_path_factory):
     or importlib.util.find_spec("torch") is None,
     reason="sets the backends itself: once, in the TensorFlow pass, with PyTorch",
 )
+def test_sigterm_stops_training_as_ctrl_c_does_and_the_run_resumes(
+    small_cmudict, tmp_path
+):
+    out = tmp_path / "run"
+    argv = ["train", "seq2seq", "--preset", "tiny", "--epochs", "3"]
+    argv += ["--data", f"{small_cmudict}?task=g2p", "--batch-size", "16"]
+    argv += ["--out", out]
+    # A scheduler's stop: a message and status 143, the lock file removed.
+    stderr = kill_after_first_backup(argv, out, kill_signal=signal.SIGTERM)
+    assert "zoo: terminated" in stderr
+    assert not (out / ".zoo.lock").exists()
+    resumed = run_zoo(*argv)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert [row["epoch"] for row in history_rows(out)] == ["0", "1", "2"]
+
+
 def test_a_backup_written_under_tensorflow_resumes_under_pytorch(
     small_cmudict, tmp_path
 ):

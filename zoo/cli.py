@@ -13,9 +13,12 @@ shows the full message and traceback instead.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 
@@ -30,7 +33,34 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 """Exceptions reported as a one-line error rather than a traceback."""
 
 EXIT_USAGE = 2
+EXIT_TERMINATED = 128 + 15  # the shell's status for SIGTERM
 """Exit status for errors the user can fix (as argparse uses)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill PID`, a scheduler ending a job), handled as Ctrl-C is."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Raise `Terminated` on SIGTERM while the block runs (main thread only).
+
+    By default SIGTERM ends Python at once: no message, and no cleanup of
+    what a Ctrl-C removes (a half-written checkpoint or SavedModel, the run
+    folder's lock file). The run resumes either way.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_guarded(
@@ -53,12 +83,16 @@ def run_guarded(
         user error, or 130 if interrupted.
     """
     try:
-        return func(args) or 0
+        with _sigterm_as_interrupt():
+            return func(args) or 0
     except BrokenPipeError:
         # The reader went away (`zoo datasets | head`): not an error. Point
         # stdout at /dev/null so the interpreter's final flush stays quiet.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Terminated:
+        print(f"{prog}: terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
