@@ -63,7 +63,8 @@ TORCH_TESTS := tests/layers tests/test_decoding.py tests/training tests/test_cli
 	tests/models/vit/test_vit_model.py tests/models/vit/test_family.py \
 	tests/models/seq2seq/test_seq2seq_model.py tests/models/seq2seq/test_family.py \
 	tests/models/forecaster/test_time_series_forecaster.py \
-	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py
+	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py \
+	tests/models/test_keras_user_workflows.py
 
 # Two pytest-xdist workers, one per core of the CI machine. Each takes whole
 # modules (a module's fixtures are built once), the slow ones first
