@@ -180,7 +180,8 @@ def load_evaluation_pairs(location, split, seed=0, fold_case=False):
         location: as ``load_splits``.
         split: one of ``EVALUATION_SPLITS``; ``"all"`` is every pair, and a
             ``.tsv`` read whole needs no minimum number of sources.
-        seed, fold_case: as ``load_splits``.
+        seed: as ``load_splits``.
+        fold_case: as ``load_splits``.
     """
     location = str(location)
     if split == "all" and location.lower().endswith((".tsv", ".tsv.gz")):
