@@ -49,7 +49,7 @@ docs: $(INSTALLED)
 # callbacks, resumes after a crash), each family's SavedModel exported
 # from JAX, and the XLA flag that `--deterministic` sets.
 JAX_TESTS := tests/layers tests/training tests/data/test_numpy_images.py \
-	tests/test_export.py tests/models/seq2seq/test_export.py \
+	tests/test_export.py tests/models/seq2seq/test_export.py tests/test_retracing.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
 	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals \

@@ -208,12 +208,21 @@ def beam_search(
     return ops.take(outputs, best, axis=0)
 
 
+def _batch_bucket(rows):
+    """The batch size a JAX search compiles for: powers of two to 64, then
+    multiples of 64 (at most twice the rows, at most 1/2 wasted)."""
+    if rows <= 64:
+        return 1 << (rows - 1).bit_length()
+    return -(-rows // 64) * 64
+
+
 class Decoder:
     """A search compiled once for a model and reused for every call.
 
     On TensorFlow the search is a ``tf.function`` with a fixed input
     signature (any batch, ``source_sequence_length`` ids), on JAX a
-    ``jax.jit`` function (one compilation per batch size), on PyTorch eager
+    ``jax.jit`` function (one compilation per batch-size bucket: powers of
+    two to 64, then multiples of 64), on PyTorch eager
     without recording gradients. ``trace_count`` tells how many times it was
     traced (on PyTorch, run).
 
@@ -358,7 +367,18 @@ class Decoder:
         padded = self.pad(encoder_token_ids)
         if len(padded) == 0:
             return np.zeros((0, self.model.target_sequence_length), np.int32)
-        outputs = np.array(ops.convert_to_numpy(self._search(padded)))
+        rows = len(padded)
+        if keras.backend.backend() == "jax":
+            # jax.jit compiles once per batch size (1 to 2 s for a tiny
+            # model): batches of 1 to 64 inputs would compile 64 searches.
+            # Rounded up to a few sizes, with copies of the first input (so
+            # the extra rows end when it does), they compile at most 10 for
+            # batches up to 256.
+            padded = np.concatenate(
+                [padded, np.repeat(padded[:1], _batch_bucket(rows) - rows, axis=0)]
+            )
+        outputs = np.array(ops.convert_to_numpy(self._search(padded)))[:rows]
+        padded = padded[:rows]
         # An input without tokens has nothing to attend to: its output is
         # empty, as the families' decode gives, not what a fully masked
         # encoder happens to yield.
