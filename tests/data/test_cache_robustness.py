@@ -9,11 +9,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from tests.data.fake_apt import build_deb, install_fake_apt_get
 from zoo.data import cache, debian, seattle_weather
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,39 +105,6 @@ def test_data_dir_that_is_a_file_names_it_and_the_env_var(tmp_path, monkeypatch)
 
 # --- Debian fetches, against a fake apt-get that locks like the real one ------
 
-FAKE_APT_GET = textwrap.dedent(
-    """\
-    #!/bin/sh
-    # Like apt-get: `update` takes the lists' lock and fails at once (status
-    # 100) when another apt-get holds it, then takes a while; `download`
-    # copies $FAKE_DEB.
-    lists=""
-    last=""
-    for arg in "$@"; do
-        case "$arg" in Dir::State::Lists=*) lists="${arg#Dir::State::Lists=}";; esac
-        last="$arg"
-    done
-    for arg in "$@"; do
-        case "$arg" in
-            update)
-                exec 9>"$lists/lock"
-                if ! flock -n 9; then
-                    echo "E: Could not get lock $lists/lock" >&2
-                    exit 100
-                fi
-                echo update >> "$FAKE_LOG"
-                sleep 1
-                touch "$lists/fake_dists_main_binary-amd64_Packages"
-                exit 0;;
-            download)
-                cp "$FAKE_DEB" "./${last}_1.0_all.deb"
-                exit 0;;
-        esac
-    done
-    exit 1
-    """
-)
-
 
 @pytest.fixture
 def fake_apt(tmp_path, monkeypatch, data_root):
@@ -145,31 +112,16 @@ def fake_apt(tmp_path, monkeypatch, data_root):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed")
     # A real file for the package: Fashion-MNIST's test labels (5 kB), taken
-    # from the user's cache (fetched there first if needed).
+    # from the shared data cache (fetched there first if needed).
     with monkeypatch.context() as m:
-        m.delenv(cache.ENV_VAR, raising=False)
+        m.setenv(cache.ENV_VAR, str(SHARED_DATA_DIR))
         from zoo.data import fashion_mnist
 
         labels = fashion_mnist.fetch() / "t10k-labels-idx1-ubyte.gz"
-    root = tmp_path / "pkgroot"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        "Package: zoo-test-pkg\nVersion: 1.0\nArchitecture: all\n"
-        "Maintainer: Zoo <zoo@example.org>\nDescription: test package\n"
+    deb = build_deb(
+        tmp_path, {f"usr/share/zoo-test/{labels.name}": labels.read_bytes()}
     )
-    share = root / "usr/share/zoo-test"
-    share.mkdir(parents=True)
-    shutil.copy(labels, share / labels.name)
-    deb = tmp_path / "zoo-test-pkg.deb"
-    subprocess.run(
-        ["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)],
-        check=True,
-        capture_output=True,
-    )
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "apt-get").write_text(FAKE_APT_GET)
-    (bin_dir / "apt-get").chmod(0o755)
+    bin_dir = install_fake_apt_get(tmp_path / "bin").parent
     log = tmp_path / "apt.log"
     log.touch()
     path = os.pathsep.join(
@@ -179,6 +131,9 @@ def fake_apt(tmp_path, monkeypatch, data_root):
     monkeypatch.setenv("PATH", path)
     monkeypatch.setenv("FAKE_LOG", str(log))
     monkeypatch.setenv("FAKE_DEB", str(deb))
+    # Long enough for the second fetch to reach apt-get while the first holds
+    # its lock, as with the real index download.
+    monkeypatch.setenv("FAKE_UPDATE_SECONDS", "1")
     return log
 
 
@@ -201,7 +156,7 @@ def test_concurrent_debian_fetches_into_an_empty_cache_both_succeed(fake_apt):
     target = debian.package_dir("zoo-test-pkg")
     assert all(Path(out.strip()) == target for _, out, _ in results)
     assert cache.is_complete(target)
-    assert fake_apt.read_text().split() == ["update"], "lists updated once"
+    assert fake_apt.read_text().split().count("update") == 1, "lists updated once"
 
 
 def test_download_left_by_a_killed_fetch_is_removed(fake_apt, data_root):

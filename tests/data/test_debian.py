@@ -1,43 +1,11 @@
 """Tests of the Debian fetcher against a fake `apt-get` (no network)."""
 
 import shutil
-import subprocess
-import textwrap
 
 import pytest
 
+from tests.data.fake_apt import build_deb, install_fake_apt_get
 from zoo.data import cache, debian
-
-FAKE_APT_GET = textwrap.dedent(
-    """\
-    #!/bin/sh
-    # Fake apt-get: logs its sub-command, honours Dir::State::Lists for
-    # `update`, and "downloads" $FAKE_DEB (or fails when it is unset).
-    lists=""
-    last=""
-    for arg in "$@"; do
-        case "$arg" in Dir::State::Lists=*) lists="${arg#Dir::State::Lists=}";; esac
-        last="$arg"
-    done
-    for arg in "$@"; do
-        case "$arg" in
-            update)
-                echo update >> "$FAKE_LOG"
-                touch "$lists/fake_dists_main_binary-amd64_Packages"
-                exit 0;;
-            download)
-                echo "download $last" >> "$FAKE_LOG"
-                if [ -z "$FAKE_DEB" ]; then
-                    echo "E: Unable to locate package $last" >&2
-                    exit 100
-                fi
-                cp "$FAKE_DEB" "./${last}_1.0_all.deb"
-                exit 0;;
-        esac
-    done
-    exit 1
-    """
-)
 
 
 @pytest.fixture
@@ -46,10 +14,7 @@ def fake_apt(tmp_path, monkeypatch):
     if shutil.which("dpkg-deb") is None:
         pytest.skip("dpkg-deb is not installed")
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    apt_get = bin_dir / "apt-get"
-    apt_get.write_text(FAKE_APT_GET)
-    apt_get.chmod(0o755)
+    install_fake_apt_get(bin_dir)
     log = tmp_path / "apt.log"
     log.touch()
     monkeypatch.setenv(
@@ -61,27 +26,13 @@ def fake_apt(tmp_path, monkeypatch):
     return log
 
 
-def build_deb(tmp_path, package="zoo-test-pkg"):
-    root = tmp_path / "pkgroot"
-    (root / "DEBIAN").mkdir(parents=True)
-    (root / "DEBIAN" / "control").write_text(
-        f"Package: {package}\nVersion: 1.0\nArchitecture: all\n"
-        "Maintainer: Zoo <zoo@example.org>\nDescription: test package\n"
-    )
-    share = root / "usr" / "share" / "zoo-test"
-    share.mkdir(parents=True)
-    (share / "hello.txt").write_text("hello from a deb\n")
-    deb = tmp_path / f"{package}.deb"
-    subprocess.run(
-        ["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)],
-        check=True,
-        capture_output=True,
-    )
-    return deb
+def hello_deb(folder):
+    """A package holding one text file."""
+    return build_deb(folder, {"usr/share/zoo-test/hello.txt": b"hello from a deb\n"})
 
 
 def test_fetch_package_unpacks_and_is_idempotent(tmp_path, fake_apt, monkeypatch):
-    monkeypatch.setenv("FAKE_DEB", str(build_deb(tmp_path)))
+    monkeypatch.setenv("FAKE_DEB", str(hello_deb(tmp_path)))
     root = debian.fetch_package("zoo-test-pkg")
     assert root == debian.package_dir("zoo-test-pkg")
     assert (root / "usr/share/zoo-test/hello.txt").read_text() == "hello from a deb\n"
@@ -94,7 +45,7 @@ def test_fetch_package_unpacks_and_is_idempotent(tmp_path, fake_apt, monkeypatch
 
 
 def test_package_lists_are_updated_only_once(tmp_path, fake_apt, monkeypatch):
-    monkeypatch.setenv("FAKE_DEB", str(build_deb(tmp_path)))
+    monkeypatch.setenv("FAKE_DEB", str(hello_deb(tmp_path)))
     debian.fetch_package("zoo-test-pkg")
     shutil.rmtree(debian.package_dir("zoo-test-pkg"))
     debian.fetch_package("zoo-test-pkg")

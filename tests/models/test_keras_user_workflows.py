@@ -10,17 +10,14 @@ import keras
 import numpy as np
 import pytest
 
+from tests.keras_state import seeded_float32_policy
 from zoo.models.forecaster import DLinear, TimeSeriesForecaster
 from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
 from zoo.models.vit import ViTBackbone, ViTClassifier
 
-
-@pytest.fixture(autouse=True)
-def seeded_float32():
-    keras.utils.set_random_seed(1234)
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy("float32")
+seeded_float32 = pytest.fixture(autouse=True, name="seeded_float32")(
+    seeded_float32_policy
+)
 
 
 def tiny_backbone(**kwargs):

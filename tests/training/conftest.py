@@ -36,6 +36,19 @@ def tiny_regressor(units=8):
     return keras.Model(inputs, outputs)
 
 
+def tiny_model():
+    """A compiled one-layer Dense model (Adam, MSE) on 4 features."""
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    return model
+
+
+def data():
+    """32 random examples for `tiny_model`: ``(x, y)``."""
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(32, 4)), rng.normal(size=(32, 1))
+
+
 class CrashAt(keras.callbacks.Callback):
     """Raises KeyboardInterrupt, as a kill would stop a run, before ``epoch``."""
 

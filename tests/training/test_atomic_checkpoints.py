@@ -6,7 +6,12 @@ import keras
 import numpy as np
 import pytest
 
-from tests.training.conftest import RecordWeights, assert_saved_weights
+from tests.training.conftest import (
+    RecordWeights,
+    assert_saved_weights,
+    data,
+    tiny_model,
+)
 from training.callbacks import AtomicBackupAndRestore, AtomicModelCheckpoint
 from training.callbacks.atomic_checkpoints import optimizer_variable_names, partial_path
 from training.callbacks.standard import keep_history_rows, standard_callbacks
@@ -14,17 +19,6 @@ from training.callbacks.standard import keep_history_rows, standard_callbacks
 
 class Killed(Exception):
     """Stands in for SIGKILL: the process stops in the middle of a write."""
-
-
-def tiny_model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
-    return model
-
-
-def data():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(32, 4)), rng.normal(size=(32, 1))
 
 
 def die_while_writing(method_name, model, calls_before_dying):

@@ -12,9 +12,9 @@ import json
 import os
 
 import keras
-import numpy as np
 import pytest
 
+from tests.training.conftest import data, tiny_model
 from training.callbacks import (
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
@@ -27,17 +27,6 @@ from training.callbacks.atomic_checkpoints import (
 )
 
 DISK_FULL = os.strerror(errno.ENOSPC)
-
-
-def tiny_model():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
-    model.compile(optimizer="adam", loss="mse")
-    return model
-
-
-def data():
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(32, 4)), rng.normal(size=(32, 1))
 
 
 def fill_the_disk_in(model, method_name):

@@ -1,18 +1,16 @@
 """Small real slices of elecdemand and seattle_weather, loaded once."""
 
-import keras
 import pytest
+
+from tests.keras_state import seeded_float32_policy
 
 ELECDEMAND_ROWS = 3000
 """About two months of half-hourly demand: enough windows, quick to train."""
 
 
-@pytest.fixture(autouse=True)
-def seeded_float32():
-    keras.utils.set_random_seed(1234)
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy("float32")
+seeded_float32 = pytest.fixture(autouse=True, name="seeded_float32")(
+    seeded_float32_policy
+)
 
 
 @pytest.fixture(scope="session")
