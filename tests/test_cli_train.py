@@ -626,13 +626,18 @@ def small_cmudict(tmp_path_factory):
     or importlib.util.find_spec("torch") is None,
     reason="sets the backends itself: once, in the TensorFlow pass, with PyTorch",
 )
+def small_g2p_run(small_cmudict, out):
+    """`zoo train` arguments of a 3-epoch tiny G2P run on ``small_cmudict``."""
+    argv = ["train", "seq2seq", "--preset", "tiny", "--epochs", "3"]
+    argv += ["--data", f"{small_cmudict}?task=g2p", "--batch-size", "16"]
+    return argv + ["--out", out]
+
+
 def test_sigterm_stops_training_as_ctrl_c_does_and_the_run_resumes(
     small_cmudict, tmp_path
 ):
     out = tmp_path / "run"
-    argv = ["train", "seq2seq", "--preset", "tiny", "--epochs", "3"]
-    argv += ["--data", f"{small_cmudict}?task=g2p", "--batch-size", "16"]
-    argv += ["--out", out]
+    argv = small_g2p_run(small_cmudict, out)
     # A scheduler's stop: a message and status 143, the lock file removed.
     stderr = kill_after_first_backup(argv, out, kill_signal=signal.SIGTERM)
     assert "zoo: terminated" in stderr
@@ -648,9 +653,7 @@ def test_a_backup_written_under_tensorflow_resumes_under_pytorch(
     # PyTorch lists a seq2seq model's variables in another order than
     # TensorFlow: the backup's optimizer state loads by variable name.
     out = tmp_path / "run"
-    argv = ["train", "seq2seq", "--preset", "tiny", "--epochs", "3"]
-    argv += ["--data", f"{small_cmudict}?task=g2p", "--batch-size", "16"]
-    argv += ["--out", out]
+    argv = small_g2p_run(small_cmudict, out)
     kill_after_first_backup(argv, out, KERAS_BACKEND="tensorflow")
     first_loss = float(history_rows(out)[0]["loss"])
 
