@@ -49,6 +49,13 @@ FITTING_OPTIONS = OPTIONS[:5]
 EVALUATION_SPLITS = ("test", "validation", "train", "all")
 """Values of the ``split`` option."""
 
+CHOICES = {
+    "task": TASKS,
+    "vocabulary": ("shared", "separate"),
+    "split": EVALUATION_SPLITS,
+}
+"""The options that take one of a few words, and those words."""
+
 DEFAULT_LENGTHS = {"translation": (64, 64), "summarization": (128, 32)}
 """Task -> (max_source_length, max_target_length) defaults."""
 
@@ -101,27 +108,19 @@ def parse_source(source):
     location, items = split_source(source, OPTIONS)
     options = SourceOptions(task=default_task(location))
     for key, value in items:
-        if key == "task":
-            if value not in TASKS:
-                raise ValueError(
-                    f"data option task: expected one of {', '.join(TASKS)}; "
-                    f"received {value!r}"
+        if key in CHOICES:
+            if value not in CHOICES[key]:
+                # Two choices read "expected shared or separate".
+                allowed = CHOICES[key]
+                expected = (
+                    " or ".join(allowed)
+                    if len(allowed) == 2
+                    else f"one of {', '.join(allowed)}"
                 )
-            options.task = value
-        elif key == "vocabulary":
-            if value not in ("shared", "separate"):
                 raise ValueError(
-                    "data option vocabulary: expected shared or separate; "
-                    f"received {value!r}"
+                    f"data option {key}: expected {expected}; received {value!r}"
                 )
-            options.vocabulary = value
-        elif key == "split":
-            if value not in EVALUATION_SPLITS:
-                raise ValueError(
-                    f"data option split: expected one of {', '.join(EVALUATION_SPLITS)}; "
-                    f"received {value!r}"
-                )
-            options.split = value
+            setattr(options, key, value)
         else:
             setattr(options, key, positive_int_option(value, key, source))
     if options.vocabulary_size < 64:
