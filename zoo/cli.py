@@ -33,8 +33,10 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
 """Exceptions reported as a one-line error rather than a traceback."""
 
 EXIT_USAGE = 2
-EXIT_TERMINATED = 128 + 15  # the shell's status for SIGTERM
 """Exit status for errors the user can fix (as argparse uses)."""
+
+EXIT_TERMINATED = 128 + 15
+"""Exit status after SIGTERM (the shell's for a process it ended)."""
 
 
 class Terminated(KeyboardInterrupt):

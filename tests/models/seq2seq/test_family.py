@@ -178,6 +178,38 @@ def test_evaluate_refuses_options_the_run_was_not_fit_with(
         trainer.evaluate_run(trained_run[0], data=f"{cmudict_tsv}{options}")
 
 
+@pytest.mark.parametrize(
+    "trained_data, given, refused",
+    [
+        # The defaults a run used, given explicitly, are no change.
+        ("l10n_en_de", "max_source_length=64&max_target_length=64", False),
+        ("l10n_en_de", "vocabulary_size=8000&vocabulary=shared", False),
+        ("debian_descriptions", "max_source_length=128", False),
+        ("l10n_en_de", "max_source_length=32", True),
+        ("pairs.tsv?max_target_length=32", "max_target_length=64", True),
+    ],
+)
+def test_options_are_compared_with_the_values_the_run_used(
+    tmp_path, trained_data, given, refused
+):
+    from zoo.models.seq2seq.family import _check_fixed_options
+    from zoo.models.seq2seq.sources import parse_source
+
+    (tmp_path / "run.json").write_text(json.dumps({"data": trained_data}))
+    location = trained_data.partition("?")[0]
+    source = f"{location}?{given}"
+    task = parse_source(trained_data)[1].task
+
+    def check():
+        _check_fixed_options(source, parse_source(source)[1], task, tmp_path)
+
+    if refused:
+        with pytest.raises(ValueError, match="fixed by its data"):
+            check()
+    else:
+        check()
+
+
 def test_split_is_refused_for_a_new_run(family, cmudict_tsv, tmp_path):
     with pytest.raises(ValueError, match="split=all .* expected it on a trained run"):
         family.prepare_data(f"{cmudict_tsv}?split=all", 8, tmp_path / "new")

@@ -88,13 +88,22 @@ def _check_fixed_options(source, options, task, run_dir):
         return
     _, original = parse_source(record["data"])
     for key in FITTING_OPTIONS[1:]:
-        if key in given and getattr(options, key) != getattr(original, key):
+        value, trained = _resolved(options, key), _resolved(original, key)
+        if key in given and value != trained:
             raise ValueError(
-                f"data option {key}={getattr(options, key)} in {source!r}: the "
-                f"run's tokenizers and lengths were fixed by its data "
-                f"{record['data']!r} ({key}={getattr(original, key)}); expected "
-                f"the same value or no {key} option"
+                f"data option {key}={value} in {source!r}: the run's tokenizers "
+                f"and lengths were fixed by its data {record['data']!r} "
+                f"({key}={trained}); expected the same value or no {key} option"
             )
+
+
+def _resolved(options, key):
+    """An option's value with the task's default lengths filled in."""
+    if key == "max_source_length":
+        return options.lengths()[0]
+    if key == "max_target_length":
+        return options.lengths()[1]
+    return getattr(options, key)
 
 
 def _cached_decoder(decoder_class, model, options):
