@@ -298,6 +298,11 @@ def test_paths_that_cannot_be_folders_are_named(tmp_path, capsys, monkeypatch):
     under_a_file = a_file / "saved_model"
     assert cli.main(["export", str(tmp_path), "--to", str(under_a_file)]) == 2
     assert "cannot be created (Not a directory)" in capsys.readouterr().err
+    # A folder holding no run: the export fails and leaves no empty --to.
+    new_folder = tmp_path / "exported"
+    assert cli.main(["export", str(tmp_path), "--to", str(new_folder)]) == 2
+    assert "holds no" in capsys.readouterr().err
+    assert not new_folder.exists()
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ call the same steps from Python.
 """
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -228,6 +229,7 @@ def export_run(run_dir, to=None):
     # TensorFlow would report these only after the export, as a traceback.
     if path.exists() and not path.is_dir():
         raise ValueError(f"--to {str(path)!r} is a file; expected a folder")
+    created = not path.exists()
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -235,5 +237,12 @@ def export_run(run_dir, to=None):
             f"--to {str(path)!r} cannot be created ({error.strerror}); expected "
             "a writable folder"
         ) from None
-    family, _, model = load_run(run_dir)
-    return family.export(model, Path(run_dir), path)
+    try:
+        family, _, model = load_run(run_dir)
+        return family.export(model, Path(run_dir), path)
+    except BaseException:
+        # A failed or interrupted export leaves no empty folder it made.
+        if created:
+            with contextlib.suppress(OSError):
+                path.rmdir()  # only if still empty
+        raise
