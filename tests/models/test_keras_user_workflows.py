@@ -43,6 +43,29 @@ def tiny_seq2seq(**kwargs):
     return Seq2SeqTransformer(backbone, **kwargs)
 
 
+def three_class_images(fashion_mnist_small, count):
+    """``count`` real Fashion-MNIST images of classes 0-2, in [0, 1], and labels."""
+    (images, labels), _ = fashion_mnist_small
+    keep = np.flatnonzero(labels < 3)[:count]
+    return images[keep][..., None].astype("float32") / 255.0, labels[keep]
+
+
+def demand_windows(count):
+    """``count`` real elecdemand windows of ``tiny_forecaster``'s shape.
+
+    Returns ``(history, future)``: 32 and 8 half-hours of demand and
+    temperature, each column scaled to mean 0 and standard deviation 1.
+    """
+    from zoo.data import elecdemand
+
+    values = elecdemand.load()[["Demand", "Temperature"]].to_numpy("float32")
+    values = (values - values.mean(0)) / values.std(0)
+    starts = np.arange(count) * 48  # one window a day
+    history = np.stack([values[s : s + 32] for s in starts])
+    future = np.stack([values[s + 32 : s + 40] for s in starts])
+    return history, future
+
+
 def wrapped(model, input_shape):
     """``model`` inside a user's functional model."""
     inputs = keras.Input(input_shape)
@@ -52,10 +75,7 @@ def wrapped(model, input_shape):
 def test_fine_tuning_a_frozen_backbone_on_fashion_mnist_keeps_its_weights(
     fashion_mnist_small,
 ):
-    (images, labels), _ = fashion_mnist_small
-    keep = labels[:400] < 3  # a new 3-class task
-    x = images[:400][keep][..., None].astype("float32") / 255.0
-    y = labels[:400][keep]
+    x, y = three_class_images(fashion_mnist_small, 120)  # a new 3-class task
     backbone = tiny_backbone()
     backbone.trainable = False
     model = ViTClassifier(backbone, num_classes=3, head_dropout=0.1)
@@ -153,13 +173,13 @@ def _numpy(tensors):
     reason="Keras' tf_saved_model export fails on PyTorch for any model",
 )
 @pytest.mark.parametrize("name", ["vit", "seq2seq", "forecaster"])
-def test_keras_own_model_export_serves_any_batch(name, tmp_path):
+def test_keras_own_model_export_serves_any_batch(name, tmp_path, fashion_mnist_small):
     # Keras' `model.export`, not the zoo's: the Seq2SeqTransformer, built in
     # its constructor, used to be refused as "never called" even after calls.
     tf = pytest.importorskip("tensorflow")
     if name == "vit":
         model = ViTClassifier(tiny_backbone(), 3)
-        inputs = np.random.default_rng(0).normal(size=(3, 28, 28, 1)).astype("float32")
+        inputs, _ = three_class_images(fashion_mnist_small, 3)
     elif name == "seq2seq":
         model = tiny_seq2seq()
         inputs = {
@@ -168,7 +188,7 @@ def test_keras_own_model_export_serves_any_batch(name, tmp_path):
         }
     else:
         model = tiny_forecaster()
-        inputs = np.random.default_rng(0).normal(size=(3, 32, 2)).astype("float32")
+        inputs, _ = demand_windows(3)
     expected = _numpy(model(inputs))
     model.export(tmp_path / "served", format="tf_saved_model", verbose=False)
     served = tf.saved_model.load(str(tmp_path / "served"))
@@ -226,17 +246,14 @@ def _one_custom_step(model, inputs, targets, loss_fn, optimizer):
 
 
 @pytest.mark.parametrize("name", ["vit", "forecaster"])
-def test_a_custom_training_step_matches_fit(name):
-    rng = np.random.default_rng(1)
+def test_a_custom_training_step_matches_fit(name, fashion_mnist_small):
     if name == "vit":
         make = lambda: ViTClassifier(tiny_backbone(), 3)  # noqa: E731
-        inputs = rng.normal(size=(16, 28, 28, 1)).astype("float32")
-        targets = np.arange(16) % 3
+        inputs, targets = three_class_images(fashion_mnist_small, 16)
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     else:
         make = lambda: tiny_forecaster(dropout=0.0)  # noqa: E731  (same steps)
-        inputs = rng.normal(size=(16, 32, 2)).astype("float32")
-        targets = rng.normal(size=(16, 8, 2)).astype("float32")
+        inputs, targets = demand_windows(16)
         loss_fn = keras.losses.MeanSquaredError()
     fitted, custom = make(), make()
     fitted(inputs[:1])
@@ -263,15 +280,15 @@ def test_a_custom_training_step_matches_fit(name):
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_a_global_mixed_policy_set_before_building_trains(policy):
+def test_a_global_mixed_policy_set_before_building_trains(policy, fashion_mnist_small):
     keras.config.set_dtype_policy(policy)
     model = ViTClassifier(tiny_backbone(), 3)
-    images = np.random.default_rng(0).normal(size=(16, 28, 28, 1)).astype("float32")
+    images, labels = three_class_images(fashion_mnist_small, 16)
     model.compile(
         keras.optimizers.Adam(1e-3),
         keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
-    history = model.fit(images, np.arange(16) % 3, batch_size=8, verbose=0)
+    history = model.fit(images, labels, batch_size=8, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert model.dtype_policy.name == policy
     assert keras.backend.standardize_dtype(model(images[:2]).dtype) == "float32"
