@@ -170,10 +170,15 @@ def test_decode_overrides_the_runs_search_options(
 
     searches = []
 
+    # Recorded per search, not per decoder: the family reuses a decoder.
     class RecordingDecoder(zoo.decoding.Decoder):
         def __init__(self, model, **options):
-            searches.append(options)
+            self.options = options
             super().__init__(model, **options)
+
+        def __call__(self, *args, **kwargs):
+            searches.append(self.options)
+            return super().__call__(*args, **kwargs)
 
     monkeypatch.setattr(zoo.decoding, "Decoder", RecordingDecoder)
     run_dir = summarization_run[0]
