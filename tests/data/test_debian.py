@@ -1,6 +1,8 @@
 """Tests of the Debian fetcher against a fake `apt-get` (no network)."""
 
 import shutil
+import subprocess
+import time
 
 import pytest
 
@@ -49,6 +51,20 @@ def test_package_lists_are_updated_only_once(tmp_path, fake_apt, monkeypatch):
     debian.fetch_package("zoo-test-pkg")
     shutil.rmtree(debian.package_dir("zoo-test-pkg"))
     debian.fetch_package("zoo-test-pkg")
+    assert fake_apt.read_text().split().count("update") == 1
+
+
+def test_an_apt_get_left_running_by_a_killed_fetch_is_waited_for(fake_apt):
+    if shutil.which("flock") is None:
+        pytest.skip("flock is not installed")
+    # A fetch killed during `apt-get update` leaves that apt-get running,
+    # holding the lists' lock: the rerun waits for it instead of failing.
+    lock = cache.ensure_dir("apt", "lists") / "lock"
+    holder = subprocess.Popen(["flock", str(lock), "sleep", "2"])
+    while subprocess.run(["flock", "-n", str(lock), "true"]).returncode == 0:
+        time.sleep(0.05)  # until the holder has it
+    debian.update_package_lists()
+    assert holder.poll() == 0, "the update ran only once the lock was free"
     assert fake_apt.read_text().split().count("update") == 1
 
 

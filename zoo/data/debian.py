@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from zoo.data import cache
 _PACKAGE_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _TIMEOUT_S = 900
 _OUTPUT_TAIL = 3000
+# How long a command waits for apt's lock held by another apt-get.
+_LOCK_WAIT_S = 120
 # Download folders are named download-<pid>-..., so a dead fetch's is found.
 _DOWNLOAD_PREFIX = "download-"
 
@@ -92,16 +95,25 @@ def _run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command, raising RuntimeError that names `package` on failure."""
     env = dict(os.environ, LC_ALL="C", DEBIAN_FRONTEND="noninteractive")
+    deadline = time.monotonic() + _LOCK_WAIT_S
     try:
-        result = subprocess.run(
-            list(command),
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=_TIMEOUT_S,
-        )
+        while True:
+            result = subprocess.run(
+                list(command),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=_TIMEOUT_S,
+            )
+            # Our fetches wait for each other (cache.lock), but an apt-get
+            # left running by a fetch that was killed holds the private lists'
+            # lock until it ends; apt-get fails at once instead of waiting.
+            busy = result.returncode != 0 and "Could not get lock" in result.stderr
+            if not busy or time.monotonic() > deadline:
+                return result
+            time.sleep(1)
     except FileNotFoundError as error:
         raise RuntimeError(
             f"cannot fetch Debian package {package!r}: {command[0]!r} is not "
@@ -113,7 +125,6 @@ def _run(
             f"cannot fetch Debian package {package!r}: `{' '.join(command)}` did "
             f"not finish within {_TIMEOUT_S} s"
         ) from error
-    return result
 
 
 def _describe_failure(
