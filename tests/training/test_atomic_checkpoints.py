@@ -219,6 +219,9 @@ def test_the_backup_commits_only_atomic_checkpoints(tmp_path):
         )
     # None, as for Keras' other optional arguments, is no checkpoint.
     assert AtomicBackupAndRestore(str(tmp_path), checkpoints=None).checkpoints == []
+    bare = AtomicModelCheckpoint(str(tmp_path / "m.keras"))
+    with pytest.raises(TypeError, match="must be a list .* AtomicModelCheckpoint"):
+        AtomicBackupAndRestore(str(tmp_path), checkpoints=bare)
 
 
 def named_model(loss_scaled=False):

@@ -315,7 +315,15 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, *args, checkpoints=(), **kwargs):
         super().__init__(backup_dir, *args, **kwargs)
-        self.checkpoints = list(checkpoints or ())  # None: no checkpoint
+        if checkpoints is None:
+            checkpoints = ()
+        if not isinstance(checkpoints, (list, tuple)):
+            # A bare checkpoint would fail as "not iterable", naming nothing.
+            raise TypeError(
+                "`checkpoints` must be a list of AtomicModelCheckpoint callbacks. "
+                f"Received: {type(checkpoints).__name__}"
+            )
+        self.checkpoints = list(checkpoints)
         for checkpoint in self.checkpoints:
             if not isinstance(checkpoint, AtomicModelCheckpoint):
                 raise TypeError(
