@@ -179,7 +179,7 @@ def load_tsv(path, seed=0, fold_case=False) -> dict[str, list]:
             ``MIN_SOURCES`` distinct sources (a split would be empty: no
             validation loss, or a model trained that can never be tested).
     """
-    pairs = dict(read_pairs(path, fold_case=fold_case))
+    pairs = _read_folded(path, fold_case)
     if len(pairs) < MIN_SOURCES:
         count = sum(map(len, pairs.values()))
         raise ValueError(
@@ -198,10 +198,12 @@ def read_pairs(path, fold_case=False) -> list[tuple[str, list[str]]]:
 
     ``fold_case`` as ``load_tsv``. Raises ``ValueError`` as ``read_tsv``.
     """
+    return list(_read_folded(path, fold_case).items())
+
+
+def _read_folded(path, fold_case):
     pairs = read_tsv(path)
-    if fold_case:
-        pairs = _fold_case(pairs)
-    return list(pairs.items())
+    return _fold_case(pairs) if fold_case else pairs
 
 
 def _fold_case(pairs):

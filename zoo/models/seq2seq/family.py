@@ -87,9 +87,11 @@ def _check_fixed_options(source, options, task, run_dir):
     if not record.get("data"):
         return
     _, original = parse_source(record["data"])
-    for key in FITTING_OPTIONS[1:]:
+    for key in FITTING_OPTIONS:
+        if key == "task" or key not in given:  # task: checked above
+            continue
         value, trained = _resolved(options, key), _resolved(original, key)
-        if key in given and value != trained:
+        if value != trained:
             raise ValueError(
                 f"data option {key}={value} in {source!r}: the run's tokenizers "
                 f"and lengths were fixed by its data {record['data']!r} "

@@ -18,7 +18,7 @@ string, so options ride in it: ``pairs.tsv?task=summarization&vocabulary_size=40
 The two lengths are upper bounds: a run uses the longest training sequence
 when that is shorter. G2P keeps the lengths of its training data.
 
-The first four options are fixed when a run is first prepared: its tokenizers
+The first five options are fixed when a run is first prepared: its tokenizers
 and lengths come from them. ``split`` only chooses the pairs a trained run is
 evaluated on; ``all`` scores every pair of a held-out file, which then needs
 no minimum size.
@@ -33,18 +33,17 @@ from zoo.data.source_query import positive_int_option, split_source
 TASKS = ("g2p", "translation", "summarization")
 """Tasks of the seq2seq family."""
 
-OPTIONS = (
+FITTING_OPTIONS = (
     "task",
     "vocabulary_size",
     "vocabulary",
     "max_source_length",
     "max_target_length",
-    "split",
 )
-"""Keys allowed after ``?``."""
-
-FITTING_OPTIONS = OPTIONS[:5]
 """The options that decide a run's tokenizers and lengths."""
+
+OPTIONS = (*FITTING_OPTIONS, "split")
+"""Keys allowed after ``?``."""
 
 EVALUATION_SPLITS = ("test", "validation", "train", "all")
 """Values of the ``split`` option."""
