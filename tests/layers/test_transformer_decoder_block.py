@@ -150,3 +150,25 @@ def test_a_mask_of_the_wrong_shape_names_its_argument(argument, mask):
     block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
     with pytest.raises(ValueError, match=rf"`{argument}` must have shape \(2, "):
         block(floats(2, 5, 8), floats(2, 7, 8), **{argument: mask})
+
+
+@pytest.mark.parametrize("index", [np.int64(6), np.int32(-1)])
+def test_a_numpy_cache_index_past_the_cache_is_rejected(index):
+    # A NumPy index (a loop over np.arange) must be range-checked like an int,
+    # not clipped silently once Keras has made it a tensor.
+    block = TransformerDecoderBlock(num_heads=2, intermediate_dim=16)
+    block(floats(1, 6, 8))
+    cache = np.zeros((1, 2, 6, 2, 4), "float32")
+    block(
+        floats(1, 1, 8),
+        self_attention_cache=cache,
+        self_attention_cache_update_index=np.int64(5),
+    )  # the last fit
+    with pytest.raises(
+        ValueError, match=rf"`cache_update_index` must be in \[0, 5\].*{index}"
+    ):
+        block(
+            floats(1, 1, 8),
+            self_attention_cache=cache,
+            self_attention_cache_update_index=index,
+        )

@@ -2,6 +2,7 @@
 
 import keras
 
+from zoo.layers.cache_index import python_cache_index
 from zoo.layers.call_arguments import call_arguments
 from zoo.layers.masking import check_attention_mask, check_padding_mask, implicit_mask
 from zoo.layers.transformer_block_base import TransformerBlockBase
@@ -81,6 +82,10 @@ class TransformerDecoderBlock(TransformerBlockBase):
         self._build_residual_tools(decoder_sequence_shape)
         freeze_new_sublayers(self)
         self.built = True
+
+    def __call__(self, *args, **kwargs):
+        kwargs = python_cache_index(kwargs, "self_attention_cache_update_index")
+        return super().__call__(*args, **kwargs)
 
     def call(
         self,
