@@ -18,6 +18,7 @@ alone, not JAX, to serve.
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from pathlib import Path
@@ -171,14 +172,18 @@ def write_out(archive, path):
     from training.callbacks.atomic_checkpoints import raise_if_disk_full
 
     path = Path(path)
-    if (
-        path.is_dir()
-        and any(path.iterdir())
-        and not (path / "saved_model.pb").is_file()
+    if path.is_dir() and (
+        # The working folder (--to .) is written into as it is: renaming it
+        # away would leave the user's shell in a deleted folder.
+        os.path.samefile(path, os.curdir)
+        or (any(path.iterdir()) and not (path / "saved_model.pb").is_file())
     ):
         archive.write_out(str(path), verbose=False)
         return path
-    partial = path.with_name(f"{path.name}.partial")
+    # Absolute and without "." or "..": "sub/.." has no name to put
+    # ".partial" after.
+    whole = Path(os.path.abspath(path))
+    partial = whole.with_name(f"{whole.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     try:
         archive.write_out(str(partial), verbose=False)
@@ -190,11 +195,11 @@ def write_out(archive, path):
     if path.exists():
         # Two renames: a kill between them leaves no SavedModel at `path`
         # (the old one in PATH.old), never half of one.
-        old = path.with_name(f"{path.name}.old")
+        old = whole.with_name(f"{whole.name}.old")
         shutil.rmtree(old, ignore_errors=True)
-        path.rename(old)
-        partial.rename(path)
+        whole.rename(old)
+        partial.rename(whole)
         shutil.rmtree(old)
     else:
-        partial.rename(path)
+        partial.rename(whole)
     return path

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import collections
+import os
 import re
 from pathlib import Path
 
@@ -92,15 +93,21 @@ def _without_op_names(message):
 
 def read_image_file(path, channels=0):
     """Read and decode one image file; ``ValueError`` names a missing or bad file."""
-    path = Path(path)
+    name = str(path)
+    # A quoted "~/photos/a b.png" reaches us unexpanded; the shell would have.
+    path = Path(os.path.expanduser(name) if name.startswith("~") else name)
     if path.is_dir():
         raise ValueError(
-            f"image file {str(path)!r} is a folder; expected a PNG, JPEG, BMP or "
-            "GIF file"
+            f"image file {name!r} is a folder; expected a PNG, JPEG, BMP or GIF file"
         )
     if not path.is_file():
-        raise ValueError(f"image file {str(path)!r} does not exist")
-    return decode_image_bytes(path.read_bytes(), channels=channels, name=str(path))
+        hint = (
+            " (a pattern? the shell expands it when it is not quoted)"
+            if any(character in name for character in "*?[")
+            else ""
+        )
+        raise ValueError(f"image file {name!r} does not exist{hint}")
+    return decode_image_bytes(path.read_bytes(), channels=channels, name=name)
 
 
 def resize_images(images, image_size):

@@ -118,15 +118,47 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
                 f"series source must be a .csv file or a DataFrame; received "
                 f"{str(path)!r}"
             )
+        if path.is_dir():
+            raise ValueError(
+                f"series source {str(path)!r} is a folder; expected a .csv file"
+            )
         if not path.is_file():
             raise ValueError(f"series file not found: {str(path)!r}")
         origin = str(path)
-        frame = pd.read_csv(path)
+        frame = _read_csv(path)
     column = _find_time_column(frame, time_column, origin)
     times = _parse_times(frame[column], column, origin)
     frame = frame.drop(columns=[column])
     frame.index = _local_dates(pd.DatetimeIndex(times, name=column))
     return _check_order(frame, origin)
+
+
+def _read_csv(path):
+    """``pd.read_csv`` of a ``.csv`` (gzip-compressed too, as a ``.tsv`` may be);
+    a ``ValueError`` that names the file where it holds no table."""
+    with open(path, "rb") as file:
+        # By its bytes: pandas goes by the name, and this one ends in .csv.
+        compressed = file.read(2) == b"\x1f\x8b"
+    try:
+        return pd.read_csv(path, compression="gzip" if compressed else None)
+    except pd.errors.EmptyDataError:
+        raise ValueError(
+            f"series file {str(path)!r} is empty; expected a .csv with a header "
+            "row and a time column"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"series file {str(path)!r}: expected UTF-8 text; received the bytes "
+            f"{error.object[error.start : error.end + 3]!r}, which are not UTF-8 "
+            "(convert the file, e.g. with iconv)"
+        ) from None
+    except (OSError, EOFError) as error:
+        if not compressed:
+            raise
+        raise ValueError(
+            f"series file {str(path)!r}: expected a gzip-compressed .csv; "
+            f"received a broken gzip file ({error})"
+        ) from None
 
 
 def _local_dates(index):

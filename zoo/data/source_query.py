@@ -1,4 +1,18 @@
-"""The ``?key=value&...`` options that follow a data source's location."""
+"""The ``?key=value&...`` options that follow a data source's location.
+
+Where the options start: a local file or folder whose name holds ``?``
+(``pairs?.tsv``) is read as a whole, so the options start at the ``?`` that
+ends the longest prefix of the source that names an existing file or folder
+(``pairs?.tsv?task=g2p``); when no prefix exists, at the first ``?``. Only
+``?`` needs this: ``=``, ``&``, ``#``, ``%`` and ``:`` are plain characters of
+a location. A location that starts with ``~`` is expanded to the home folder,
+as the shell would have done had the source not been quoted (a source with
+options must be quoted: ``&`` ends a shell command). Built-in dataset names
+(``cmudict``, ``fashion_mnist``, ...) and ``tfds:`` win over a file or folder
+of the same name in the working folder: write ``./cmudict`` for the file.
+"""
+
+import os
 
 
 def split_source(source, allowed):
@@ -20,7 +34,7 @@ def split_source(source, allowed):
         >>> split_source("pairs.tsv?task=g2p", ("task",))
         ('pairs.tsv', [('task', 'g2p')])
     """
-    location, _, query = str(source).partition("?")
+    location, query = _location_and_query(str(source))
     items = []
     for item in filter(None, query.split("&")):
         key, separator, value = item.partition("=")
@@ -48,3 +62,19 @@ def positive_int_option(value, key, source):
             f"in {source!r}"
         )
     return int(value)
+
+
+def _location_and_query(source):
+    """``source`` split at the ``?`` where its options start (module docstring)."""
+    ends = [i for i, character in enumerate(source) if character == "?"]
+    for end in reversed([*ends, len(source)]):
+        location = _expanded(source[:end])
+        if location and os.path.exists(location):
+            return location, source[end + 1 :]
+    location, _, query = source.partition("?")
+    return _expanded(location), query
+
+
+def _expanded(location):
+    """``location`` with a leading ``~`` or ``~user`` expanded (as the shell does)."""
+    return os.path.expanduser(location) if location.startswith("~") else location

@@ -49,11 +49,17 @@ def read_tsv(path) -> dict[str, list[str]]:
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: on a line without exactly one tab, an empty side, a file
+        ValueError: for a folder, on a line without exactly one tab, an empty side, a file
             that is not UTF-8 (nor UTF-16 with a byte order mark), a broken
             gzip file, or one that holds no pairs; the message names the line.
     """
     path = Path(path)
+    if path.is_dir():
+        # Not "no such file": the path exists, as a folder.
+        raise ValueError(
+            f"{str(path)!r} is a folder; expected a .tsv file of "
+            "source<TAB>target lines"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"no such .tsv file: {path}")
     rows = _rows(_decode(path, path.read_bytes()))
