@@ -78,3 +78,14 @@ def _location_and_query(source):
 def _expanded(location):
     """``location`` with a leading ``~`` or ``~user`` expanded (as the shell does)."""
     return os.path.expanduser(location) if location.startswith("~") else location
+
+
+def tfds_error(source, error, expected):
+    """A ``ValueError`` for TFDS' own error loading ``source``, in the terms of
+    ``--data``: TFDS' first line kept (unknown name, no such split) and what
+    the family expected."""
+    reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else ""
+    return ValueError(
+        f"cannot load data source {source!r}: {reason or type(error).__name__}; "
+        f"expected {expected}"
+    )

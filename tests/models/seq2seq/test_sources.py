@@ -84,6 +84,12 @@ def test_unknown_source():
     [
         ("l10n_en_xx", "data: expected one of the built-in language pairs"),
         ("pairs.tsv?task=poetry", "data option task: expected one of g2p"),
+        (
+            "tfds:no_such_set_xyz",
+            "cannot load data source 'tfds:no_such_set_xyz': Dataset no_such_set_xyz"
+            " not found.; expected the name of a TFDS text set",
+        ),
+        ("tfds:x.tsv", "(./tfds:NAME for a local file of that name)"),
     ],
 )
 def test_zoo_train_reports_bad_data_in_one_line(data, message, tmp_path, capsys):
@@ -93,3 +99,4 @@ def test_zoo_train_reports_bad_data_in_one_line(data, message, tmp_path, capsys)
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith("zoo: error: ") and message in err
+    assert len(err.strip().splitlines()) == 1

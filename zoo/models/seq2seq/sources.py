@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from zoo.data.source_query import positive_int_option, split_source
+from zoo.data.source_query import positive_int_option, split_source, tfds_error
 
 TASKS = ("g2p", "translation", "summarization")
 """Tasks of the seq2seq family."""
@@ -199,7 +199,16 @@ def _load_tfds(name, seed):
 
     from zoo.data.cmudict import split_by_key
 
-    builder = tfds.builder(name)
+    try:
+        builder = tfds.builder(name)
+    except (ValueError, KeyError) as error:
+        # Unknown name or config: TFDS' multi-line text, put in --data's terms.
+        raise tfds_error(
+            f"tfds:{name}",
+            error,
+            "the name of a TFDS text set with (source, target) supervised keys "
+            "(./tfds:NAME for a local file of that name)",
+        ) from None
     builder.download_and_prepare()
     available = set(builder.info.splits)
 

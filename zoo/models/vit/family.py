@@ -14,7 +14,7 @@ from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
 from zoo.data import images as image_data
 from zoo.data import numpy_images
-from zoo.data.source_query import positive_int_option, split_source
+from zoo.data.source_query import positive_int_option, split_source, tfds_error
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
 
@@ -97,12 +97,11 @@ def load_splits(source, seed=0):
         try:
             *train, names = image_data.load_tfds(name, "train", size=size)
         except (ValueError, KeyError) as error:
-            # TFDS' own error (unknown name, no train split, no label) is kept
-            # but put in the terms of --data.
-            reason = str(error).strip().splitlines()[0][:200]
-            raise ValueError(
-                f"cannot load data source {source!r}: {reason}; expected the "
-                "name of a TFDS image classification set with a 'train' split"
+            # Unknown name, no train split, no label.
+            raise tfds_error(
+                source,
+                error,
+                "the name of a TFDS image classification set with a 'train' split",
             ) from None
         for split in ("validation", "test"):
             try:
