@@ -146,6 +146,7 @@ def start_or_resume(run_dir, record):
     if existing is not None:
         difference = _resume_difference(run_dir, existing, record)
         if difference is None:
+            _check_unnamed_backup(run_dir, existing, record[BACKEND_SETTING])
             _record_backend(run_dir, existing, record[BACKEND_SETTING])
             return True
         if has_progress(run_dir):
@@ -199,6 +200,36 @@ def _backend():
     import keras
 
     return keras.backend.backend()
+
+
+def _check_unnamed_backup(run_dir, existing, backend):
+    """Refuse to resume, under another backend, a backup that names no backend.
+
+    Backups written before commit 6869f04 record neither the optimizer's
+    variable names nor their backend; their optimizer state loads only in
+    the order of the backend that wrote them, which ``run.json`` recorded
+    (commits e37d56b to 6869f04 refused another backend by it). Resumed
+    under another one, Keras failed with "A total of 1 objects could not be
+    loaded", after ``run.json`` had already been made to name the new
+    backend, losing the writer's.
+    """
+    from training.callbacks.atomic_checkpoints import METADATA_FILE
+    from training.callbacks.standard import BACKUP_DIR
+
+    saved = existing.get(BACKEND_SETTING)
+    metadata_path = run_dir / BACKUP_DIR / METADATA_FILE
+    if saved in (None, backend) or existing.get("trained"):
+        return
+    metadata = read_json_object(metadata_path, "the backup's training metadata")
+    if metadata is None or "optimizer_variables" in metadata or "backend" in metadata:
+        return
+    raise ValueError(
+        f"{metadata_path} is a backup from an older zoo that names neither its "
+        f"Keras backend nor the optimizer's variables; {run_dir / RUN_FILE} "
+        f"records it was written under KERAS_BACKEND {saved!r}; received "
+        f"KERAS_BACKEND {backend!r}. Resume with KERAS_BACKEND={saved} (its "
+        "next backups resume under any backend)"
+    )
 
 
 def _record_backend(run_dir, existing, backend):
