@@ -157,6 +157,24 @@ def non_empty(text: str) -> str:
     return text
 
 
+SEED_MAX = 2**32 - 1
+"""The largest seed NumPy (and so `keras.utils.set_random_seed`) takes."""
+
+
+def seed_int(text: str) -> int:
+    """argparse type: a random seed, an integer from 0 to `SEED_MAX`."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value <= SEED_MAX:
+        # NumPy's own error, raised once the run folder is written, names neither.
+        raise argparse.ArgumentTypeError(
+            f"expected an integer from 0 to {SEED_MAX}, received {text!r}"
+        )
+    return value
+
+
 def existing_run_dir(text: str) -> str:
     """argparse type: a folder that exists."""
     if not os.path.isdir(text):
@@ -201,7 +219,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
         default="auto",
         choices=("auto", "none", "mirrored", "multi_worker", "tpu", "data_parallel"),
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument(
         "--out",
         type=non_empty,
@@ -225,20 +243,71 @@ def cmd_train(args: argparse.Namespace) -> int:
     preset = args.preset or family.default_preset
     family.check_preset(preset)
     out = args.out or os.path.join("runs", f"{args.model}-{preset}")
-    metrics = train_run(
-        family,
-        preset=preset,
-        data=args.data or family.default_data,
-        out=out,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        precision=args.precision,
-        distribute=args.distribute,
-        seed=args.seed,
-        deterministic=args.deterministic,
-    )
+    made = make_run_folders(out)
+    try:
+        metrics = train_run(
+            family,
+            preset=preset,
+            data=args.data or family.default_data,
+            out=out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            precision=args.precision,
+            distribute=args.distribute,
+            seed=args.seed,
+            deterministic=args.deterministic,
+        )
+    except BaseException:
+        # A refused run leaves no empty folders (the default `runs/` too),
+        # only what it cleared of its own files.
+        remove_empty_folders(made)
+        raise
     print(json.dumps(metrics, indent=2, sort_keys=True))
     return 0
+
+
+def make_run_folders(out: str) -> list[str]:
+    """Make the folder ``out`` and the missing ones above it.
+
+    Returns:
+        The folders made, deepest first, for `remove_empty_folders`.
+
+    Raises:
+        ValueError: naming --out, for a folder that cannot be made (a file
+            in the path, no permission), rather than an ``OSError`` that
+            names neither the argument nor what was expected.
+    """
+    missing = []
+    folder = os.path.abspath(out)
+    while not os.path.isdir(folder):
+        if os.path.lexists(folder) and folder != os.path.abspath(out):
+            raise ValueError(
+                f"--out {out!r} cannot be created: {folder!r} is a file; expected "
+                "a folder path"
+            )
+        if os.path.lexists(folder):
+            return []  # --out itself is a file: train_run names it
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    made = []
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except OSError as error:
+            remove_empty_folders(made[::-1])
+            raise ValueError(
+                f"--out {out!r} cannot be created ({error.strerror}: {folder!r}); "
+                "expected a folder path that can be written"
+            ) from None
+        made.append(folder)
+    return made[::-1]
+
+
+def remove_empty_folders(folders: list[str]) -> None:
+    """Remove each of ``folders`` (deepest first) that is empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)  # only if empty
 
 
 # --- zoo evaluate -----------------------------------------------------------
@@ -367,6 +436,15 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in SUBCOMMANDS:
         add(subparsers)
+    for subparser in subparsers.choices.values():
+        # Also after the subcommand, where "(run with --verbose for details)"
+        # has a user add it; SUPPRESS keeps `zoo --verbose SUB` as it is.
+        subparser.add_argument(
+            "--verbose",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show full error details",
+        )
     return parser
 
 

@@ -91,8 +91,11 @@ class ModelFamily:
     def check_preset(self, preset):
         """Return the config of ``preset``, or raise ``ValueError`` listing them."""
         if preset not in self.presets:
+            from zoo.registry import did_you_mean
+
             raise ValueError(
                 f"unknown preset {preset!r} for model {self.name!r}; expected one "
                 f"of: {', '.join(sorted(self.presets))}"
+                f"{did_you_mean(preset, sorted(self.presets))}"
             )
         return dict(self.presets[preset])
