@@ -266,6 +266,7 @@ class Decoder:
         self.length_penalty = float(length_penalty)
         self.start_id, self.end_id = start_id, end_id
         self.trace_count = 0
+        self._variables = self._variable_ids()
         self._search = self._compile()
 
     def search(self, encoder_token_ids):
@@ -283,6 +284,9 @@ class Decoder:
             self.start_id,
             self.end_id,
         )
+
+    def _variable_ids(self):
+        return tuple(id(variable) for variable in self.model.variables)
 
     def _compile(self):
         backend = keras.backend.backend()
@@ -368,6 +372,14 @@ class Decoder:
         if len(padded) == 0:
             return np.zeros((0, self.model.target_sequence_length), np.int32)
         rows = len(padded)
+        variables = self._variable_ids()
+        if variables != self._variables:
+            # `model.quantize` or `enable_lora` since the search was compiled
+            # replaced or added weights: the traced search would still read
+            # the old ones (a tf.function captures the variables it saw; the
+            # jax.jit takes the old list) and ignore the change.
+            self._variables = variables
+            self._search = self._compile()
         if keras.backend.backend() == "jax":
             # jax.jit compiles once per batch size (1 to 2 s for a tiny
             # model): batches of 1 to 64 inputs would compile 64 searches.

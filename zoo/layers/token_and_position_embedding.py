@@ -113,8 +113,21 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     @property
     def embeddings(self):
-        """The token embedding table, e.g. to tie an output projection to it."""
-        return self.token_embedding.embeddings
+        """The token embedding table, e.g. to tie an output projection to it.
+
+        After ``model.quantize("int8")`` or ``"int4"`` this is the table the
+        quantized layer looks tokens up in (its integers times their scales),
+        in the compute dtype.
+        """
+        if self.token_embedding.quantization_mode is None:
+            return self.token_embedding.embeddings
+        # Keras' quantized `Embedding.embeddings` is the raw integer table
+        # (unpacked for int4) without its per-row scales: a projection tied
+        # to it would scale every token's logit by its own factor. Looking
+        # every row up goes through the layer's own dequantization, whatever
+        # the mode and block size.
+        ids = ops.arange(self.vocabulary_size, dtype="int32")
+        return self.token_embedding(ids)
 
     def get_config(self):
         config = super().get_config()

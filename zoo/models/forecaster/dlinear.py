@@ -4,11 +4,12 @@ import keras
 from keras import ops
 
 from zoo.layers.validation import freeze_new_sublayers
+from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.naive import past_values
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class DLinear(keras.Model):
+class DLinear(DefaultExportSignature, keras.Model):
     """Trend plus remainder, each mapped linearly from lookback to horizon.
 
     "Are Transformers Effective for Time Series Forecasting?" showed that this
@@ -96,6 +97,14 @@ class DLinear(keras.Model):
         if self.target_indices is not None:
             out = ops.take(out, self.target_indices, axis=2)
         return out
+
+    def default_input_signature(self):
+        """Float32 windows of any batch (built without recorded input shapes)."""
+        return [
+            keras.InputSpec(
+                shape=(None, self.lookback, self.num_channels), dtype="float32"
+            )
+        ]
 
     def get_config(self):
         config = super().get_config()

@@ -11,13 +11,14 @@ from zoo.layers import (
     TransformerEncoderBlock,
 )
 from zoo.layers.validation import check_rate, freeze_new_sublayers, known_size
+from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
 
 ARCHITECTURES = ("patch", "encoder_decoder")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TimeSeriesForecaster(keras.Model):
+class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
     """PatchTST-style forecaster, or an encoder-decoder built of the same blocks.
 
     ``architecture="patch"`` (default, Nie et al., ICLR 2023): each channel is
@@ -334,6 +335,20 @@ class TimeSeriesForecaster(keras.Model):
 
     def call(self, inputs, training=None):
         return self._forward(inputs, training=training)
+
+    def default_input_signature(self):
+        """Float32 windows of any batch, with the future covariates if any
+        (built on zeros in `build`, so no input shapes are recorded)."""
+        history = keras.InputSpec(
+            shape=(None, self.lookback, self.num_channels), dtype="float32"
+        )
+        if self.num_covariates:
+            covariates = keras.InputSpec(
+                shape=(None, self.lookback + self.horizon, self.num_covariates),
+                dtype="float32",
+            )
+            history = {"past_values": history, "future_covariates": covariates}
+        return [history]
 
     def _check_inputs(self, history, covariates):
         """Raise ``ValueError`` for windows of another shape than the model's."""

@@ -4,11 +4,12 @@ import keras
 from keras import ops
 
 from zoo.layers.validation import check_bool, freeze_new_sublayers
+from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.seq2seq.seq2seq_backbone import Seq2SeqBackbone
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class Seq2SeqTransformer(keras.Model):
+class Seq2SeqTransformer(DefaultExportSignature, keras.Model):
     """Encoder-decoder Transformer that returns next-token logits.
 
     Called on ``{"encoder_token_ids", "decoder_token_ids"}`` it returns
@@ -88,34 +89,14 @@ class Seq2SeqTransformer(keras.Model):
         batch, length = tuple(input_shape["decoder_token_ids"])[:2]
         return (batch, length, self.backbone.target_vocabulary_size)
 
-    def export(
-        self,
-        filepath,
-        format="tf_saved_model",
-        verbose=None,
-        input_signature=None,
-        **kwargs,
-    ):
-        """Keras' `Model.export`, by default for int32 ids of any batch and length."""
-        # Keras infers a subclassed model's signature from the shapes its first
-        # call passed to `build`. This model is built in `__init__` (so that a
-        # .keras file loads without an input shape), so none are recorded and
-        # Keras refused with "The model provided has never called" even after
-        # calls. The inputs are always the two int32 id matrices.
-        if input_signature is None:
-            input_signature = [
-                {
-                    name: keras.InputSpec(shape=(None, None), dtype="int32")
-                    for name in ("encoder_token_ids", "decoder_token_ids")
-                }
-            ]
-        return super().export(
-            filepath,
-            format=format,
-            verbose=verbose,
-            input_signature=input_signature,
-            **kwargs,
-        )
+    def default_input_signature(self):
+        """Two int32 id matrices of any batch and length (built in `__init__`)."""
+        return [
+            {
+                name: keras.InputSpec(shape=(None, None), dtype="int32")
+                for name in ("encoder_token_ids", "decoder_token_ids")
+            }
+        ]
 
     def compute_output_spec(self, inputs, training=None):
         # Keras' default would give compute_output_shape's shape in this

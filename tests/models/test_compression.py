@@ -1,0 +1,156 @@
+"""Keras' compression and fine-tuning APIs on whole zoo models.
+
+`model.quantize` and `enable_lora` as a Keras user applies them to a whole
+model: the quantized tied output projection, decoders compiled before the
+change, and `model.export` of quantized forecasters. The metric drops on
+real data are measured by hand (they need trained models), not here.
+"""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from tests.backends import exports_saved_models
+from tests.keras_state import seeded_float32_policy
+from zoo.decoding import Decoder
+from zoo.models.forecaster import DLinear, TimeSeriesForecaster
+from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
+
+seeded_float32 = pytest.fixture(autouse=True, name="seeded_float32")(
+    seeded_float32_policy
+)
+
+ARGS = dict(
+    source_vocabulary_size=30,
+    target_vocabulary_size=25,
+    num_encoder_layers=1,
+    num_decoder_layers=1,
+    hidden_dim=16,
+    num_heads=2,
+    intermediate_dim=32,
+    source_sequence_length=12,
+    target_sequence_length=10,
+    dropout=0.0,
+)
+INPUTS = {
+    "encoder_token_ids": np.array([[5, 6, 7, 0, 0], [9, 8, 7, 6, 5]], np.int32),
+    "decoder_token_ids": np.array([[2, 5, 6, 0], [2, 4, 4, 4]], np.int32),
+}
+
+
+def seq2seq(tie=True):
+    return Seq2SeqTransformer(Seq2SeqBackbone(**ARGS), tie_output_embedding=tie)
+
+
+def dense_layers(model):
+    return [
+        layer
+        for layer in model._flatten_layers()
+        if isinstance(layer, (keras.layers.Dense, keras.layers.EinsumDense))
+    ]
+
+
+def test_quantized_tied_model_stays_close_and_decodes_as_its_full_pass():
+    # Keras' quantized `Embedding.embeddings` is the raw integer table; the
+    # tied projection read it without the scales, so every token's logit
+    # was multiplied by its row's scale (~100 for int8) and G2P's PER rose.
+    model = seq2seq()
+    expected = ops.convert_to_numpy(model(INPUTS))
+    ids = [[5, 6, 7], [9, 8, 7, 6, 5]]
+    decoder = Decoder(model)
+    decoder(ids)  # traced with the float weights, as `zoo predict` keeps it
+    model.quantize("int8")
+    table = ops.convert_to_numpy(model.backbone.decoder_embedding.embeddings)
+    assert table.dtype == np.float32
+    got = ops.convert_to_numpy(model(INPUTS))
+    assert np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
+
+    # The decoder traced before `quantize` decodes with the quantized
+    # weights: greedy search equals the argmax of the model's own full
+    # (teacher-forced) pass over the decoded tokens.
+    decoded = decoder(ids)
+    padded = np.zeros((2, 5), np.int32)
+    for row, source in enumerate(ids):
+        padded[row, : len(source)] = source
+    prefix = np.concatenate([np.full((2, 1), 1, np.int32), decoded[:, :-1]], axis=1)
+    logits = ops.convert_to_numpy(
+        model({"encoder_token_ids": padded, "decoder_token_ids": prefix})
+    )
+    steps = np.argmax(logits, axis=-1)
+    for row in range(2):
+        length = int(np.sum(decoded[row] != 0))
+        np.testing.assert_array_equal(steps[row, :length], decoded[row, :length])
+
+
+def test_a_decoder_compiled_before_enable_lora_uses_the_adapters():
+    # The families keep one Decoder per model (zoo predict, evaluate): one
+    # traced before `enable_lora` (or `quantize`) kept decoding with the
+    # weights it had captured, ignoring the adapters.
+    model = seq2seq()
+    decoder = Decoder(model)
+    ids = [[5, 6, 7, 8], [9, 8, 7, 6, 5, 4]]
+    before = decoder(ids)
+    rng = np.random.default_rng(0)
+    for layer in dense_layers(model):
+        layer.enable_lora(2)
+        layer.lora_kernel_b.assign(rng.normal(size=layer.lora_kernel_b.shape))
+    fresh = Decoder(model)(ids)
+    assert not np.array_equal(before, fresh)
+    np.testing.assert_array_equal(decoder(ids), fresh)
+
+
+def test_lora_on_every_projection_trains_adapters_and_saves_merged(tmp_path):
+    model = seq2seq()
+    layers = dense_layers(model)
+    for layer in layers:
+        layer.enable_lora(2)
+    kernels = [ops.convert_to_numpy(layer._kernel) for layer in layers]
+    model.compile(optimizer=keras.optimizers.SGD(0.5), loss="mse")
+    targets = np.ones((2, 4, 25), np.float32)
+    model.fit(INPUTS, targets, epochs=1, verbose=0)
+    for layer, kernel in zip(layers, kernels):
+        np.testing.assert_array_equal(ops.convert_to_numpy(layer._kernel), kernel)
+        assert np.abs(ops.convert_to_numpy(layer.lora_kernel_b)).max() > 0
+    expected = ops.convert_to_numpy(model(INPUTS))
+    model.save(tmp_path / "lora.keras")
+    reloaded = keras.saving.load_model(tmp_path / "lora.keras")
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(reloaded(INPUTS)), expected, atol=1e-5
+    )
+
+
+def forecasters():
+    small = dict(patch_size=8, hidden_dim=16, num_layers=1, num_heads=2)
+    return [
+        DLinear(48, 12, 3),
+        TimeSeriesForecaster(48, 12, 3, intermediate_dim=16, **small),
+        TimeSeriesForecaster(48, 12, 3, num_covariates=2, **small),
+    ]
+
+
+@exports_saved_models
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_quantized_forecaster_exports_with_keras(tmp_path, index):
+    # Loaded from .keras (built in `build` without recorded input shapes),
+    # the forecasters made Keras' `Model.export` refuse ("The model provided
+    # has never called"), quantized or not.
+    import tensorflow as tf
+
+    model = forecasters()[index]
+    history = np.random.default_rng(0).normal(size=(2, 48, 3)).astype("float32")
+    inputs = history
+    if getattr(model, "num_covariates", 0):
+        covariates = np.zeros((2, 60, 2), np.float32)
+        inputs = {"past_values": history, "future_covariates": covariates}
+    # As a user would: a trained model loaded from its .keras file (which
+    # builds it without a call), quantized and exported.
+    model.build()  # as `fit` leaves it: no input shape recorded
+    model.save(tmp_path / "model.keras")
+    model = keras.saving.load_model(tmp_path / "model.keras")
+    model.quantize("int8")
+    expected = ops.convert_to_numpy(model(inputs))
+    model.export(tmp_path / "saved", verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "saved"))
+    served = reloaded.serve(inputs)
+    np.testing.assert_allclose(np.asarray(served), expected, atol=1e-5)
