@@ -59,3 +59,12 @@ def test_training_stream_builds_under_a_global_seed(pairs):
     again = labels_of(dataset.stream_from_pass(3).take(2))
     for expected, got in zip(first, again):
         np.testing.assert_array_equal(got, expected)
+
+
+def test_a_batch_larger_than_the_data_is_one_batch_of_it(pairs):
+    # 10**12 made tf.data's bucketing allocate for it: std::bad_alloc.
+    whole = labels_of(seq2seq_dataset(pairs, len(pairs), 1, 2))
+    huge = labels_of(seq2seq_dataset(pairs, 10**12, 1, 2))
+    assert len(huge) == len(whole)
+    for expected, got in zip(whole, huge):
+        np.testing.assert_array_equal(got, expected)

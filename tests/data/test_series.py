@@ -517,6 +517,14 @@ def test_windows_belong_to_the_split_of_their_forecast(weather_frame):
     np.testing.assert_array_equal(targets[0], data.values[1169:1183])
 
 
+def test_a_batch_larger_than_the_split_is_one_batch_of_it(weather_frame):
+    # 10**12 made tf.data's fused map-and-batch hang in the first step.
+    data = series.load_series(weather_frame, lookback=56, horizon=14)
+    (inputs, targets), *more = data.dataset("validation", batch_size=10**12)
+    assert more == [] and inputs.shape == (134, 56, 4)
+    np.testing.assert_array_equal(inputs, data.arrays("validation")[0])
+
+
 def test_dataset_matches_arrays_and_strides(weather_frame):
     data = series.load_series(weather_frame, lookback=56, horizon=14)
     dataset = data.dataset("validation", batch_size=32)

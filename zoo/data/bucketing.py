@@ -54,6 +54,10 @@ def seq2seq_dataset(
         raise ValueError(f"batch_size must be a positive int; received {batch_size!r}")
     if not pairs:
         raise ValueError("pairs is empty: nothing to batch")
+    # The same batches: one of all the pairs is all a larger size gives.
+    # tf.data's bucketing allocates for the batch size, and 10**12 aborted the
+    # process (std::bad_alloc).
+    batch_size = min(batch_size, len(pairs))
     sources = [list(s) for s, _ in pairs]
     targets = [list(t) for _, t in pairs]
     longest = max(max(map(len, sources)), max(map(len, targets)) + 1)

@@ -1003,7 +1003,10 @@ class SeriesData:
 
         def windows(window_starts):
             dataset = window_starts.map(window, num_parallel_calls=tf.data.AUTOTUNE)
-            return dataset.batch(batch_size)
+            # The same batches: one of the whole split is all a larger size
+            # gives. tf.data's fused map-and-batch sizes its buffers by the
+            # batch size, and 10**12 hung the first step.
+            return dataset.batch(min(batch_size, max(1, len(starts))))
 
         if shuffle:
             return reshuffled_passes(tf.constant(starts), seed, windows)

@@ -48,7 +48,13 @@ def test_options():
         ),
         (
             "p.tsv?vocabulary_size=10",
-            "vocabulary_size: expected at least 64; received 10",
+            "vocabulary_size: expected an integer from 64 to 1,000,000; received 10",
+        ),
+        (
+            # The tokenizer trainer allocated for it and aborted the process.
+            "p.tsv?vocabulary_size=99999999999999",
+            "vocabulary_size: expected an integer from 64 to 1,000,000; received "
+            "99999999999999",
         ),
         ("p.tsv?beam=4", "expected key=value with key one of task"),
         (

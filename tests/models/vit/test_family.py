@@ -441,3 +441,23 @@ def test_photos_too_large_for_the_patches_are_refused():
     # The size the message suggests builds.
     info["image_size"] = [16 * patch, 16 * patch]
     assert family.build_model(config, info).count_params() > 0
+
+
+def test_a_size_too_large_for_the_patches_is_refused_before_loading(
+    tmp_path, monkeypatch, capsys
+):
+    # ?size=999999 resized all 60k images first and died of TensorFlow's
+    # out-of-memory error; the preset's patch size refuses it up front.
+    from zoo import cli
+
+    loaded = []
+    monkeypatch.setattr(vit_family, "load_splits", lambda *a, **k: loaded.append(a))
+    out = tmp_path / "run"
+    data = "fashion_mnist?size=999999"
+    code = cli.main(
+        ["train", "vit", "--preset", "tiny", "--data", data, "--out", str(out)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and loaded == []
+    assert err.startswith("zoo: error: images of 999999x999999 pixels make ")
+    assert "expected at most 4,096" in err

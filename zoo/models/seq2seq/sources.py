@@ -55,6 +55,10 @@ CHOICES = {
 }
 """The options that take one of a few words, and those words."""
 
+MAX_VOCABULARY_SIZE = 1_000_000
+"""More than any subword vocabulary needs; the trainer allocates memory for
+the size asked, and 10**14 aborted the process."""
+
 DEFAULT_LENGTHS = {"translation": (64, 64), "summarization": (128, 32)}
 """Task -> (max_source_length, max_target_length) defaults."""
 
@@ -122,10 +126,10 @@ def parse_source(source):
             setattr(options, key, value)
         else:
             setattr(options, key, positive_int_option(value, key, source))
-    if options.vocabulary_size < 64:
+    if not 64 <= options.vocabulary_size <= MAX_VOCABULARY_SIZE:
         raise ValueError(
-            "data option vocabulary_size: expected at least 64; received "
-            f"{options.vocabulary_size}"
+            "data option vocabulary_size: expected an integer from 64 to "
+            f"{MAX_VOCABULARY_SIZE:,}; received {options.vocabulary_size}"
         )
     return location, options
 

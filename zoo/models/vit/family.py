@@ -267,6 +267,16 @@ class ViTFamily(ModelFamily):
             raise ValueError(
                 f"`pipeline` must be one of {PIPELINES}; received {pipeline!r}"
             )
+        # The preset's options, from the run record that `zoo train` writes
+        # before it prepares the data.
+        config = (runs.read_run(run_dir) or {}).get("config", {})
+        requested = _size_option(
+            dict(split_source(str(source), ("size",))[1]).get("size"), str(source)
+        )
+        if requested and "patch_size" in config:
+            # Before every image is resized: ?size=999999 would run out of
+            # memory there, long before build_model checks the same.
+            _check_patch_count(requested, config["patch_size"])
         splits, names = load_splits(source, seed)
         path = Path(run_dir) / PREPROCESSING_FILE
         if path.is_file():
@@ -288,9 +298,6 @@ class ViTFamily(ModelFamily):
 
         size = preprocessing["image_size"]
         mean, std = preprocessing["mean"], preprocessing["std"]
-        # The preset's augmentation, from the run record that `zoo train`
-        # writes before it prepares the data.
-        config = (runs.read_run(run_dir) or {}).get("config", {})
         padding = config.get("augment_padding", max(1, round(size[0] / 14)))
         flip = config.get("augment_flip", True)
         mixup = config.get("mixup", 0.0)  # both checked by either pipeline
