@@ -107,3 +107,15 @@ def test_verbose_is_taken_before_or_after_the_subcommand(where, tmp_path, capsys
 
 def test_verbose_defaults_to_off():
     assert cli.build_parser().parse_args(["datasets"]).verbose is False
+
+
+@pytest.mark.parametrize("argv, level", [([], "3"), (["--verbose"], None)])
+def test_tensorflow_start_up_logs_are_quiet_unless_verbose(
+    argv, level, monkeypatch, capsys
+):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    assert cli.main([*argv, "datasets"]) == 0
+    assert os.environ.get("TF_CPP_MIN_LOG_LEVEL") == level
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own wins
+    assert cli.main(["datasets"]) == 0
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"

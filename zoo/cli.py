@@ -464,6 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "accepts_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
+    if not args.verbose:
+        # Before TensorFlow loads: its C++ start-up logs (XLA's service lines,
+        # "failed call to cuInit: ... CUDA error" on a machine without a GPU)
+        # alarm more than they inform. --verbose keeps them; a value the user
+        # set wins.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     return run_guarded(args.func, args, prog=parser.prog, verbose=args.verbose)
 
 

@@ -42,6 +42,7 @@ def train_run(
     """
     import keras
 
+    from training.callbacks.atomic_checkpoints import backed_up_epochs
     from training.callbacks.standard import BACKUP_DIR, HISTORY_FILE
     from training.callbacks.training_curve_plot import read_history_csv
     from training.precision import resolve_precision
@@ -91,28 +92,42 @@ def train_run(
         if resumed and needs_training:
             # --epochs may change on resume: the record says what this session trains to.
             runs.mark(out, epochs=epochs)
+            done = backed_up_epochs(out / BACKUP_DIR)
+            if done is not None:
+                print(
+                    f"{out}: resuming after epoch {done} (training to {epochs})",
+                    file=sys.stderr,
+                )
         try:
             prepared = family.prepare_data(data, batch_size, out, seed=seed)
             compile_arguments = family.compile_arguments(config, prepared.info)
             if needs_training:
                 start = time.perf_counter()
-                fit(
-                    lambda: family.build_model(config, prepared.info),
-                    prepared.train,
-                    prepared.validation,
-                    str(out),
-                    epochs,
-                    precision=record["precision"],
-                    distribute=distribute,
-                    schedule=config.get("schedule", family.schedule),
-                    learning_rate=config.get("learning_rate", family.learning_rate),
-                    warmup_steps=config.get("warmup_steps", family.warmup_steps),
-                    monitor=family.monitor,
-                    seed=seed,
-                    # Until "trained" is recorded, a killed run resumes from the backup.
-                    keep_backup=True,
-                    **compile_arguments,
-                )
+                # Progress is not the command's output: stdout keeps only what
+                # `zoo train` prints as its result (the metrics' JSON).
+                with contextlib.redirect_stdout(sys.stderr):
+                    fit(
+                        lambda: family.build_model(config, prepared.info),
+                        prepared.train,
+                        prepared.validation,
+                        str(out),
+                        epochs,
+                        precision=record["precision"],
+                        distribute=distribute,
+                        schedule=config.get("schedule", family.schedule),
+                        learning_rate=config.get("learning_rate", family.learning_rate),
+                        warmup_steps=config.get("warmup_steps", family.warmup_steps),
+                        monitor=family.monitor,
+                        seed=seed,
+                        # Until "trained" is recorded, a killed run resumes
+                        # from the backup.
+                        keep_backup=True,
+                        # The size the family batched with: read from the
+                        # first batch, a bucketed text set's could be 1.
+                        batch_size=batch_size,
+                        verbose=progress_verbosity(sys.stderr),
+                        **compile_arguments,
+                    )
         except BaseException:
             # A new run that failed before saving an epoch (bad data, a missing
             # TPU) leaves nothing behind: its run.json would refuse the corrected
@@ -156,7 +171,43 @@ def train_run(
                 file=sys.stderr,
             )
         runs.mark_completed(out)
+        print(_summary(out), file=sys.stderr)
         return metrics
+
+
+def progress_verbosity(stream):
+    """`model.fit`'s ``verbose`` for progress written to ``stream``.
+
+    Keras' progress bar redraws itself with carriage returns and colour codes
+    whenever Python runs on a POSIX system (Keras tests for the ``posix``
+    module, not for a terminal), so a log file, `nohup` or a Slurm job
+    collected hundreds of redraws per epoch. Off a terminal (and outside a
+    notebook) Keras' one line per epoch is shown instead.
+    """
+    if "ipykernel" in sys.modules:
+        return 1
+    try:
+        return 1 if stream.isatty() else 2
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return 2
+
+
+def _summary(out):
+    """Where a finished run put its results, for stderr."""
+    from training.callbacks.standard import CURVE_FILE, HISTORY_FILE, LOGS_DIR
+
+    lines = [f"{out}: finished"]
+    for name, what in (
+        ("model.keras", "best model"),
+        (runs.SAVED_MODEL_DIR, "SavedModel"),
+        (runs.METRICS_FILE, "test metrics"),
+        (HISTORY_FILE, "history"),
+        (CURVE_FILE, "training curve"),
+        (LOGS_DIR, "TensorBoard logs"),
+    ):
+        if (out / name).exists():
+            lines.append(f"  {what + ':':17} {out / name}")
+    return "\n".join(lines)
 
 
 def _enable_determinism():

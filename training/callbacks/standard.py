@@ -14,7 +14,10 @@ from training.callbacks.atomic_checkpoints import (
     backed_up_epochs,
     replace_atomically,
 )
-from training.callbacks.epoch_tensorboard import EpochTensorBoard
+from training.callbacks.epoch_tensorboard import (
+    EpochTensorBoard,
+    keep_tensorboard_epochs,
+)
 from training.callbacks.monitor_check import MonitorCheck
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
@@ -24,6 +27,8 @@ from training.callbacks.training_curve_plot import TrainingCurvePlot, read_histo
 # Where the standard callbacks write inside a run's out_dir.
 BACKUP_DIR = "backup"
 HISTORY_FILE = "history.csv"
+CURVE_FILE = "training_curve.png"
+LOGS_DIR = "logs"
 
 _MAX_MONITORS = ("acc", "accuracy", "auc", "bleu", "rouge", "f1", "precision", "recall")
 
@@ -175,7 +180,8 @@ def standard_callbacks(
     `AtomicBackupAndRestore` to `backup/`. The backup runs last so an epoch
     counts as done only after everything else has recorded it. If `backup/`
     holds a backup from an interrupted run, `fit` resumes from it, the CSV
-    keeps the rows of the backed-up epochs and is appended to, and the
+    keeps the rows of the backed-up epochs and is appended to, the
+    TensorBoard event files keep those epochs' summaries only, and the
     checkpoint only replaces `model.keras` when it beats the best value in
     those rows. Checkpoint and backup files are replaced atomically, so a run
     killed at any moment resumes, and a new best model replaces `model.keras`
@@ -253,11 +259,15 @@ def standard_callbacks(
         )
         callbacks.append(stopper)
     if tensorboard and tensorboard_available():
-        callbacks.append(EpochTensorBoard(os.path.join(out_dir, "logs")))
+        log_dir = os.path.join(out_dir, LOGS_DIR)
+        # As the CSV: the epochs a resumed run trains again, or all epochs of
+        # a fresh start, would be in TensorBoard twice.
+        keep_tensorboard_epochs(log_dir, epochs_done or 0)
+        callbacks.append(EpochTensorBoard(log_dir))
     callbacks += [
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
         keras.callbacks.CSVLogger(csv_path, append=resuming),
-        TrainingCurvePlot(os.path.join(out_dir, "training_curve.png"), csv_path),
+        TrainingCurvePlot(os.path.join(out_dir, CURVE_FILE), csv_path),
         # model.keras changes when the backup commits the epoch, not before:
         # a run killed in between trains that epoch again.
         AtomicBackupAndRestore(

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import sys
 import time
 import warnings
 
@@ -137,6 +138,16 @@ class TimeBudget(keras.callbacks.Callback):
         self.train_seconds += self._last_step_end - self._epoch_start
         if logs is not None:
             logs["train_seconds"] = self.train_seconds
+        if self.train_seconds >= self.seconds:
+            # Otherwise the run just ends, epochs before the `epochs` asked for,
+            # and the user is left to wonder why.
+            print(
+                f"TimeBudget: {self.train_seconds:.1f} s of training spent the "
+                f"budget of {self.seconds:g} s; training stops after epoch "
+                f"{epoch + 1}.",
+                file=sys.stderr,
+                flush=True,
+            )
         if self.state_file:
             self._record(epoch + 1)
 
