@@ -3,9 +3,9 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
+from zoo.layers.cache_index import python_cache_index
 from zoo.layers.call_arguments import call_arguments
 from zoo.layers.dropout import Dropout
 from zoo.layers.masking import (
@@ -224,11 +224,7 @@ class MultiHeadAttention(keras.layers.Layer):
         return ops.stack([k, v], axis=1)
 
     def __call__(self, *args, **kwargs):
-        index = kwargs.get("cache_update_index")
-        if isinstance(index, np.integer):
-            # Keras would make a NumPy index (from a loop over np.arange) a
-            # tensor before `call`, where it can no longer be range-checked.
-            kwargs["cache_update_index"] = int(index)
+        kwargs = python_cache_index(kwargs, "cache_update_index")
         return super().__call__(*args, **kwargs)
 
     def call(
