@@ -7,7 +7,7 @@ import pytest
 
 from zoo import registry
 from zoo.models.forecaster.family import STATE_FILE, prepare_series
-from zoo.models.forecaster.sources import parse_source
+from zoo.models.forecaster.sources import parse_source, read_source
 
 
 def test_parse_source_defaults_and_options():
@@ -169,3 +169,13 @@ def test_evaluating_the_same_data_keeps_the_runs_split():
     del state["options"]["split"]
     _, old, _ = prepare_series("seattle_weather", state=state)
     assert old.bounds == other.bounds
+
+
+@pytest.mark.parametrize("location", ["elecdemnd", "cmudict", "pairs.tsv"])
+def test_an_unknown_source_lists_the_built_in_series(location):
+    with pytest.raises(
+        ValueError,
+        match=rf"data for forecaster must be one of 'elecdemand', 'seattle_weather' "
+        rf"or a \.csv path; received '{location}'",
+    ):
+        read_source(location)

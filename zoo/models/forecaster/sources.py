@@ -110,4 +110,11 @@ def read_source(location):
 
         module = importlib.import_module(BUILT_IN[location][0])
         return module.load(), module.TIME_COLUMN
+    if not str(location).lower().endswith(".csv"):
+        # Not read_frame's own message, which is for Python callers (a
+        # DataFrame is no option on the command line).
+        raise ValueError(
+            f"data for forecaster must be one of {', '.join(map(repr, BUILT_IN))} "
+            f"or a .csv path; received {location!r}"
+        )
     return location, None
