@@ -5,6 +5,7 @@ out as the files a user would bring. Nothing here trains.
 """
 
 import gzip
+import json
 import os
 from pathlib import Path
 
@@ -13,8 +14,9 @@ import pytest
 
 from tests.cmudict_slice import write_cmudict_slice
 from zoo import cli
+from zoo import run_dir as runs
 from zoo.data import images, series
-from zoo.data.source_query import split_source
+from zoo.data.source_query import absolute_source, split_source
 from zoo.models.seq2seq import sources as seq2seq_sources
 from zoo.models.vit import family as vit_family
 
@@ -244,3 +246,71 @@ def test_export_to_a_path_ending_in_dot_dot(tmp_path, monkeypatch):
         "saved_model.pb",
         "variables",
     ]
+
+
+def test_a_local_source_is_made_absolute_and_built_ins_are_kept(
+    tmp_path, monkeypatch, home
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pairs.tsv").write_text("a\tb\n")
+    (tmp_path / "cmudict").mkdir()  # a built-in name still means the built-in
+    assert absolute_source("pairs.tsv?task=g2p") == f"{tmp_path}/pairs.tsv?task=g2p"
+    assert absolute_source("./pairs.tsv") == f"{tmp_path}/pairs.tsv"
+    (home / "h.tsv").write_text("a\tb\n")
+    assert absolute_source("~/h.tsv") == f"{home}/h.tsv"
+    for kept in ("cmudict", "tfds:x/y?task=g2p", "missing.tsv?task=g2p"):
+        assert absolute_source(kept) == kept
+
+
+def test_zoo_train_records_its_data_absolute(tmp_path, monkeypatch, pairs_text):
+    # Relative, `zoo evaluate DIR` from another folder read another file, or
+    # none ("no such .tsv file"), and a resume there trained on it.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pairs.tsv").write_text(pairs_text)
+    recorded = []
+
+    def refuse(out, record):
+        recorded.append(record)
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(runs, "start_or_resume", refuse)
+    argv = ["train", "seq2seq", "--data", "pairs.tsv?task=g2p", "--out", "run"]
+    assert cli.main(argv) == 2
+    assert recorded[0]["data"] == f"{tmp_path}/pairs.tsv?task=g2p"
+
+
+def test_a_resume_compares_the_file_a_source_names_not_its_spelling(
+    tmp_path, monkeypatch, pairs_text
+):
+    # "./pairs.tsv" was refused against a run of "pairs.tsv", and "pairs.tsv"
+    # from another folder, another file, resumed it.
+    trained_in, elsewhere = tmp_path / "a", tmp_path / "b"
+    for folder, lines in ((trained_in, 300), (elsewhere, 200)):
+        folder.mkdir()
+        text = "".join(pairs_text.splitlines(keepends=True)[:lines])
+        (folder / "pairs.tsv").write_text(text)
+    record = {"model": "seq2seq", "preset": "tiny", "seed": 0, "batch_size": 16}
+    record |= {"precision": "float32", "epochs": 2}
+    monkeypatch.setattr(runs, "_backend", lambda: "tensorflow")
+
+    def run_of(data):
+        out = tmp_path / "runs" / str(len(list(tmp_path.glob("runs/*"))))
+        out.mkdir(parents=True)
+        old = {**record, "data": data, "backend": "tensorflow"}
+        (out / runs.RUN_FILE).write_text(json.dumps(old))
+        (out / runs.MODEL_FILE).write_bytes(b"")  # an epoch saved: no replacing
+        return out
+
+    monkeypatch.chdir(trained_in)
+    # A run recorded before sources were recorded absolute: its relative
+    # path names the file seen from where the resume runs, as it did.
+    legacy = run_of("pairs.tsv?task=g2p")
+    same = {**record, "data": absolute_source("./pairs.tsv?task=g2p")}
+    assert runs.start_or_resume(legacy, same) is True
+    recorded = run_of(same["data"])
+    monkeypatch.chdir(elsewhere)
+    other = {**record, "data": absolute_source("pairs.tsv?task=g2p")}
+    with pytest.raises(ValueError, match=f"received data '{elsewhere}/pairs.tsv"):
+        runs.start_or_resume(recorded, other)
+    from_elsewhere = {**record, "data": absolute_source("../a/pairs.tsv?task=g2p")}
+    assert runs.start_or_resume(recorded, from_elsewhere) is True

@@ -17,6 +17,7 @@ from training.callbacks.atomic_checkpoints import (
     write_json_atomically,
 )
 from training.run_lock import LOCK_FILE, run_folder_lock
+from zoo.data.source_query import absolute_source
 
 RUN_FILE = "run.json"
 MODEL_FILE = "model.keras"
@@ -177,6 +178,10 @@ def _resume_difference(run_dir, existing, record):
         if key not in existing:
             continue
         expected, received = existing[key], record.get(key)
+        if key == "data" and isinstance(expected, str):
+            # Runs before sources were recorded absolute hold a path relative
+            # to where they trained: from here, as they compared before.
+            expected = absolute_source(expected)
         requested = record.get("precision_requested")
         if key == "precision" and expected == "auto":
             # Runs recorded before the resolved policy was recorded the choice.

@@ -47,9 +47,12 @@ def train_run(
     from training.callbacks.training_curve_plot import read_history_csv
     from training.precision import resolve_precision
     from training.recipe import fit
+    from zoo.data.source_query import absolute_source
     from zoo.export import backend_can_export
 
     out = Path(out)
+    # Recorded absolute: `zoo evaluate DIR` and resumes may run elsewhere.
+    data = absolute_source(data)
     # One `zoo train` at a time writes the run (see `runs.training_lock`).
     with runs.training_lock(out):
         config = family.check_preset(preset)

@@ -89,3 +89,26 @@ def tfds_error(source, error, expected):
         f"cannot load data source {source!r}: {reason or type(error).__name__}; "
         f"expected {expected}"
     )
+
+
+def absolute_source(source):
+    """``source`` with a relative local file or folder made absolute, options kept.
+
+    A run records its data source; relative, it would name another file (or
+    none) once ``zoo evaluate`` or a resume runs from another folder, and
+    ``./x.tsv`` would not match ``x.tsv``. Built-in dataset names and
+    ``tfds:`` sources are kept as they are (they win over a local file of
+    that name, see the module docstring), as is a location that does not
+    exist.
+    """
+    from zoo.data.registry import DATASETS
+
+    source = str(source)
+    location, query = _location_and_query(source)
+    if (
+        location in DATASETS
+        or location.startswith("tfds:")
+        or not os.path.exists(location)
+    ):
+        return source
+    return os.path.abspath(location) + (f"?{query}" if query else "")
