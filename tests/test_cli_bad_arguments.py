@@ -119,3 +119,23 @@ def test_tensorflow_start_up_logs_are_quiet_unless_verbose(
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "1")  # the user's own wins
     assert cli.main(["datasets"]) == 0
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "1"
+
+
+def test_a_quoted_tilde_in_out_and_to_is_the_home_folder(tmp_path, monkeypatch):
+    # The shell leaves a quoted "~" alone: it made a folder named "~" here.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    parser = cli.build_parser()
+    assert parser.parse_args(["train", "vit", "--out", "~/r"]).out == f"{tmp_path}/r"
+    run = tmp_path / "run"
+    run.mkdir()
+    args = parser.parse_args(["export", "~/run", "--to", "~/saved"])
+    assert (args.run_dir, args.to) == (str(run), f"{tmp_path}/saved")
+
+
+def test_a_file_given_as_dir_is_named_a_file(tmp_path, capsys):
+    model_file = tmp_path / "model.keras"
+    model_file.write_bytes(b"")
+    code, err = refused(["evaluate", str(model_file)], capsys)
+    assert code == 2
+    assert "expected a run folder (the --out of `zoo train`); received " in err
+    assert "which is a file" in err

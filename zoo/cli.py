@@ -157,6 +157,15 @@ def non_empty(text: str) -> str:
     return text
 
 
+def user_path(text: str) -> str:
+    """argparse type: a non-empty path, a leading ``~`` expanded.
+
+    The shell expands ``~`` only where it is not quoted; a quoted
+    ``--out "~/runs/x"`` made a folder named ``~`` in the working folder.
+    """
+    return os.path.expanduser(non_empty(text))
+
+
 SEED_MAX = 2**32 - 1
 """The largest seed NumPy (and so `keras.utils.set_random_seed`) takes."""
 
@@ -176,10 +185,16 @@ def seed_int(text: str) -> int:
 
 
 def existing_run_dir(text: str) -> str:
-    """argparse type: a folder that exists."""
-    if not os.path.isdir(text):
+    """argparse type: a folder that exists (a leading ``~`` expanded)."""
+    path = os.path.expanduser(text)
+    if os.path.isfile(path):
+        raise argparse.ArgumentTypeError(
+            f"expected a run folder (the --out of `zoo train`); received {text!r}, "
+            "which is a file"
+        )
+    if not os.path.isdir(path):
         raise argparse.ArgumentTypeError(f"no such directory: {text!r}")
-    return text
+    return path
 
 
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
@@ -222,7 +237,7 @@ def add_train(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=seed_int, default=0)
     parser.add_argument(
         "--out",
-        type=non_empty,
+        type=user_path,
         metavar="DIR",
         help="run folder (default runs/MODEL-PRESET)",
     )
@@ -399,7 +414,7 @@ def add_export(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
     parser.add_argument(
-        "--to", type=non_empty, metavar="PATH", help="default DIR/saved_model"
+        "--to", type=user_path, metavar="PATH", help="default DIR/saved_model"
     )
     parser.set_defaults(func=cmd_export)
 

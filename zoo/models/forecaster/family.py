@@ -8,6 +8,7 @@ scaled differently from its training data.
 """
 
 import math
+import os
 from pathlib import Path
 
 # Imported for their serialization registration: model.keras names the
@@ -316,7 +317,10 @@ class ForecasterFamily(ModelFamily):
 
     def add_predict_arguments(self, parser) -> None:
         parser.add_argument(
-            "--plot", metavar="OUT.png", help="draw history, forecast and interval"
+            "--plot",
+            metavar="OUT.png",
+            type=os.path.expanduser,  # a quoted "~/x.png" too
+            help="draw history, forecast and interval",
         )
 
     def predict(self, model, run_dir: Path, inputs: list, args) -> str:

@@ -1,5 +1,6 @@
 """The ``vit`` family: what ``zoo train/evaluate/predict/export vit`` do."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -416,6 +417,7 @@ class ViTFamily(ModelFamily):
         parser.add_argument(
             "--explain",
             metavar="OUT.png",
+            type=os.path.expanduser,  # a quoted "~/x.png" too
             help="write an attention-rollout heatmap of each image to OUT.png",
         )
 
