@@ -13,6 +13,7 @@ from keras import ops
 
 from tests.backends import exports_saved_models
 from tests.keras_state import seeded_float32_policy
+from tests.models.seq2seq import test_seq2seq_model as seq2seq_model_tests
 from zoo.decoding import Decoder
 from zoo.models.forecaster import DLinear, TimeSeriesForecaster
 from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
@@ -21,22 +22,9 @@ seeded_float32 = pytest.fixture(autouse=True, name="seeded_float32")(
     seeded_float32_policy
 )
 
-ARGS = dict(
-    source_vocabulary_size=30,
-    target_vocabulary_size=25,
-    num_encoder_layers=1,
-    num_decoder_layers=1,
-    hidden_dim=16,
-    num_heads=2,
-    intermediate_dim=32,
-    source_sequence_length=12,
-    target_sequence_length=10,
-    dropout=0.0,
-)
-INPUTS = {
-    "encoder_token_ids": np.array([[5, 6, 7, 0, 0], [9, 8, 7, 6, 5]], np.int32),
-    "decoder_token_ids": np.array([[2, 5, 6, 0], [2, 4, 4, 4]], np.int32),
-}
+# One decoder layer is enough here: the tied projection and the caches.
+ARGS = {**seq2seq_model_tests.ARGS, "num_encoder_layers": 1, "dropout": 0.0}
+INPUTS = seq2seq_model_tests.INPUTS
 
 
 def seq2seq(tie=True):
