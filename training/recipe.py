@@ -219,6 +219,7 @@ def fit(
     save_freq="epoch",
     batch_size=None,
     tokens_per_example=None,
+    examples_per_epoch=None,
     callbacks=None,
     seed=None,
     jit_compile="auto",
@@ -274,6 +275,8 @@ def fit(
         batch_size: Global batch size for throughput; None reads it from
             `train_ds`.
         tokens_per_example: Mean tokens per example for tokens per second.
+        examples_per_epoch: Training examples per epoch, for examples per
+            second where batches vary in size (length buckets).
         callbacks: Extra callbacks, run before the standard ones. A
             `TimeBudget` without a ``state_file`` gets
             ``out_dir/time_budget.json``, so a resumed run continues its
@@ -385,6 +388,7 @@ def fit(
                 save_freq=save_freq,
                 batch_size=batch_size,
                 tokens_per_example=tokens_per_example,
+                examples_per_epoch=examples_per_epoch,
                 keep_backup=keep_backup,
             )
             if verbose:

@@ -25,12 +25,15 @@ class PreparedData:
         test: batched test split, or None.
         info: what the model needs to know of the data (number of classes,
             vocabulary sizes, input shape, ...); JSON-serializable.
+        train_examples: examples in one pass of ``train``, for examples per
+            second (its batches may differ in size); None if not known.
     """
 
     train: Any
     validation: Any = None
     test: Any = None
     info: dict = dataclasses.field(default_factory=dict)
+    train_examples: int | None = None
 
 
 class ModelFamily:

@@ -125,9 +125,10 @@ def train_run(
                         # Until "trained" is recorded, a killed run resumes
                         # from the backup.
                         keep_backup=True,
-                        # The size the family batched with: read from the
-                        # first batch, a bucketed text set's could be 1.
+                        # Not read from the first batch: a bucketed text
+                        # set's could hold 1 pair.
                         batch_size=batch_size,
+                        examples_per_epoch=prepared.train_examples,
                         verbose=progress_verbosity(sys.stderr),
                         **compile_arguments,
                     )

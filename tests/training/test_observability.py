@@ -1,5 +1,6 @@
 """What a user sees of a run: the progress on stderr, the TensorBoard steps."""
 
+import csv
 import os
 
 import keras
@@ -155,3 +156,17 @@ def test_a_spent_time_budget_says_why_training_stopped(monkeypatch, capsys):
         f"budget of 20 s; training stops after epoch {stopped_after}."
         in capsys.readouterr().err
     )
+
+
+def test_examples_per_second_is_not_above_the_data_when_batch_is_larger(tmp_path):
+    # Every step counted as a full --batch-size: 100,000 examples a step.
+    out = tmp_path / "run"
+    trainer.train_run(
+        registry.get_family("forecaster"), "tiny", "seattle_weather", out, 1, 100_000
+    )
+    with open(out / "history.csv") as handle:
+        row = next(csv.DictReader(handle))
+    # examples per step = examples_per_second / steps_per_second: at most the
+    # whole series, which is one batch here.
+    per_step = float(row["examples_per_second"]) / float(row["steps_per_second"])
+    assert per_step <= 1461  # all of vega_datasets' seattle_weather days

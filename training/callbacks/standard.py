@@ -166,6 +166,7 @@ def standard_callbacks(
     save_freq="epoch",
     batch_size=None,
     tokens_per_example=None,
+    examples_per_epoch=None,
     tensorboard=True,
     keep_backup=False,
 ):
@@ -202,6 +203,8 @@ def standard_callbacks(
             from the backed-up weights).
         batch_size: Global batch size, for examples per second.
         tokens_per_example: Mean tokens per example, for tokens per second.
+        examples_per_epoch: Training examples per epoch, for examples per
+            second where batches vary in size (see `ThroughputLogger`).
         tensorboard: Whether to add the TensorBoard callback.
         keep_backup: Keep `backup/` when training ends (it is deleted by
             default), for a caller that has more to do before the run counts
@@ -244,7 +247,11 @@ def standard_callbacks(
     callbacks = [
         NaNGuard(),
         # Before the loggers, so its keys are in the logs they write.
-        ThroughputLogger(batch_size=batch_size, tokens_per_example=tokens_per_example),
+        ThroughputLogger(
+            batch_size=batch_size,
+            tokens_per_example=tokens_per_example,
+            examples_per_epoch=examples_per_epoch,
+        ),
         # Before the checkpoint and early stopping, which would only warn.
         MonitorCheck(monitor),
         checkpoint,

@@ -11,19 +11,25 @@ from training.arguments import check_int, check_number
 class ThroughputLogger(keras.callbacks.Callback):
     """Adds training throughput to each epoch's logs.
 
-    Writes `steps_per_second`, and `examples_per_second` when `batch_size` is
-    known, and `tokens_per_second` when `tokens_per_example` is known, into
+    Writes `steps_per_second`, and `examples_per_second` when
+    `examples_per_epoch` or `batch_size` is known, and `tokens_per_second`
+    when `tokens_per_example` is known, into
     the epoch logs, so they reach `History`, `CSVLogger`, TensorBoard and the
     progress bar (place it before those callbacks). Time runs from the start
     of the epoch to the end of its last training batch: validation is not
-    counted, the first epoch includes tracing/compilation, and a partial last
-    batch counts as a full one. Safe for asynchronous batch dispatch
+    counted, and the first epoch includes tracing/compilation. From
+    `batch_size` alone a partial batch counts as a full one; give
+    `examples_per_epoch` where batches vary (length buckets, a batch size
+    larger than the data). Safe for asynchronous batch dispatch
     (``async_safe``): where Keras runs batch-end callbacks in worker threads
     (JAX, PyTorch), each call comes once that batch's results are ready, so
     the epoch's time still ends with its last training step.
 
     Args:
         batch_size: The global batch size (all replicas together).
+        examples_per_epoch: Training examples in one epoch; with it, a step
+            counts as ``examples_per_epoch / steps`` examples (``steps``:
+            the epoch's steps, as `fit` reports them).
         tokens_per_example: Mean tokens per example (e.g. non-padding target
             tokens, patches per image); use `from_dataset` to measure it.
 
@@ -34,9 +40,13 @@ class ThroughputLogger(keras.callbacks.Callback):
 
     async_safe = True
 
-    def __init__(self, batch_size=None, tokens_per_example=None):
+    def __init__(
+        self, batch_size=None, tokens_per_example=None, examples_per_epoch=None
+    ):
         super().__init__()
         check_int("batch_size", batch_size, 1, allow_none=True)
+        check_int("examples_per_epoch", examples_per_epoch, 1, allow_none=True)
+        self.examples_per_epoch = examples_per_epoch
         if tokens_per_example is not None:
             check_number("tokens_per_example", tokens_per_example, 0)
         self.batch_size = batch_size
@@ -96,10 +106,20 @@ class ThroughputLogger(keras.callbacks.Callback):
             return
         seconds = max(self._end - self._start, 1e-9)
         logs["steps_per_second"] = self._steps / seconds
-        if self.batch_size:
-            examples_per_second = self._steps * self.batch_size / seconds
+        examples = self._examples()
+        if examples:
+            examples_per_second = examples / seconds
             logs["examples_per_second"] = examples_per_second
             if self.tokens_per_example:
                 logs["tokens_per_second"] = (
                     examples_per_second * self.tokens_per_example
                 )
+
+    def _examples(self):
+        """Examples in the steps run this epoch, or None if unknown."""
+        steps_per_epoch = (self.params or {}).get("steps")
+        if self.examples_per_epoch and steps_per_epoch:
+            return self.examples_per_epoch * self._steps / steps_per_epoch
+        if self.batch_size:
+            return self._steps * self.batch_size
+        return None

@@ -213,6 +213,7 @@ def prepare_series(source, batch_size=64, seed=0, stride=None, state=None):
         validation=data.dataset("validation", batch_size),
         test=data.dataset("test", batch_size),
         info=info,
+        train_examples=len(data.window_starts("train", train_stride)),
     )
     return prepared, data, new_state
 

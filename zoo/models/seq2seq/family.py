@@ -249,8 +249,11 @@ class Seq2SeqFamily(ModelFamily):
                         pairs.append((ids, target))
             return pairs
 
+        pair_counts = {}
+
         def dataset(split, shuffle):
             pairs = encoded(split)
+            pair_counts[split] = len(pairs)
             if not pairs:
                 return None
             return seq2seq_dataset(
@@ -276,7 +279,7 @@ class Seq2SeqFamily(ModelFamily):
             truncated_sources=truncated,
             test_pairs=[[s, list(ts)] for s, ts in splits["test"]],
         )
-        return PreparedData(**data, info=info)
+        return PreparedData(**data, info=info, train_examples=pair_counts["train"])
 
     # --- model ------------------------------------------------------------
     def build_model(self, config: dict, info: dict):

@@ -18,6 +18,7 @@ from zoo.data import numpy_images
 from zoo.data.source_query import positive_int_option, split_source, tfds_error
 from zoo.family import ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
+from zoo.registry import did_you_mean
 
 PREPROCESSING_FILE = "preprocessing.json"
 """Normalization, image size and class names of a run, fit on its training split."""
@@ -42,6 +43,7 @@ def _unknown_source(source):
         f"unknown data source {source!r} for model 'vit': expected a built-in "
         f"dataset ({', '.join(BUILTIN_DATASETS)}), 'tfds:NAME[/CONFIG]' or an "
         "existing folder with one sub-folder of images per class"
+        f"{did_you_mean(split_source(str(source), ('size',))[0], BUILTIN_DATASETS)}"
     )
 
 
@@ -339,6 +341,7 @@ class ViTFamily(ModelFamily):
             validation=datasets["validation"],
             test=datasets["test"],
             info=info,
+            train_examples=info["train_examples"],
         )
 
     def build_model(self, config, info):
