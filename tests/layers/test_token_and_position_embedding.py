@@ -54,3 +54,25 @@ def test_unknown_position_encoding_lists_the_choices():
 def test_wrong_rank_is_rejected():
     with pytest.raises(ValueError, match=r"rank 2.*received shape \(1, 3, 4\)"):
         TokenAndPositionEmbedding(12, 4, 4)(np.ones((1, 3, 4), "int32"))
+
+
+def test_quantized_token_and_position_embedding_under_mixed_bfloat16():
+    # Quantized, the token table's lookups came in float32: TensorFlow
+    # refused to add the bfloat16 positions, JAX and PyTorch went float32.
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        keras.utils.set_random_seed(0)
+        layer = TokenAndPositionEmbedding(
+            vocabulary_size=50, sequence_length=8, embedding_dim=16
+        )
+        model = keras.Sequential([keras.Input((4,), dtype="int32"), layer])
+        ids = np.array([[1, 2, 3, 0]], "int32")
+        expected = keras.ops.convert_to_numpy(keras.ops.cast(model(ids), "float32"))
+        model.quantize("int8")
+        got = model(ids)
+        assert keras.backend.standardize_dtype(got.dtype) == "bfloat16"
+        got = keras.ops.convert_to_numpy(keras.ops.cast(got, "float32"))
+        assert np.abs(got - expected).max() < 0.05 * np.abs(expected).max()
+    finally:
+        keras.config.set_dtype_policy(previous)

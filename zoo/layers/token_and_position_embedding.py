@@ -96,7 +96,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0):
         check_sequence_fits(inputs.shape[1], self.sequence_length, start_index)
-        embedded = self.token_embedding(inputs)
+        # Quantized, Keras' Embedding returns float32 under a mixed policy,
+        # which the position encoding (in the compute dtype) cannot be added to.
+        embedded = ops.cast(self.token_embedding(inputs), self.compute_dtype)
         if self.scale_embedding:
             embedded = embedded * ops.cast(
                 math.sqrt(self.embedding_dim), embedded.dtype
