@@ -80,6 +80,12 @@ def test_an_out_that_cannot_be_made_names_the_argument(capsys):
         (["train", "seq2sq"], "; did you mean 'seq2seq'?"),
         (["train", "forecaster", "--preset", "TINY"], "; did you mean 'tiny'?"),
         (["train", "forecaster", "--preset", "patch_tst"], "did you mean 'patchtst'"),
+        (["train", "seq2seq", "--data", "cmudic"], "; did you mean 'cmudict'?"),
+        (["train", "vit", "--data", "fashion_mnst"], "; did you mean 'fashion_mnist'?"),
+        (
+            ["train", "forecaster", "--data", "elecdemnd"],
+            "; did you mean 'elecdemand'?",
+        ),
     ],
 )
 def test_unknown_names_suggest_close_ones(argv, suggestion, tmp_path, capsys):

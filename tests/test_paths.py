@@ -314,3 +314,10 @@ def test_a_resume_compares_the_file_a_source_names_not_its_spelling(
         runs.start_or_resume(recorded, other)
     from_elsewhere = {**record, "data": absolute_source("../a/pairs.tsv?task=g2p")}
     assert runs.start_or_resume(recorded, from_elsewhere) is True
+
+
+def test_a_history_csv_with_a_quoted_tilde(home, weather_csv_text):
+    # zoo predict DIR "~/history.csv": "series file not found".
+    lines = weather_csv_text.splitlines(keepends=True)
+    (home / "history.csv").write_text("".join(lines[:1] + lines[-120:]))
+    assert len(series.read_frame("~/history.csv")) == 120

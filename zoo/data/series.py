@@ -112,7 +112,8 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
             frame.index.name = frame.index.name or "time"
             return _check_order(frame, origin)
     else:
-        path = Path(os.fspath(source))
+        # A quoted "~/h.csv" (zoo predict's history) reaches here unexpanded.
+        path = Path(os.path.expanduser(os.fspath(source)))
         if path.suffix.lower() != ".csv":
             raise ValueError(
                 f"series source must be a .csv file or a DataFrame; received "

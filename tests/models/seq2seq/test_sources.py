@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.cmudict_slice import write_cmudict_slice
 from zoo.models.seq2seq.sources import load_splits, parse_source
 
 
@@ -106,3 +107,14 @@ def test_zoo_train_reports_bad_data_in_one_line(data, message, tmp_path, capsys)
     assert code == 2
     assert err.startswith("zoo: error: ") and message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_tsv_whose_name_starts_like_a_built_in_pair_is_a_file(tmp_path, monkeypatch):
+    # Taken for a built-in language pair: zoo evaluate --data l10n_words.tsv
+    # failed though zoo train (which makes the path absolute) read it.
+    write_cmudict_slice(tmp_path / "l10n_words.tsv", 400)
+    monkeypatch.chdir(tmp_path)
+    # As `zoo train` reads it once train_run made it absolute.
+    assert load_splits(str(tmp_path / "l10n_words.tsv"))
+    # As `zoo evaluate DIR --data l10n_words.tsv` reads it.
+    assert load_splits("l10n_words.tsv")

@@ -18,6 +18,7 @@
 import dataclasses
 
 from zoo.data.source_query import positive_int_option, split_source
+from zoo.registry import did_you_mean
 
 OPTIONS = (
     "lookback",
@@ -115,6 +116,6 @@ def read_source(location):
         # DataFrame is no option on the command line).
         raise ValueError(
             f"data for forecaster must be one of {', '.join(map(repr, BUILT_IN))} "
-            f"or a .csv path; received {location!r}"
+            f"or a .csv path; received {location!r}{did_you_mean(location, BUILT_IN)}"
         )
     return location, None

@@ -27,8 +27,10 @@ no minimum size.
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from zoo.data.source_query import positive_int_option, split_source, tfds_error
+from zoo.registry import did_you_mean
 
 TASKS = ("g2p", "translation", "summarization")
 """Tasks of the seq2seq family."""
@@ -58,6 +60,15 @@ CHOICES = {
 MAX_VOCABULARY_SIZE = 1_000_000
 """More than any subword vocabulary needs; the trainer allocates memory for
 the size asked, and 10**14 aborted the process."""
+
+BUILT_IN_NAMES = (
+    "cmudict",
+    "l10n_en_de",
+    "l10n_en_fr",
+    "l10n_en_es",
+    "debian_descriptions",
+)
+"""The built-in datasets seq2seq reads."""
 
 DEFAULT_LENGTHS = {"translation": (64, 64), "summarization": (128, 32)}
 """Task -> (max_source_length, max_target_length) defaults."""
@@ -153,7 +164,8 @@ def load_splits(location, seed=0, fold_case=False):
         from zoo.data.cmudict import load_cmudict
 
         return load_cmudict()
-    if location.startswith("l10n_"):
+    # A name, not a path: "l10n_words.tsv" is the user's file.
+    if re.fullmatch(r"l10n_\w+", location):
         from zoo.data.l10n import load_l10n
 
         return load_l10n(location)
@@ -169,9 +181,10 @@ def load_splits(location, seed=0, fold_case=False):
 
         return load_tsv(location, seed=seed, fold_case=fold_case)
     raise ValueError(
-        "data for seq2seq must be one of 'cmudict', 'l10n_en_de', 'l10n_en_fr', "
-        "'l10n_en_es', 'debian_descriptions', a .tsv (or .tsv.gz) path of "
+        f"data for seq2seq must be one of {', '.join(map(repr, BUILT_IN_NAMES))}, "
+        "a .tsv (or .tsv.gz) path of "
         f"source<TAB>target lines or 'tfds:NAME[/CONFIG]'; received {location!r}"
+        f"{did_you_mean(location, BUILT_IN_NAMES)}"
     )
 
 
