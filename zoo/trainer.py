@@ -202,7 +202,7 @@ def _summary(out):
 
     lines = [f"{out}: finished"]
     for name, what in (
-        ("model.keras", "best model"),
+        (runs.MODEL_FILE, "best model"),
         (runs.SAVED_MODEL_DIR, "SavedModel"),
         (runs.METRICS_FILE, "test metrics"),
         (HISTORY_FILE, "history"),

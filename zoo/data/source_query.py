@@ -9,7 +9,8 @@ a location. A location that starts with ``~`` is expanded to the home folder,
 as the shell would have done had the source not been quoted (a source with
 options must be quoted: ``&`` ends a shell command). Built-in dataset names
 (``cmudict``, ``fashion_mnist``, ...) and ``tfds:`` win over a file or folder
-of the same name in the working folder: write ``./cmudict`` for the file.
+of the same name in the working folder: write ``./fashion_mnist`` for an
+image folder of that name.
 """
 
 import os

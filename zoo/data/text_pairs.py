@@ -49,9 +49,10 @@ def read_tsv(path) -> dict[str, list[str]]:
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: for a folder, on a line without exactly one tab, an empty side, a file
-            that is not UTF-8 (nor UTF-16 with a byte order mark), a broken
-            gzip file, or one that holds no pairs; the message names the line.
+        ValueError: for a folder, on a line without exactly one tab, an empty
+            side, a file that is not UTF-8 (nor UTF-16 with a byte order
+            mark), a broken gzip file, or one that holds no pairs; the message
+            names the line.
     """
     path = Path(path)
     if path.is_dir():
