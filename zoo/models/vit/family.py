@@ -84,8 +84,7 @@ def load_splits(source, seed=0):
         ValueError: for an unknown or missing source, or bad data.
     """
     source = str(source)
-    location, options = split_source(source, ("size",))
-    size = _size_option(dict(options).get("size"), source)
+    location, size = _location_and_size(source)
     splits = {}
     if location == "fashion_mnist":
         from zoo.data.fashion_mnist import CLASS_NAMES, load_fashion_mnist
@@ -156,6 +155,12 @@ def load_splits(source, seed=0):
             f"into {', '.join(parts)} (one each), received {found}"
         )
     return splits, names
+
+
+def _location_and_size(source):
+    """``source``'s location and its ``?size=`` as ``(height, width)`` (or None)."""
+    location, options = split_source(source, ("size",))
+    return location, _size_option(dict(options).get("size"), source)
 
 
 def _size_option(value, source):
@@ -273,9 +278,7 @@ class ViTFamily(ModelFamily):
         # The preset's options, from the run record that `zoo train` writes
         # before it prepares the data.
         config = (runs.read_run(run_dir) or {}).get("config", {})
-        requested = _size_option(
-            dict(split_source(str(source), ("size",))[1]).get("size"), str(source)
-        )
+        _, requested = _location_and_size(str(source))
         if requested and "patch_size" in config:
             # Before every image is resized: ?size=999999 would run out of
             # memory there, long before build_model checks the same.
