@@ -95,7 +95,7 @@ def read_image_file(path, channels=0):
     """Read and decode one image file; ``ValueError`` names a missing or bad file."""
     name = str(path)
     # A quoted "~/photos/a b.png" reaches us unexpanded; the shell would have.
-    path = Path(os.path.expanduser(name) if name.startswith("~") else name)
+    path = Path(os.path.expanduser(name))
     if path.is_dir():
         raise ValueError(
             f"image file {name!r} is a folder; expected a PNG, JPEG, BMP or GIF file"

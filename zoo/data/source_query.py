@@ -69,16 +69,12 @@ def _location_and_query(source):
     """``source`` split at the ``?`` where its options start (module docstring)."""
     ends = [i for i, character in enumerate(source) if character == "?"]
     for end in reversed([*ends, len(source)]):
-        location = _expanded(source[:end])
+        # A quoted "~/x" reaches here unexpanded; the shell would have.
+        location = os.path.expanduser(source[:end])
         if location and os.path.exists(location):
             return location, source[end + 1 :]
     location, _, query = source.partition("?")
-    return _expanded(location), query
-
-
-def _expanded(location):
-    """``location`` with a leading ``~`` or ``~user`` expanded (as the shell does)."""
-    return os.path.expanduser(location) if location.startswith("~") else location
+    return os.path.expanduser(location), query
 
 
 def tfds_error(source, error, expected):
