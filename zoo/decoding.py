@@ -21,8 +21,10 @@ Any model with the ``Seq2SeqTransformer`` decoding interface works:
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import threading
 
 import keras
 import numpy as np
@@ -266,6 +268,9 @@ class Decoder:
         self.length_penalty = float(length_penalty)
         self.start_id, self.end_id = start_id, end_id
         self.trace_count = 0
+        # Serving code calls one decoder from many threads: the check for
+        # replaced weights and the recompile it triggers must be one step.
+        self._compile_lock = threading.Lock()
         self._variables = self._variable_ids()
         self._search = self._compile()
 
@@ -288,15 +293,38 @@ class Decoder:
     def _variable_ids(self):
         return tuple(id(variable) for variable in self.model.variables)
 
+    def _current_search(self):
+        """The compiled search over the model's current variables.
+
+        `model.quantize` or `enable_lora` since the search was compiled
+        replaced or added weights: the traced search would still read the
+        old ones (a tf.function captures the variables it saw; the jax.jit
+        takes the old list) and ignore the change, so it is compiled again.
+        Under the lock, a thread that calls meanwhile waits for the new
+        search instead of taking the old one, whose variable list was
+        already marked current.
+        """
+        with self._compile_lock:
+            variables = self._variable_ids()
+            if variables != self._variables:
+                self._search = self._compile()
+                self._variables = variables
+            return self._search
+
     def _compile(self):
         backend = keras.backend.backend()
         if backend == "tensorflow":
             import tensorflow as tf
 
             spec = tf.TensorSpec([None, self.model.source_sequence_length], tf.int32)
+            # TensorFlow counts traces by code object, over all decoders:
+            # from the sixth (models, beam sizes) on, each first call warned
+            # of "excessive retracing" although every decoder traced once. A
+            # partial has no code object of its own, so each is counted alone.
+            search = functools.partial(type(self).search, self)
             # Autograph is not needed (the loops are ops.while_loop) and it
             # mis-converts plain layer methods such as compute_cache.
-            return tf.function(self.search, input_signature=[spec], autograph=False)
+            return tf.function(search, input_signature=[spec], autograph=False)
         if backend == "jax":
             return self._jax_search()
         if backend == "torch":
@@ -372,14 +400,7 @@ class Decoder:
         if len(padded) == 0:
             return np.zeros((0, self.model.target_sequence_length), np.int32)
         rows = len(padded)
-        variables = self._variable_ids()
-        if variables != self._variables:
-            # `model.quantize` or `enable_lora` since the search was compiled
-            # replaced or added weights: the traced search would still read
-            # the old ones (a tf.function captures the variables it saw; the
-            # jax.jit takes the old list) and ignore the change.
-            self._variables = variables
-            self._search = self._compile()
+        search = self._current_search()
         if keras.backend.backend() == "jax":
             # jax.jit compiles once per batch size (1 to 2 s for a tiny
             # model): batches of 1 to 64 inputs would compile 64 searches.
@@ -389,7 +410,7 @@ class Decoder:
             padded = np.concatenate(
                 [padded, np.repeat(padded[:1], _batch_bucket(rows) - rows, axis=0)]
             )
-        outputs = np.array(ops.convert_to_numpy(self._search(padded)))[:rows]
+        outputs = np.array(ops.convert_to_numpy(search(padded)))[:rows]
         padded = padded[:rows]
         # An input without tokens has nothing to attend to: its output is
         # empty, as the families' decode gives, not what a fully masked

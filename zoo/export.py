@@ -23,6 +23,8 @@ import shutil
 import warnings
 from pathlib import Path
 
+from zoo.folder_lock import folder_lock
+
 BACKENDS = ("tensorflow", "jax")
 
 SERVING_PLATFORMS = ("cpu", "cuda")
@@ -165,13 +167,24 @@ def write_out(archive, path):
     an export killed part-way leaves the SavedModel that was there (or none),
     never a folder that does not load. A ``path`` holding other files than a
     SavedModel is written into as it is, since renaming it would move them.
+    Exports beside one another take turns on the parent folder's lock: two
+    exports to the same ``--to`` (or ``zoo export DIR`` while the ``zoo
+    train`` writing DIR exports at its end) shared ``PATH.partial``, and one
+    emptied it while the other wrote into it.
 
     Returns:
         ``path`` as a `Path`.
     """
+    parent = Path(os.path.abspath(path)).parent
+    parent.mkdir(parents=True, exist_ok=True)
+    with folder_lock(parent):
+        return _write_out_locked(archive, Path(path))
+
+
+def _write_out_locked(archive, path):
+    """`write_out`'s work, while no other export writes beside ``path``."""
     from training.callbacks.atomic_checkpoints import raise_if_disk_full
 
-    path = Path(path)
     if path.is_dir() and (
         # The working folder (--to .) is written into as it is: renaming it
         # away would leave the user's shell in a deleted folder.

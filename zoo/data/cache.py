@@ -17,6 +17,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from zoo.folder_lock import folder_lock
+
 ENV_VAR = "ZOO_DATA_DIR"
 """Environment variable that moves the data directory."""
 
@@ -249,6 +251,9 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     _make_dirs(target.parent)
     _remove_stale_partials(target)
+    # A refetch replaces a finished entry; a fetch that found none, while
+    # another process finished one meanwhile, keeps that one (see _publish).
+    replace = is_complete(target)
     tmp = Path(
         tempfile.mkdtemp(
             prefix=f"{_PARTIAL_PREFIX}{target.name}-{os.getpid()}-",
@@ -260,28 +265,39 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         # The marker lists the files and their sizes (see COMPLETE_MARKER):
         # a finished entry truncated later must not load as a smaller dataset.
         (tmp / COMPLETE_MARKER).write_text(_manifest(tmp) + "\n")
-        if target.exists():
-            # rename cannot replace a non-empty directory: move the old entry
-            # aside, put the new one in place, then delete the old one, so the
-            # entry is missing only between two renames, never half-written.
-            old = Path(
-                tempfile.mkdtemp(
-                    prefix=f"{_PARTIAL_PREFIX}{target.name}-{os.getpid()}-old-",
-                    dir=target.parent,
-                )
-            )
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            try:
-                os.replace(tmp, target)
-            except OSError:
-                # Another process finished the same entry first; keep theirs.
-                if not is_complete(target):
-                    raise
+        _publish(tmp, target, replace)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _publish(tmp: Path, target: Path, replace: bool) -> None:
+    """Rename the finished `tmp` to `target`, one publisher at a time.
+
+    A whole entry that another process published while this one fetched is
+    kept unless `replace` (a refetch of a whole entry): moving it aside
+    would make it vanish under the readers that already use it. Publishers
+    take turns on the parent folder's lock: two processes that fetched the
+    same entry into an empty cache publish at once, and unserialized, one's
+    rename found the other's entry half moved ("Directory not empty").
+    """
+    with folder_lock(target.parent):
+        if not target.exists():
+            os.replace(tmp, target)
+            return
+        if is_complete(target) and not replace:
+            return
+        # rename cannot replace a non-empty directory: move the old entry
+        # aside, put the new one in place, then delete the old one, so the
+        # entry is missing only between two renames, never half-written.
+        old = Path(
+            tempfile.mkdtemp(
+                prefix=f"{_PARTIAL_PREFIX}{target.name}-{os.getpid()}-old-",
+                dir=target.parent,
+            )
+        )
+        os.replace(target, old / target.name)
+        os.replace(tmp, target)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def cached_csv(target: str | os.PathLike[str], file_name: str, make_frame) -> Path:
