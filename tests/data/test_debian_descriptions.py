@@ -70,3 +70,31 @@ def test_split_groups_keeps_groups_whole():
     assert sum(map(len, groups.values())) == len(sizes)
     items = {name: sum(sizes[g] for g in keys) for name, keys in groups.items()}
     assert abs(items["train"] / sum(sizes.values()) - 0.9) < 0.01
+
+
+def test_read_indexes_does_not_follow_the_listing_order(tmp_path, monkeypatch):
+    """Two Packages files that disagree on a package's source, and two
+    Translation files of one size: the families must not depend on the order
+    in which the file system lists them."""
+    (tmp_path / "a_binary-amd64_Packages").write_text(
+        "Package: foo\nSource: left\n\nPackage: bar\nSource: left\n"
+    )
+    (tmp_path / "b_binary-all_Packages").write_text(
+        "Package: foo\nSource: right\n\nPackage: baz\nSource: right\n"
+    )
+    for name, synopsis in (("a", "first"), ("b", "other")):
+        (tmp_path / f"{name}_i18n_Translation-en").write_text(
+            "".join(
+                f"Package: {package}\nDescription-en: {synopsis} {package}\n"
+                f" long text of {package}\n\n"
+                for package in ("foo", "bar", "baz")
+            )
+        )
+    listed_in_order = dd.read_indexes(tmp_path)
+    real_glob = type(tmp_path).glob
+    monkeypatch.setattr(
+        type(tmp_path),
+        "glob",
+        lambda self, pattern: reversed(sorted(real_glob(self, pattern))),
+    )
+    assert dd.read_indexes(tmp_path) == listed_in_order

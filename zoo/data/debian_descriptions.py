@@ -177,8 +177,11 @@ def read_indexes(lists: Path) -> list[dict]:
         One dict per package (sorted by name): ``package``, ``family``,
         ``synopsis``, ``description``.
     """
+    # Sorted, ties by name, so that the result does not follow the order in
+    # which the file system lists apt's files.
     translations = sorted(
-        lists.glob("*_i18n_Translation-en*"), key=lambda p: -p.stat().st_size
+        lists.glob("*_i18n_Translation-en*"),
+        key=lambda p: (-p.stat().st_size, p.name),
     )
     records: dict[str, tuple[str, str]] = {}
     for path in translations:
@@ -190,7 +193,7 @@ def read_indexes(lists: Path) -> list[dict]:
             if package and synopsis and description and package not in records:
                 records[package] = (synopsis, description)
     sources: dict[str, str] = {}
-    for path in lists.glob("*_binary-*_Packages*"):
+    for path in sorted(lists.glob("*_binary-*_Packages*")):
         for fields in parse_stanzas(_read_index(path)):
             package = fields.get("Package")
             if package and "Source" in fields:
