@@ -358,7 +358,8 @@ def add_predict(subparsers: argparse._SubParsersAction) -> None:
     """Declare `zoo predict`; the family of DIR parses its own options."""
     parser = subparsers.add_parser(
         "predict",
-        help="predict on raw inputs: words, sentences, image files, a CSV window",
+        help="predict on raw inputs: words, sentences, image files or folders, "
+        "a CSV window",
         description="Run the model in DIR on raw INPUTs and print predictions.",
     )
     parser.add_argument("run_dir", metavar="DIR", type=existing_run_dir)
@@ -366,6 +367,8 @@ def add_predict(subparsers: argparse._SubParsersAction) -> None:
     parser.epilog = (
         "An INPUT of - reads INPUTs from standard input, one per line (e.g. a "
         "file of sentences to translate). "
+        "For an image model, an INPUT that is a folder stands for every image "
+        "file under it (sub-folders too), sorted by path. "
         "The model's family adds options of its own, e.g. vit: --top K, "
         "--explain OUT.png (attention heatmap)."
     )

@@ -47,6 +47,8 @@ class ModelFamily:
         default_data: the built-in dataset used when ``--data`` is not given.
         monitor: the validation metric early stopping and checkpoints follow.
         learning_rate, warmup_steps, schedule: the optimizer recipe.
+        predicts_image_files: whether ``zoo predict``'s INPUTs are image
+            files, so that a folder among them stands for its images.
     """
 
     name = ""
@@ -58,6 +60,7 @@ class ModelFamily:
     learning_rate = 1e-3
     warmup_steps = None
     schedule = "cosine"
+    predicts_image_files = False
 
     def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
         """Load ``source`` and return ``PreparedData``.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from zoo import registry
 from zoo import run_dir as runs
+from zoo.image_inputs import expand_image_folders
 
 DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
 
@@ -266,8 +267,13 @@ def evaluate_run(run_dir, data=None, batch_size=None):
 
 
 def predict_run(run_dir, inputs, extra_arguments=()):
-    """Return printable predictions of a trained run on raw ``inputs``."""
+    """Return printable predictions of a trained run on raw ``inputs``.
+
+    For an image family a folder among ``inputs`` stands for its images.
+    """
     family, _, model = load_run(run_dir)
+    if family.predicts_image_files:
+        inputs = expand_image_folders(inputs)
     parser = argparse.ArgumentParser(prog=f"zoo predict DIR ({family.name})")
     family.add_predict_arguments(parser)
     options = parser.parse_args(list(extra_arguments))

@@ -255,6 +255,7 @@ class ViTFamily(ModelFamily):
     presets = VIT_PRESETS
     default_preset = "tiny"
     default_data = "fashion_mnist"
+    predicts_image_files = True
     monitor = "val_loss"
     learning_rate = 1e-3
     warmup_steps = None
