@@ -14,6 +14,7 @@ from zoo.layers.masking import (
     implicit_mask,
     merge_attention_masks,
 )
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.rotary_embedding import RotaryEmbedding
 from zoo.layers.validation import (
     check_positive_int,
@@ -499,6 +500,8 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "num_heads": self.num_heads,

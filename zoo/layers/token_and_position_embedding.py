@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from zoo.layers.position_embedding import PositionEmbedding, check_sequence_fits
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.sinusoidal_position_encoding import SinusoidalPositionEncoding
 from zoo.layers.validation import check_choice, check_positive_int, check_rank
 
@@ -133,6 +134,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "vocabulary_size": self.vocabulary_size,

@@ -7,6 +7,7 @@ from zoo.layers.drop_path import DropPath
 from zoo.layers.dropout import Dropout
 from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.multi_head_attention import MultiHeadAttention
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import (
     check_bool,
     check_positive_int,
@@ -187,6 +188,8 @@ class TransformerBlockBase(fused_kernels.FusedKernelsSetting, keras.layers.Layer
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "num_heads": self.num_heads,

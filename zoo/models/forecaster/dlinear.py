@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import freeze_new_sublayers
 from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.naive import past_values
@@ -77,6 +78,14 @@ class DLinear(DefaultExportSignature, keras.Model):
         # functional wrapper) would train them (see freeze_new_sublayers).
         freeze_new_sublayers(self)
 
+    def _check_quantize_args(self, mode, compute_dtype):
+        # The model builds itself from its arguments, so `quantize` needs no
+        # call first. Keras wraps `quantize` in a check that the model is
+        # built before any override of it runs; the check is where to build.
+        if not self.built:
+            self.build()
+        super()._check_quantize_args(mode, compute_dtype)
+
     def call(self, inputs):
         x = ops.cast(past_values(inputs), self.compute_dtype)
         # Edge-replicated padding keeps the moving average's length and avoids
@@ -108,6 +117,8 @@ class DLinear(DefaultExportSignature, keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "lookback": self.lookback,

@@ -10,6 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import check_rate, freeze_new_sublayers, known_size
 from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
@@ -252,6 +253,14 @@ class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
         # functional wrapper) would train them (see freeze_new_sublayers).
         freeze_new_sublayers(self)
 
+    def _check_quantize_args(self, mode, compute_dtype):
+        # The model builds itself from its arguments, so `quantize` needs no
+        # call first. Keras wraps `quantize` in a check that the model is
+        # built before any override of it runs; the check is where to build.
+        if not self.built:
+            self.build()
+        super()._check_quantize_args(mode, compute_dtype)
+
     def _forward(self, inputs, training=None):
         if self.num_covariates:
             if not isinstance(inputs, dict):
@@ -377,6 +386,8 @@ class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "lookback": self.lookback,

@@ -10,6 +10,7 @@ from zoo.layers import (
     TransformerDecoderBlock,
     TransformerEncoderBlock,
 )
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import check_bool, check_positive_int, check_rate
 from zoo.models.functional_model import FunctionalModel
 
@@ -295,7 +296,7 @@ class Seq2SeqBackbone(FunctionalModel):
         return results + (scores,) if return_attention_scores else results
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
@@ -315,6 +316,8 @@ class Seq2SeqBackbone(FunctionalModel):
             "position_encoding": self.position_encoding,
             "shared_embeddings": self.shared_embeddings,
         }
+        # Quantized sublayers are rebuilt in their policies from a map.
+        return add_quantized_policies(config, self)
 
     @classmethod
     def from_config(cls, config):

@@ -3,6 +3,10 @@
 import keras
 from keras import ops
 
+from zoo.layers.quantized_policies import (
+    add_quantized_policies,
+    quantized_or_default_policy,
+)
 from zoo.layers.validation import check_bool, freeze_new_sublayers
 from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.seq2seq.seq2seq_backbone import Seq2SeqBackbone
@@ -38,6 +42,11 @@ class Seq2SeqTransformer(DefaultExportSignature, keras.Model):
                 "backbone must be a Seq2SeqBackbone; received "
                 f"{type(backbone).__name__}"
             )
+        # The head runs in the backbone's policy. A quantized model's config
+        # gives `dtype`: a map that holds the head's quantized policy.
+        head_policy = quantized_or_default_policy(
+            self.dtype_policy, backbone.dtype_policy
+        )
         self.backbone = backbone
         check_bool(tie_output_embedding, "tie_output_embedding")
         self.tie_output_embedding = bool(tie_output_embedding)
@@ -45,7 +54,7 @@ class Seq2SeqTransformer(DefaultExportSignature, keras.Model):
         if not tie_output_embedding:
             self.output_dense = keras.layers.Dense(
                 backbone.target_vocabulary_size,
-                dtype=backbone.dtype_policy,
+                dtype=head_policy,
                 name="output_dense",
             )
             self.output_dense.build((None, None, backbone.hidden_dim))
@@ -131,12 +140,15 @@ class Seq2SeqTransformer(DefaultExportSignature, keras.Model):
         return self.backbone.target_sequence_length
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
             "tie_output_embedding": self.tie_output_embedding,
         }
+        # Only a quantized model's config holds its dtype: a float model's
+        # head takes the backbone's policy again.
+        return add_quantized_policies(config, self)
 
     @classmethod
     def from_config(cls, config):

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from zoo.layers.patch_embedding import prepend_class_token
+from zoo.layers.quantized_policies import add_quantized_policies
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -123,6 +124,8 @@ class ConvolutionalStem(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "patch_size": self.patch_size,

@@ -5,6 +5,7 @@ from keras import ops
 
 from zoo.layers.layer_normalization import LayerNormalization
 from zoo.layers.patch_embedding import prepend_class_token
+from zoo.layers.quantized_policies import add_quantized_policies
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -124,6 +125,8 @@ class ShiftedPatchTokenization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
+        # Quantized sublayers are rebuilt in their policies from a map.
+        add_quantized_policies(config, self)
         config.update(
             {
                 "patch_size": self.patch_size,

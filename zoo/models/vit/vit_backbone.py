@@ -11,6 +11,7 @@ from zoo.layers import (
     PositionEmbedding,
     TransformerEncoderBlock,
 )
+from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import check_bool, check_rate
 from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.convolutional_stem import ConvolutionalStem
@@ -287,7 +288,7 @@ class ViTBackbone(FunctionalModel):
         return scores
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             # Saved so that a model trained in mixed precision loads in it,
@@ -309,6 +310,8 @@ class ViTBackbone(FunctionalModel):
             "locality_self_attention": self.locality_self_attention,
             "conv_stem_filters": self.conv_stem_filters,
         }
+        # Quantized sublayers are rebuilt in their policies from a map.
+        return add_quantized_policies(config, self)
 
     @classmethod
     def from_config(cls, config):

@@ -5,6 +5,11 @@ import numbers
 import keras
 
 from zoo.layers import Dropout
+from zoo.layers.quantized_policies import (
+    add_quantized_policies,
+    quantized_or_default_policy,
+    with_default_policy,
+)
 from zoo.layers.validation import check_rate
 from zoo.models.functional_model import FunctionalModel
 from zoo.models.vit.vit_backbone import ViTBackbone, resize_backbone
@@ -73,7 +78,11 @@ class ViTClassifier(FunctionalModel):
         self.backbone = backbone
         # The head computes in the backbone's policy, not the global one, so
         # that a saved model loads in the precision it was trained in.
-        policy = backbone.dtype_policy
+        # A quantized model's config gives `dtype`: a map that holds the head's
+        # quantized policies.
+        policy = quantized_or_default_policy(
+            kwargs.pop("dtype", None), backbone.dtype_policy
+        )
         if backbone.use_class_token:
             self.pooling = None
         else:
@@ -89,7 +98,9 @@ class ViTClassifier(FunctionalModel):
                 head_hidden_dim, activation="tanh", dtype=policy, name="head_hidden"
             )
         # float32 logits keep the softmax and loss stable under mixed precision.
-        self.logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")
+        self.logits = keras.layers.Dense(
+            num_classes, dtype=with_default_policy(policy, "float32"), name="logits"
+        )
 
         # === Functional model ===
         images = keras.Input(backbone.input.shape[1:], name="images")
@@ -138,7 +149,7 @@ class ViTClassifier(FunctionalModel):
         return copy
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "backbone": keras.saving.serialize_keras_object(self.backbone),
@@ -146,6 +157,9 @@ class ViTClassifier(FunctionalModel):
             "head_hidden_dim": self.head_hidden_dim,
             "head_dropout": self.head_dropout,
         }
+        # Only a quantized model's config holds its dtype: a float model's
+        # head takes the backbone's policy again.
+        return add_quantized_policies(config, self)
 
     @classmethod
     def from_config(cls, config):
