@@ -47,24 +47,25 @@ docs: $(INSTALLED)
 
 # The second pass, under JAX: the layers, the training toolkit (distribution,
 # callbacks, resumes after a crash), each family's SavedModel exported
-# from JAX, and the XLA flag that `--deterministic` sets.
+# from JAX, the XLA flag that `--deterministic` sets and the docstrings' examples.
 JAX_TESTS := tests/layers tests/training tests/data/test_numpy_images.py \
 	tests/test_export.py tests/models/seq2seq/test_export.py tests/test_retracing.py \
 	tests/models/vit/test_family.py::test_saved_model_in_fresh_process_matches_keras \
 	tests/models/forecaster/test_family.py::test_export_serves_raw_windows_without_zoo \
 	tests/models/forecaster/test_family.py::test_quantile_model_exports_intervals \
-	tests/test_cli_train.py::test_deterministic_switches_the_backend_to_deterministic_kernels
+	tests/test_cli_train.py::test_deterministic_switches_the_backend_to_deterministic_kernels \
+	tests/test_docstring_examples.py
 
 # The third pass, under PyTorch: the layers, the models, decoding, the
 # training toolkit, the ViT and G2P families, the `zoo` command (SIGKILL and
-# resume included), and the forecaster from training to a SavedModel written
-# afterwards from TensorFlow.
+# resume included), the forecaster from training to a SavedModel written
+# afterwards from TensorFlow, and the docstrings' examples.
 TORCH_TESTS := tests/layers tests/test_decoding.py tests/training tests/test_cli_train.py \
 	tests/models/vit/test_vit_model.py tests/models/vit/test_family.py \
 	tests/models/seq2seq/test_seq2seq_model.py tests/models/seq2seq/test_family.py \
 	tests/models/forecaster/test_time_series_forecaster.py \
 	tests/models/forecaster/test_baselines.py tests/models/forecaster/test_family.py \
-	tests/models/test_keras_user_workflows.py
+	tests/models/test_keras_user_workflows.py tests/test_docstring_examples.py
 
 # Two pytest-xdist workers, one per core of the CI machine. Each takes whole
 # modules (a module's fixtures are built once), the slow ones first

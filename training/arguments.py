@@ -42,8 +42,10 @@ def check_number(name, value, low=None, high=None, *, low_open=False, high_open=
     Args:
         name: the argument's name, for the error.
         value: the value received.
-        low, high: the bounds (None: unbounded).
-        low_open, high_open: whether the bound itself is excluded.
+        low: the lower bound; None for unbounded.
+        high: the upper bound; None for unbounded.
+        low_open: whether ``low`` itself is excluded.
+        high_open: whether ``high`` itself is excluded.
 
     Raises:
         ValueError: e.g. "`rate_step` must be a number in [0, 1). Received:

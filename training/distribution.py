@@ -44,7 +44,9 @@ class TrainingStrategy:
         strategy: The `tf.distribute.Strategy`, or None.
         distribution: The `keras.distribution.Distribution`, or None.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import resolve_strategy
         >>> strategy = resolve_strategy("none")
         >>> with strategy.scope():
         ...     model = keras.Sequential([keras.layers.Dense(1)])
@@ -196,10 +198,12 @@ def resolve_strategy(distribute="auto"):
     Returns:
         A `TrainingStrategy`; build and compile the model in its `scope()`.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import resolve_strategy
         >>> strategy = resolve_strategy("auto")
         >>> with strategy.scope():
-        ...     model = build_model()
+        ...     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         ...     model.compile(optimizer="adam", loss="mse")
     """
     if distribute not in DISTRIBUTE_CHOICES:

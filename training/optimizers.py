@@ -56,9 +56,14 @@ def exclude_no_decay_variables(optimizer, model, var_names=NO_DECAY_NAMES):
     Returns:
         The list of excluded variables found in the built model.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import exclude_no_decay_variables
+        >>> layers = [keras.Input((4,)), keras.layers.Dense(2, name="dense")]
+        >>> model = keras.Sequential(layers, name="mlp")
         >>> optimizer = keras.optimizers.AdamW(1e-3, weight_decay=0.01)
-        >>> excluded = exclude_no_decay_variables(optimizer, model)
+        >>> [v.path for v in exclude_no_decay_variables(optimizer, model)]
+        ['mlp/dense/bias']
     """
     excluded = {}
     for layer in model._flatten_layers(include_self=True, recursive=True):
@@ -104,7 +109,10 @@ def make_optimizer(
     Returns:
         A `keras.optimizers.AdamW`.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import WarmupSchedule, make_optimizer
+        >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
         >>> optimizer = make_optimizer(WarmupSchedule(1e-3, 100), model=model)
         >>> model.compile(optimizer=optimizer, loss="mse")
     """

@@ -25,7 +25,8 @@ def example_schedules():
     Returns:
         A dict `{file stem: (title, schedule, total steps)}`.
 
-    Example:
+    Examples:
+        >>> from training.plot_schedules import example_schedules
         >>> sorted(example_schedules())
         ['inverse_sqrt', 'warmup_constant', 'warmup_cosine', 'warmup_linear']
     """
@@ -67,7 +68,9 @@ def plot_schedule(title, schedule, total_steps, path):
         total_steps: Last step to draw.
         path: The PNG to write.
 
-    Example:
+    Examples:
+        >>> from training import WarmupSchedule
+        >>> from training.plot_schedules import plot_schedule
         >>> plot_schedule("constant", WarmupSchedule(1e-3, 100), 1000, "c.png")
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg

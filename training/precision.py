@@ -39,8 +39,9 @@ def gpu_compute_capabilities():
     Returns:
         A list of `(major, minor)` tuples; empty on a CPU-only machine.
 
-    Example:
-        >>> gpu_compute_capabilities()  # on one H100
+    Examples:
+        >>> from training.precision import gpu_compute_capabilities
+        >>> gpu_compute_capabilities()  # on one H100  # doctest: +SKIP
         [(9, 0)]
     """
     backend = keras.backend.backend()
@@ -80,7 +81,8 @@ def resolve_precision(precision="auto", compute_capabilities=None):
     Returns:
         `"float32"`, `"mixed_float16"` or `"mixed_bfloat16"`.
 
-    Example:
+    Examples:
+        >>> from training import resolve_precision
         >>> resolve_precision("auto", compute_capabilities=[(8, 0)])
         'mixed_bfloat16'
         >>> resolve_precision("auto", compute_capabilities=[])
@@ -118,7 +120,8 @@ def apply_precision(precision="auto", compute_capabilities=None):
     Returns:
         The policy name that was set.
 
-    Example:
+    Examples:
+        >>> from training import apply_precision
         >>> apply_precision("mixed_bfloat16")
         'mixed_bfloat16'
     """

@@ -292,10 +292,21 @@ def fit(
         the best epoch's weights when early stopping is on) is
         `history.model`.
 
-    Example:
-        >>> history = fit(lambda: build_vit(), train_ds, val_ds, "runs/vit",
-        ...               epochs=20, loss=keras.losses.SparseCategoricalCrossentropy(
-        ...                   from_logits=True), metrics=["accuracy"])
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> import tensorflow as tf
+        >>> from training import fit
+        >>> def build_model():
+        ...     return keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+        >>> x, y = np.ones((16, 4), "float32"), np.arange(16) % 3
+        >>> train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
+        >>> history = fit(build_model, train_ds, train_ds, "runs/demo", epochs=2,
+        ...               loss=keras.losses.SparseCategoricalCrossentropy(
+        ...                   from_logits=True), metrics=["accuracy"],
+        ...               patience=None, verbose=0)
+        >>> len(history.history["val_loss"])
+        2
     """
     _check_fit_inputs(model_builder, train_ds)
     epochs = check_int("epochs", epochs, 1)

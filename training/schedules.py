@@ -31,7 +31,9 @@ class InverseSqrtSchedule(keras.optimizers.schedules.LearningRateSchedule):
         warmup_steps: Steps of linear warm-up.
         scale: Multiplier on the whole schedule.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import InverseSqrtSchedule
         >>> schedule = InverseSqrtSchedule(d_model=512, warmup_steps=4000)
         >>> optimizer = keras.optimizers.Adam(schedule, beta_2=0.98)
     """
@@ -74,7 +76,9 @@ class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
         warmup_steps: Steps of linear warm-up.
         initial_learning_rate: The rate at step 0.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> from training import WarmupSchedule
         >>> cosine = keras.optimizers.schedules.CosineDecay(1e-3, 10_000)
         >>> schedule = WarmupSchedule(cosine, warmup_steps=500)
         >>> optimizer = keras.optimizers.AdamW(schedule)
@@ -157,7 +161,8 @@ def make_schedule(
     Returns:
         A `LearningRateSchedule`, or a float for `"constant"` without warm-up.
 
-    Example:
+    Examples:
+        >>> from training import make_schedule
         >>> schedule = make_schedule("cosine", 1e-3, warmup_steps=100,
         ...                          decay_steps=900)
     """

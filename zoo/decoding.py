@@ -235,10 +235,11 @@ class Decoder:
         start_id: the target vocabulary's start id.
         end_id: the target vocabulary's end id.
 
-    Example:
-    >>> decoder = Decoder(model, beam_size=4)  # doctest: +SKIP
-    >>> decoder([[8, 5, 12, 12, 15]])  # doctest: +SKIP
-    array([[14, 9, 22, 25, 3, 0, ...]], dtype=int32)
+    Examples:
+        >>> from zoo.decoding import Decoder
+        >>> decoder = Decoder(model, beam_size=4)  # doctest: +SKIP
+        >>> decoder([[8, 5, 12, 12, 15]])  # doctest: +SKIP
+        array([[14, 9, 22, 25, 3, 0, ...]], dtype=int32)
     """
 
     def __init__(

@@ -7,9 +7,15 @@ sub-folder per class) works as it is. The files are those training reads
 files and folders (``.ipynb_checkpoints/``, ``.DS_Store``) are tools' state
 and are skipped, as training skips them.
 
-Example:
-    >>> expand_image_folders(["shirts/", "shoe.png"])  # doctest: +SKIP
-    ['shirts/a.png', 'shirts/b.jpg', 'shoe.png']
+Examples:
+    >>> import os, tempfile
+    >>> from zoo.image_inputs import expand_image_folders
+    >>> shirts = tempfile.mkdtemp()
+    >>> for name in ("b.png", "a.JPG", "notes.txt"):
+    ...     open(os.path.join(shirts, name), "wb").close()
+    >>> inputs = expand_image_folders([shirts, "shoe.png"])
+    >>> [os.path.basename(path) for path in inputs]
+    ['a.JPG', 'b.png', 'shoe.png']
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def partial_path(path):
 
     Keeps the suffix Keras checks (``.keras``, ``.weights.h5``).
 
-    Example:
+    Examples:
+        >>> from training.callbacks.atomic_checkpoints import partial_path
         >>> partial_path("run/model.keras")
         'run/model.partial.keras'
     """

@@ -32,9 +32,19 @@ class NaNGuard(keras.callbacks.Callback):
             raising, Keras still ends the epoch, so validation, checkpoint and
             backup callbacks see the broken weights.
 
-    Example:
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from training import NaNGuard, NonFiniteLossError
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x = np.array([[1.0], [np.nan], [2.0]])
         >>> guard = NaNGuard()
-        >>> model.fit(x, y, callbacks=[guard])  # raises at the first NaN loss
+        >>> try:
+        ...     model.fit(x, x, batch_size=1, shuffle=False, verbose=0, callbacks=[guard])
+        ... except NonFiniteLossError:
+        ...     print("epoch", guard.epoch, "batch", guard.batch)
+        epoch 0 batch 1
     """
 
     async_safe = True

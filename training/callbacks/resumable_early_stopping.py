@@ -29,7 +29,8 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
         best_model_path: the `.keras` file holding the best epoch's model.
         **kwargs: `keras.callbacks.EarlyStopping`'s arguments.
 
-    Example:
+    Examples:
+        >>> from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
         >>> stopper = ResumableEarlyStopping(
         ...     [0.9, 0.7, 0.8], "runs/x/model.keras", monitor="val_loss",
         ...     patience=2, mode="min", restore_best_weights=True)

@@ -140,9 +140,11 @@ def early_stopping(
     Returns:
         A `ResumableEarlyStopping` (a `keras.callbacks.EarlyStopping`).
 
-    Example:
-        >>> model.fit(x, y, validation_split=0.2, epochs=100,
-        ...           callbacks=[early_stopping(patience=3)])
+    Examples:
+        >>> from training import early_stopping
+        >>> stopping = early_stopping(patience=3)
+        >>> stopping.monitor, stopping.patience, stopping.restore_best_weights
+        ('val_loss', 3, True)
     """
     patience = check_int("patience", patience, 0)
     mode = "max" if _is_max_mode(monitor, mode) else "min"
@@ -213,9 +215,13 @@ def standard_callbacks(
     Returns:
         A list of callbacks for `model.fit`.
 
-    Example:
-        >>> model.fit(train_ds, validation_data=val_ds, epochs=20,
-        ...           callbacks=standard_callbacks("runs/vit", batch_size=128))
+    Examples:
+        >>> from training import standard_callbacks
+        >>> callbacks = standard_callbacks("runs/demo", batch_size=128, tensorboard=False)
+        >>> [type(callback).__name__ for callback in callbacks]
+        ['NaNGuard', 'ThroughputLogger', 'MonitorCheck', 'AtomicModelCheckpoint',
+         'ResumableEarlyStopping', 'CSVLogger', 'TrainingCurvePlot',
+         'AtomicBackupAndRestore']
     """
     patience = check_int("patience", patience, 0, allow_none=True)
     if save_freq != "epoch" and (

@@ -33,9 +33,17 @@ class ThroughputLogger(keras.callbacks.Callback):
         tokens_per_example: Mean tokens per example (e.g. non-padding target
             tokens, patches per image); use `from_dataset` to measure it.
 
-    Example:
-        >>> model.fit(ds, epochs=3, callbacks=[ThroughputLogger(batch_size=64)])
-        >>> model.history.history["examples_per_second"]
+    Examples:
+        >>> import keras
+        >>> import numpy as np
+        >>> from training import ThroughputLogger
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x = np.ones((256, 1))
+        >>> history = model.fit(x, x, batch_size=64, epochs=2, verbose=0,
+        ...                     callbacks=[ThroughputLogger(batch_size=64)])
+        >>> len(history.history["examples_per_second"])
+        2
     """
 
     async_safe = True
@@ -69,9 +77,14 @@ class ThroughputLogger(keras.callbacks.Callback):
         Returns:
             A `ThroughputLogger`.
 
-        Example:
+        Examples:
+            >>> import numpy as np
+            >>> from training import ThroughputLogger
+            >>> batches = [(np.ones((4, 5)), np.array([[7, 8, 0, 0, 0]] * 4))]
             >>> logger = ThroughputLogger.from_dataset(
-            ...     train_ds, count_tokens=lambda b: np.count_nonzero(b[1]))
+            ...     batches, count_tokens=lambda b: np.count_nonzero(b[1]))
+            >>> logger.batch_size, logger.tokens_per_example
+            (4, 2.0)
         """
         examples, tokens, batch_size = 0, 0, None
         for index, batch in enumerate(dataset):

@@ -46,7 +46,8 @@ class TimeBudget(keras.callbacks.Callback):
     Attributes:
         train_seconds: Training seconds spent so far.
 
-    Example:
+    Examples:
+        >>> from training import TimeBudget
         >>> budget = TimeBudget(15 * 60, learning_rate=2e-3, warmup_seconds=30)
         >>> model.fit(train, epochs=10_000, callbacks=[budget])  # doctest: +SKIP
     """

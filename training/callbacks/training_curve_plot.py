@@ -28,8 +28,12 @@ def read_history_csv(path):
     Returns:
         A dict of float lists, with the `epoch` column under `"epoch"`.
 
-    Example:
-        >>> history = read_history_csv("runs/vit/history.csv")
+    Examples:
+        >>> from pathlib import Path
+        >>> from training.callbacks.training_curve_plot import read_history_csv
+        >>> _ = Path("history.csv").write_text("epoch,loss\\n0,0.9\\n1,0.5\\n")
+        >>> read_history_csv("history.csv")
+        {'epoch': [0.0, 1.0], 'loss': [0.9, 0.5]}
     """
     history = {}
     with open(path, newline="") as file:
@@ -55,8 +59,10 @@ def plot_history(history, path, epochs=None, title=None):
     Returns:
         The path written.
 
-    Example:
-        >>> plot_history(model.fit(...).history, "curve.png")
+    Examples:
+        >>> from training.callbacks.training_curve_plot import plot_history
+        >>> plot_history({"loss": [0.9, 0.5], "val_loss": [1.0, 0.7]}, "curve.png")
+        'curve.png'
     """
     # The object-oriented API with the Agg canvas needs no display and leaves
     # the user's pyplot backend alone.
@@ -115,9 +121,18 @@ class TrainingCurvePlot(keras.callbacks.Callback):
         path: The PNG to write.
         csv_path: Optional `CSVLogger` file to read the full history from.
 
-    Example:
-        >>> model.fit(x, y, validation_split=0.2,
-        ...           callbacks=[TrainingCurvePlot("curve.png")])
+    Examples:
+        >>> from pathlib import Path
+        >>> import keras
+        >>> import numpy as np
+        >>> from training import TrainingCurvePlot
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x = np.ones((8, 1))
+        >>> history = model.fit(x, x, validation_split=0.25, epochs=2, verbose=0,
+        ...                     callbacks=[TrainingCurvePlot("curve.png")])
+        >>> Path("curve.png").exists()
+        True
     """
 
     def __init__(self, path, csv_path=None):

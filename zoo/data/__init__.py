@@ -3,9 +3,11 @@
 Importing `zoo.data` does not import TensorFlow; functions that build a
 `tf.data.Dataset` import it when called.
 
-Example:
-    >>> from zoo.data import load_fashion_mnist  # doctest: +SKIP
-    >>> images, labels = load_fashion_mnist("train", limit=2000)  # doctest: +SKIP
+Examples:
+    >>> from zoo.data import load_fashion_mnist
+    >>> images, labels = load_fashion_mnist("train", limit=2000)
+    >>> images.shape, labels.shape
+    ((2000, 28, 28), (2000,))
 """
 
 from zoo.data import cache, debian, fashion_mnist, registry

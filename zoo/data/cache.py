@@ -244,9 +244,13 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     Yields:
         The temporary directory to fill.
 
-    Example:
-        >>> with atomic_dir(cache_path("demo")) as tmp:  # doctest: +SKIP
-        ...     (tmp / "data.txt").write_text("hello")
+    Examples:
+        >>> from pathlib import Path
+        >>> from zoo.data.cache import atomic_dir
+        >>> with atomic_dir("demo") as tmp:
+        ...     _ = (tmp / "data.txt").write_text("hello")
+        >>> Path("demo/data.txt").read_text()
+        'hello'
     """
     target = Path(target)
     _make_dirs(target.parent)

@@ -124,10 +124,11 @@ def load_cmudict(keep_stress=False, seed=SPLIT_SEED) -> dict[str, list]:
     Returns:
         Split name -> list of ``(word, [pronunciation, ...])``.
 
-    Example:
-    >>> splits = load_cmudict()  # doctest: +SKIP
-    >>> dict(splits["train"])["hello"]  # doctest: +SKIP
-    ['HH AH L OW', 'HH EH L OW']
+    Examples:
+        >>> from zoo.data.cmudict import load_cmudict
+        >>> splits = load_cmudict()
+        >>> dict(splits["train"])["hello"]
+        ['HH AH L OW', 'HH EH L OW']
     """
     words = read_pronunciations(keep_stress)
     return {

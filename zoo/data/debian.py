@@ -201,9 +201,10 @@ def fetch_package(package: str) -> Path:
         RuntimeError: if apt-get or dpkg-deb is missing, or a step fails; the
             message names the package and includes the command's output.
 
-    Example:
-        >>> root = fetch_package("dataset-fashion-mnist")  # doctest: +SKIP
-        >>> (root / "usr/share/datasets/fashion-mnist").is_dir()  # doctest: +SKIP
+    Examples:
+        >>> from zoo.data.debian import fetch_package
+        >>> root = fetch_package("dataset-fashion-mnist")
+        >>> (root / "usr/share/datasets/fashion-mnist").is_dir()
         True
     """
     target = package_dir(package)

@@ -142,9 +142,10 @@ def flatten_description(lines: str) -> str:
     Each line loses its leading space, `` .`` paragraph separators go, and
     whitespace runs become one space.
 
-    Example:
-    >>> flatten_description(" A game.\\n .\\n  * fast\\n  * free")
-    'A game. * fast * free'
+    Examples:
+        >>> from zoo.data.debian_descriptions import flatten_description
+        >>> flatten_description(" A game.\\n .\\n  * fast\\n  * free")
+        'A game. * fast * free'
     """
     kept = [line.strip() for line in lines.splitlines()]
     return " ".join(" ".join(line for line in kept if line != ".").split())
@@ -322,10 +323,11 @@ def load_debian_descriptions(seed=SPLIT_SEED) -> dict[str, list]:
         Split name -> list of ``(description, [synopsis, ...])``, sorted by
         description.
 
-    Example:
-    >>> splits = load_debian_descriptions()  # doctest: +SKIP
-    >>> len(splits["test"]) > 2000  # doctest: +SKIP
-    True
+    Examples:
+        >>> from zoo.data.debian_descriptions import load_debian_descriptions
+        >>> splits = load_debian_descriptions()
+        >>> len(splits["test"]) > 2000
+        True
     """
     examples: dict[str, list[str]] = {}
     family_of: dict[str, str] = {}

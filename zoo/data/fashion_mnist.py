@@ -176,9 +176,10 @@ def load_fashion_mnist(
         ValueError: if `split` or `limit` is not valid.
         RuntimeError: if the data cannot be fetched.
 
-    Example:
-        >>> images, labels = load_fashion_mnist("test", limit=100)  # doctest: +SKIP
-        >>> images.shape, labels.shape  # doctest: +SKIP
+    Examples:
+        >>> from zoo.data import load_fashion_mnist
+        >>> images, labels = load_fashion_mnist("test", limit=100)
+        >>> images.shape, labels.shape
         ((100, 28, 28), (100,))
     """
     split = _check_split(split)
@@ -212,9 +213,12 @@ def make_dataset(
     Raises:
         ValueError: if an argument is not valid.
 
-    Example:
-        >>> ds = make_dataset("train", batch_size=64, limit=1000)  # doctest: +SKIP
-        >>> model.fit(ds, epochs=1)  # doctest: +SKIP
+    Examples:
+        >>> from zoo.data.fashion_mnist import make_dataset
+        >>> ds = make_dataset("train", batch_size=64, limit=1000)
+        >>> images, labels = next(iter(ds))
+        >>> tuple(images.shape), tuple(labels.shape)
+        ((64, 28, 28, 1), (64,))
     """
     split = _check_split(split)
     limit = _check_limit(limit, split)

@@ -4,7 +4,8 @@ Images are held in memory as ``uint8`` arrays (N, height, width, channels) of
 one common size; the input pipeline turns them into normalized ``float32``
 batches and augments the training split with Keras preprocessing layers.
 
-Example:
+Examples:
+    >>> from zoo.data.images import image_statistics, load_image_folder
     >>> images, labels, names = load_image_folder("photos/")  # doctest: +SKIP
     >>> stats = image_statistics(images)  # doctest: +SKIP
 """
@@ -34,7 +35,9 @@ def decode_image_tensor(data, channels):
         data: a scalar string tensor of encoded bytes.
         channels: 1 (grey) or 3 (RGB).
 
-    Example:
+    Examples:
+        >>> import tensorflow as tf
+        >>> from zoo.data.images import decode_image_tensor
         >>> decode_image_tensor(tf.io.read_file("a.gif"), 1)  # doctest: +SKIP
     """
     import tensorflow as tf
@@ -62,7 +65,9 @@ def decode_image_bytes(data, channels=0, name="image"):
     Raises:
         ValueError: if the bytes are not a readable image.
 
-    Example:
+    Examples:
+        >>> from pathlib import Path
+        >>> from zoo.data.images import decode_image_bytes
         >>> decode_image_bytes(Path("a.png").read_bytes())  # doctest: +SKIP
     """
     import tensorflow as tf
@@ -153,7 +158,8 @@ def load_image_folder(root, size=None):
         ValueError: for a missing folder, fewer than two classes, an empty class
             folder or a file that is not an image.
 
-    Example:
+    Examples:
+        >>> from zoo.data.images import load_image_folder
         >>> images, labels, names = load_image_folder("photos/")  # doctest: +SKIP
     """
     root = Path(root)
@@ -469,8 +475,14 @@ def make_image_dataset(
         `training.recipe.fit` trains on so that a resumed run starts at its
         pass at once instead of replaying the passes before it.
 
-    Example:
-        >>> ds = make_image_dataset(x, y, [0.5], [0.25], 32)  # doctest: +SKIP
+    Examples:
+        >>> from zoo.data import load_fashion_mnist
+        >>> from zoo.data.images import make_image_dataset
+        >>> x, y = load_fashion_mnist("test", limit=64)
+        >>> ds = make_image_dataset(x[..., None], y, [0.29], [0.35], 32)
+        >>> images, labels = next(iter(ds))
+        >>> tuple(images.shape), tuple(labels.shape)
+        ((32, 28, 28, 1), (32,))
     """
     import tensorflow as tf
 

@@ -104,11 +104,12 @@ def is_cached(language: str) -> bool:
 def clean_libreoffice(text: str) -> str:
     """Remove LibreOffice markup and accelerator marks; collapse whitespace.
 
-    Example:
-    >>> clean_libreoffice("Ko_pieren")
-    'Kopieren'
-    >>> clean_libreoffice("~Save &As...<BR>Tom &amp; Jerry")
-    'Save As... Tom & Jerry'
+    Examples:
+        >>> from zoo.data.l10n import clean_libreoffice
+        >>> clean_libreoffice("Ko_pieren")
+        'Kopieren'
+        >>> clean_libreoffice("~Save &As...<BR>Tom &amp; Jerry")
+        'Save As... Tom & Jerry'
     """
     text = _TAG.sub(" ", text).replace("~", "")
     text = _AMPERSAND_ACCELERATOR.sub("", text)
@@ -123,9 +124,10 @@ def clean_libreoffice(text: str) -> str:
 def clean_gcc(text: str) -> str:
     """Remove GCC's quoting directives ``%<``, ``%>``, ``%'``; collapse whitespace.
 
-    Example:
-    >>> clean_gcc("%qE attribute ignored without %<-mistack%>\\n")
-    '%qE attribute ignored without -mistack'
+    Examples:
+        >>> from zoo.data.l10n import clean_gcc
+        >>> clean_gcc("%qE attribute ignored without %<-mistack%>\\n")
+        '%qE attribute ignored without -mistack'
     """
     return " ".join(_GCC_QUOTES.sub("", text).split())
 
@@ -214,10 +216,11 @@ def load_l10n(name: str, seed: int = SPLIT_SEED) -> dict[str, list]:
     Raises:
         ValueError: for any other name, e.g. ``"l10n_en_xx"``.
 
-    Example:
-    >>> splits = load_l10n("l10n_en_de")  # doctest: +SKIP
-    >>> dict(splits["train"])["Save As"]  # doctest: +SKIP
-    ['Speichern unter', 'Speichern als']
+    Examples:
+        >>> from zoo.data.l10n import load_l10n
+        >>> splits = load_l10n("l10n_en_de")
+        >>> dict(splits["train"])["Save As"]
+        ['Speichern unter', 'Speichern als']
     """
     directory = fetch(language_of(name))
     # Lines, not the pairs read: reading merges pairs that NFC makes equal.

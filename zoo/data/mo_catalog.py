@@ -53,10 +53,11 @@ def read_mo(path) -> list[CatalogEntry]:
         ValueError: if the file is not a ``.mo`` catalog (wrong magic, tables
             outside the file) or its strings are not UTF-8.
 
-    Example:
-    >>> entries = read_mo("de/LC_MESSAGES/cpplib-12.mo")  # doctest: +SKIP
-    >>> entries[0].source, entries[0].translation  # doctest: +SKIP
-    ('"%s" is not a valid filename', '»%s« ist kein gültiger Dateiname')
+    Examples:
+        >>> from zoo.data.mo_catalog import read_mo
+        >>> entries = read_mo("de/LC_MESSAGES/cpplib-12.mo")  # doctest: +SKIP
+        >>> entries[0].source, entries[0].translation  # doctest: +SKIP
+        ('"%s" is not a valid filename', '»%s« ist kein gültiger Dateiname')
     """
     path = Path(path)
     data = path.read_bytes()

@@ -8,9 +8,14 @@ pass, and the same augmentation (a random crop after reflection padding and a
 random horizontal flip, each image with its own draw; optionally MixUp and
 CutMix).
 
-Example:
-    >>> batches = ImageBatches(x, y, [0.29], [0.35], 128, training=True)  # doctest: +SKIP
-    >>> model.fit(batches, epochs=10)  # doctest: +SKIP
+Examples:
+    >>> from zoo.data import load_fashion_mnist
+    >>> from zoo.data.numpy_images import ImageBatches
+    >>> x, y = load_fashion_mnist("train", limit=256)
+    >>> batches = ImageBatches(x[..., None], y, [0.29], [0.35], 128, training=True)
+    >>> images, labels = batches[0]
+    >>> images.shape, images.dtype, labels.shape
+    ((128, 28, 28, 1), dtype('float32'), (128,))
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ that no forecast row of one split is seen by another.
 ``load_series`` runs all of it. Importing this module does not import
 TensorFlow.
 
-Example:
+Examples:
+    >>> from zoo.data.series import load_series
     >>> data = load_series("ETTh1.csv", lookback=336, horizon=96)  # doctest: +SKIP
     >>> train = data.dataset("train", batch_size=32, shuffle=True)  # doctest: +SKIP
 """
@@ -97,7 +98,8 @@ def read_frame(source, time_column=None) -> pd.DataFrame:
             unknown time column, timestamps that do not parse, or timestamps
             that are unsorted or duplicated.
 
-    Example:
+    Examples:
+        >>> from zoo.data.series import read_frame
         >>> frame = read_frame("ETTh1.csv", time_column="date")  # doctest: +SKIP
     """
     if isinstance(source, pd.DataFrame):
@@ -590,7 +592,9 @@ def calendar_frequency(index, step=None):
         ``"QE-NOV"``, ``"YS"`` or ``"2MS"``, or None for a series on no
         calendar (a fixed step such as ``"D"`` or ``"7D"`` is not one).
 
-    Example:
+    Examples:
+        >>> import pandas as pd
+        >>> from zoo.data.series import calendar_frequency
         >>> calendar_frequency(pd.date_range("2014-01-01", periods=5, freq="MS"))
         'MS'
     """
@@ -679,7 +683,9 @@ def next_timestamps(index, frequency, periods):
         quarters or years (not multiples of 31 days), else the last timestamp
         plus multiples of the step.
 
-    Example:
+    Examples:
+        >>> import pandas as pd
+        >>> from zoo.data.series import next_timestamps
         >>> index = pd.date_range("2015-10-31", periods=3, freq="ME")
         >>> [str(t.date()) for t in next_timestamps(index, "ME", 2)]
         ['2016-01-31', '2016-02-29']
@@ -731,7 +737,8 @@ def split_bounds(rows, split=DEFAULT_SPLIT):
         ValueError: for a split that is not three positive numbers summing to
             1 or to at most ``rows``.
 
-    Example:
+    Examples:
+        >>> from zoo.data.series import split_bounds
         >>> split_bounds(17520)
         (12264, 14016, 17520)
     """
@@ -782,7 +789,9 @@ class StandardScaler:
         mean: per-column means.
         scale: per-column standard deviations (population, as scikit-learn).
 
-    Example:
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.data.series import StandardScaler
         >>> scaler = StandardScaler.fit(np.array([[1.0], [3.0]]), ["x"])
         >>> scaler.transform(np.array([[3.0]])).tolist()
         [[1.0]]
@@ -871,7 +880,9 @@ def calendar_features(index, names):
     Raises:
         ValueError: for an unknown name.
 
-    Example:
+    Examples:
+        >>> import pandas as pd
+        >>> from zoo.data.series import calendar_features
         >>> calendar_features(pd.date_range("2014-01-01", periods=2, freq="6h"),
         ...                   ["hour_of_day"]).round(3).tolist()
         [[0.0, 1.0], [1.0, 0.0]]
@@ -1051,7 +1062,8 @@ def load_series(
         ValueError: for bad arguments or data, including a series too short
             for one window of ``lookback + horizon`` rows in every split.
 
-    Example:
+    Examples:
+        >>> from zoo.data.series import load_series
         >>> data = load_series(frame, lookback=336, horizon=96)  # doctest: +SKIP
     """
     check_positive_int(lookback, "lookback")

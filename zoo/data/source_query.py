@@ -31,7 +31,8 @@ def split_source(source, allowed):
             naming the item, the source and the allowed keys, or for a key
             given twice.
 
-    Example:
+    Examples:
+        >>> from zoo.data.source_query import split_source
         >>> split_source("pairs.tsv?task=g2p", ("task",))
         ('pairs.tsv', [('task', 'g2p')])
     """

@@ -92,12 +92,13 @@ class SymbolTokenizer(Tokenizer):
         split: ``"characters"`` or ``"whitespace"``.
         lowercase: lower-case text before splitting.
 
-    Example:
-    >>> tokenizer = SymbolTokenizer.fit(["cab", "bad"], split="characters")
-    >>> tokenizer.encode("dab")
-    [7, 4, 5]
-    >>> tokenizer.decode([7, 4, 5, 3, 6])
-    'dab'
+    Examples:
+        >>> from zoo.data.tokenizers import SymbolTokenizer
+        >>> tokenizer = SymbolTokenizer.fit(["cab", "bad"], split="characters")
+        >>> tokenizer.encode("dab")
+        [7, 4, 5]
+        >>> tokenizer.decode([7, 4, 5, 3, 6])
+        'dab'
     """
 
     def __init__(self, vocabulary, split="characters", lowercase=False):

@@ -55,9 +55,10 @@ _HOLE = "\x1a"
 def placeholders(text: str) -> list[str]:
     """Return the placeholders of ``text`` in order.
 
-    Example:
-    >>> placeholders("Cannot open %s: %1 of $(ARG1) 50% done")
-    ['%s', '%1', '$(ARG1)']
+    Examples:
+        >>> from zoo.data.word_piece_tokenizer import placeholders
+        >>> placeholders("Cannot open %s: %1 of $(ARG1) 50% done")
+        ['%s', '%1', '$(ARG1)']
     """
     return _PLACEHOLDER_RE.findall(text)
 
@@ -122,12 +123,13 @@ def pretokenize(strings):
 def join_tokens(tokens: list[str]) -> str:
     """Python ``detokenize``: the inverse of ``pretokenize`` plus WordPiece.
 
-    Example:
-    >>> join_tokens(["hello", "￭,", "(￭", "wor", "##ld", "￭)"])
-    'hello, (world)'
+    Examples:
+        >>> from zoo.data.word_piece_tokenizer import join_tokens
+        >>> join_tokens(["hello", "￭,", "(￭", "wor", "##ld", "￭)"])
+        'hello, (world)'
 
-    An ``[UNK]`` is dropped where it stands: ``["[UNK]", "￭,", "b"]`` gives
-    ``', b'``.
+        An ``[UNK]`` is dropped where it stands: ``["[UNK]", "￭,", "b"]`` gives
+        ``', b'``.
     """
     tokens = [_HOLE if token == UNK else token for token in tokens]
     text = re.sub(r"(?:^| )##", "", " ".join(tokens))
@@ -150,11 +152,12 @@ class WordPieceTokenizer(Tokenizer):
         vocabulary: the tokens without the reserved ones (added in front):
             whole pieces, ``##`` continuations, placeholders.
 
-    Example:
-    >>> texts = ["Open %s file.", "Close, then close it"]
-    >>> tokenizer = WordPieceTokenizer.fit(texts, 64)
-    >>> tokenizer.decode(tokenizer.encode("Open %s, close file."))
-    'Open %s, close file.'
+    Examples:
+        >>> from zoo.data.word_piece_tokenizer import WordPieceTokenizer
+        >>> texts = ["Open %s file.", "Close, then close it"]
+        >>> tokenizer = WordPieceTokenizer.fit(texts, 64)
+        >>> tokenizer.decode(tokenizer.encode("Open %s, close file."))
+        'Open %s, close file.'
     """
 
     def __init__(self, vocabulary):

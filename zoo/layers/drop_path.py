@@ -23,9 +23,11 @@ class DropPath(keras.layers.Layer):
         inputs: (batch, ...) the residual branch.
         training: drop only in training.
 
-    Example:
-    >>> DropPath(0.1)(keras.ops.ones((4, 3, 8)), training=True).shape
-    (4, 3, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import DropPath
+        >>> tuple(DropPath(0.1)(keras.ops.ones((4, 3, 8)), training=True).shape)
+        (4, 3, 8)
     """
 
     def __init__(self, rate=0.0, seed=None, **kwargs):

@@ -66,9 +66,11 @@ class Dropout(keras.layers.Dropout):
 
     Set ``rng_algorithm`` on an instance to force an algorithm.
 
-    Example:
-    >>> Dropout(0.5, seed=1)(keras.ops.ones((2, 4)), training=True).shape
-    (2, 4)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import Dropout
+        >>> tuple(Dropout(0.5, seed=1)(keras.ops.ones((2, 4)), training=True).shape)
+        (2, 4)
     """
 
     _rng_algorithm = None

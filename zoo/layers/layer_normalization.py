@@ -18,9 +18,27 @@ class LayerNormalization(
     ops without XLA. Inference and every other case run Keras' layer. Set
     ``fused_kernels`` on an instance to force (True) or forbid (False) them.
 
-    Example:
-    >>> LayerNormalization(epsilon=1e-6)(keras.ops.ones((2, 3, 4))).shape
-    (2, 3, 4)
+    Args:
+        axis: the axis or axes to normalize over.
+        epsilon: added to the variance so that it is never divided by zero.
+        center: whether to add the learned offset ``beta``.
+        scale: whether to multiply by the learned scale ``gamma``.
+        rms_scaling: ignore ``center`` and ``scale`` and divide by the root
+            mean square, times ``gamma``. Keras deprecates it but its configs
+            hold it, so it is an explicit argument here.
+        beta_initializer: initializer of ``beta``.
+        gamma_initializer: initializer of ``gamma``.
+        beta_regularizer: optional regularizer of ``beta``.
+        gamma_regularizer: optional regularizer of ``gamma``.
+        beta_constraint: optional constraint on ``beta``.
+        gamma_constraint: optional constraint on ``gamma``.
+        **kwargs: base layer arguments (``name``, ``dtype``, ...).
+
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import LayerNormalization
+        >>> tuple(LayerNormalization(epsilon=1e-6)(keras.ops.ones((2, 3, 4))).shape)
+        (2, 3, 4)
     """
 
     def __init__(

@@ -79,11 +79,13 @@ class MultiHeadAttention(keras.layers.Layer):
         by the updated ``cache`` when a cache was passed. Outputs at padded
         query positions attend nothing and are not meaningful.
 
-    Example:
-    >>> layer = MultiHeadAttention(num_heads=2)
-    >>> x = keras.random.normal((3, 5, 8))
-    >>> layer(x, use_causal_mask=True).shape
-    (3, 5, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import MultiHeadAttention
+        >>> layer = MultiHeadAttention(num_heads=2)
+        >>> x = keras.random.normal((3, 5, 8))
+        >>> tuple(layer(x, use_causal_mask=True).shape)
+        (3, 5, 8)
     """
 
     def __init__(

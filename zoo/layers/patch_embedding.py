@@ -43,10 +43,12 @@ class PatchEmbedding(keras.layers.Layer):
     Call arguments:
         inputs: (batch, height, width, channels) or (batch, length, channels).
 
-    Example:
-    >>> layer = PatchEmbedding(patch_size=7, hidden_dim=16, use_class_token=True)
-    >>> layer(keras.random.normal((2, 28, 28, 1))).shape
-    (2, 17, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import PatchEmbedding
+        >>> layer = PatchEmbedding(patch_size=7, hidden_dim=16, use_class_token=True)
+        >>> tuple(layer(keras.random.normal((2, 28, 28, 1))).shape)
+        (2, 17, 16)
     """
 
     def __init__(

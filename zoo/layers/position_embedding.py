@@ -23,10 +23,12 @@ class PositionEmbedding(keras.layers.Layer):
     Returns:
         The position embeddings, with the shape of ``inputs``.
 
-    Example:
-    >>> x = keras.random.normal((2, 10, 16))
-    >>> (x + PositionEmbedding(sequence_length=32)(x)).shape
-    (2, 10, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import PositionEmbedding
+        >>> x = keras.random.normal((2, 10, 16))
+        >>> tuple((x + PositionEmbedding(sequence_length=32)(x)).shape)
+        (2, 10, 16)
     """
 
     def __init__(self, sequence_length, initializer="glorot_uniform", **kwargs):

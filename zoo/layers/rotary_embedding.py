@@ -27,10 +27,12 @@ class RotaryEmbedding(keras.layers.Layer):
         start_index: position of the first element along ``sequence_axis``
             (the cache index during incremental decoding).
 
-    Example:
-    >>> q = keras.random.normal((2, 6, 4, 16))  # batch, length, heads, dim
-    >>> RotaryEmbedding()(q).shape
-    (2, 6, 4, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import RotaryEmbedding
+        >>> q = keras.random.normal((2, 6, 4, 16))  # batch, length, heads, dim
+        >>> tuple(RotaryEmbedding()(q).shape)
+        (2, 6, 4, 16)
     """
 
     def __init__(

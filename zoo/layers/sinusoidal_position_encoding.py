@@ -26,10 +26,12 @@ class SinusoidalPositionEncoding(keras.layers.Layer):
     Returns:
         The encoding, with the shape of ``inputs``.
 
-    Example:
-    >>> x = keras.random.normal((2, 10, 16))
-    >>> (x + SinusoidalPositionEncoding()(x)).shape
-    (2, 10, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import SinusoidalPositionEncoding
+        >>> x = keras.random.normal((2, 10, 16))
+        >>> tuple((x + SinusoidalPositionEncoding()(x)).shape)
+        (2, 10, 16)
     """
 
     def __init__(self, max_wavelength=10000, **kwargs):

@@ -34,10 +34,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         start_index: position of the first token (the cache index during
             incremental decoding).
 
-    Example:
-    >>> layer = TokenAndPositionEmbedding(100, 16, 8, mask_zero=True)
-    >>> layer(keras.ops.array([[5, 7, 0]])).shape
-    (1, 3, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import TokenAndPositionEmbedding
+        >>> layer = TokenAndPositionEmbedding(100, 16, 8, mask_zero=True)
+        >>> tuple(layer(keras.ops.array([[5, 7, 0]])).shape)
+        (1, 3, 8)
     """
 
     def __init__(

@@ -51,11 +51,13 @@ class TransformerDecoderBlock(TransformerBlockBase):
         ``outputs``; with caches ``(outputs, self_attention_cache[,
         cross_attention_cache])``; scores, when asked for, come last.
 
-    Example:
-    >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
-    >>> target, source = keras.random.normal((2, 4, 8)), keras.random.normal((2, 6, 8))
-    >>> block(target, source).shape
-    (2, 4, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import TransformerDecoderBlock
+        >>> block = TransformerDecoderBlock(num_heads=2, intermediate_dim=32)
+        >>> target, source = keras.random.normal((2, 4, 8)), keras.random.normal((2, 6, 8))
+        >>> tuple(block(target, source).shape)
+        (2, 4, 8)
     """
 
     def build(self, decoder_sequence_shape, encoder_sequence_shape=None):

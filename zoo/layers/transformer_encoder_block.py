@@ -40,10 +40,12 @@ class TransformerEncoderBlock(TransformerBlockBase):
             attention probabilities.
         training: whether dropout is active.
 
-    Example:
-    >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
-    >>> block(keras.random.normal((2, 5, 8))).shape
-    (2, 5, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.layers import TransformerEncoderBlock
+        >>> block = TransformerEncoderBlock(num_heads=2, intermediate_dim=32)
+        >>> tuple(block(keras.random.normal((2, 5, 8))).shape)
+        (2, 5, 8)
     """
 
     def build(self, inputs_shape):

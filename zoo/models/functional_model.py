@@ -15,14 +15,16 @@ class FunctionalModel(keras.Model):
     graph tracks every layer the model uses, so nothing is lost. TensorFlow
     and JAX keep Keras' own `__setattr__` throughout.
 
-    Example:
-    >>> class TinyModel(FunctionalModel):
-    ...     def __init__(self, **kwargs):
-    ...         self.dense = keras.layers.Dense(2)
-    ...         inputs = keras.Input((3,))
-    ...         super().__init__(inputs=inputs, outputs=self.dense(inputs), **kwargs)
-    >>> TinyModel()(keras.ops.zeros((1, 3))).shape
-    (1, 2)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.functional_model import FunctionalModel
+        >>> class TinyModel(FunctionalModel):
+        ...     def __init__(self, **kwargs):
+        ...         self.dense = keras.layers.Dense(2)
+        ...         inputs = keras.Input((3,))
+        ...         super().__init__(inputs=inputs, outputs=self.dense(inputs), **kwargs)
+        >>> tuple(TinyModel()(keras.ops.zeros((1, 3))).shape)
+        (1, 2)
     """
 
     def __init__(self, *args, trainable=True, **kwargs):

@@ -33,8 +33,10 @@ class DLinear(DefaultExportSignature, keras.Model):
     Returns:
         (batch, horizon, targets).
 
-    Example:
-        >>> DLinear(336, 96, 3)(np.zeros((1, 336, 3))).shape
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.models.forecaster import DLinear
+        >>> tuple(DLinear(336, 96, 3)(np.zeros((1, 336, 3))).shape)
         (1, 96, 3)
     """
 

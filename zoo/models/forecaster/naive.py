@@ -14,6 +14,12 @@ def detect_period(values, max_period=None):
 
     Returns:
         The detected period as an int.
+
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.models.forecaster import detect_period
+        >>> detect_period(np.sin(np.arange(240) * 2 * np.pi / 24))
+        24
     """
     values = np.asarray(values, np.float64)
     if values.ndim == 1:
@@ -100,8 +106,10 @@ class SeasonalNaive(keras.Model):
     Returns:
         (batch, horizon, targets).
 
-    Example:
-        >>> SeasonalNaive(336, 96, period=48)(np.zeros((1, 336, 3))).shape
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.models.forecaster import SeasonalNaive
+        >>> tuple(SeasonalNaive(336, 96, period=48)(np.zeros((1, 336, 3))).shape)
         (1, 96, 3)
     """
 
@@ -146,5 +154,11 @@ class SeasonalNaive(keras.Model):
 
 
 def naive(lookback, horizon, target_indices=None):
-    """The naive forecast: `SeasonalNaive` with period 1."""
+    """The naive forecast: `SeasonalNaive` with period 1.
+
+    Args:
+        lookback: history steps per window.
+        horizon: steps to forecast.
+        target_indices: channels to output; None for all.
+    """
     return SeasonalNaive(lookback, horizon, 1, target_indices, name="naive")

@@ -20,7 +20,8 @@ class PinballLoss(keras.losses.Loss):
         y_true: (batch, horizon, targets).
         y_pred: (batch, horizon, targets, len(quantiles)).
 
-    Example:
+    Examples:
+        >>> from zoo.models.forecaster import PinballLoss
         >>> loss = PinballLoss([0.1, 0.5, 0.9])
     """
 

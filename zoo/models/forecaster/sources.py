@@ -70,7 +70,8 @@ def parse_source(source):
     Raises:
         ValueError: for an unknown key or a bad value, naming both.
 
-    Example:
+    Examples:
+        >>> from zoo.models.forecaster.sources import parse_source
         >>> parse_source("ETTh1.csv?target=OT&horizon=96")[1].target
         ['OT']
     """

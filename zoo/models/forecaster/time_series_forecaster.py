@@ -75,9 +75,11 @@ class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
     Returns:
         (batch, horizon, targets), or (batch, horizon, targets, quantiles).
 
-    Example:
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.models.forecaster import TimeSeriesForecaster
         >>> model = TimeSeriesForecaster(336, 96, num_channels=3)
-        >>> model(np.zeros((2, 336, 3))).shape
+        >>> tuple(model(np.zeros((2, 336, 3))).shape)
         (2, 96, 3)
     """
 

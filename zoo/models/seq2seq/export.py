@@ -44,10 +44,11 @@ def export_seq2seq(
 
     Args:
         model: a trained ``Seq2SeqTransformer``.
-        source_tokenizer, target_tokenizer: the run's tokenizers (with
-            ``tf_encode``/``tf_decode``).
+        source_tokenizer: the run's source tokenizer (with ``tf_encode``).
+        target_tokenizer: the run's target tokenizer (with ``tf_decode``).
         path: output folder.
-        beam_size, length_penalty: the search (``beam_size=1`` is greedy).
+        beam_size: beams of the search; 1 is greedy search.
+        length_penalty: beam search's GNMT length penalty alpha.
         truncate: cut inputs longer than the model reads instead of failing.
 
     Returns:

@@ -42,9 +42,10 @@ def error_rates(hypotheses, references) -> dict:
         ValueError: if the two lists differ in length or a word has no
             reference.
 
-    Example:
-    >>> error_rates(["K AE T", "D AO G"], [["K AE T"], ["D AA G", "D AO G Z"]])
-    {'wer': 0.5, 'per': 0.1666..., 'words': 2}
+    Examples:
+        >>> from zoo.models.seq2seq.metrics import error_rates
+        >>> error_rates(["K AE T", "D AO G"], [["K AE T"], ["D AA G", "D AO G Z"]])
+        {'wer': 0.5, 'per': 0.1666..., 'words': 2}
     """
     if len(hypotheses) != len(references):
         raise ValueError(
@@ -109,9 +110,10 @@ def bleu_chrf(hypotheses, references) -> dict:
     Returns:
         ``{"bleu": float, "chrf": float}`` on sacrebleu's 0-100 scale.
 
-    Example:
-    >>> bleu_chrf(["the cat sat on the mat"], [["the cat sat on the mat"]])
-    {'bleu': 100.0, 'chrf': 100.0}
+    Examples:
+        >>> from zoo.models.seq2seq.metrics import bleu_chrf
+        >>> bleu_chrf(["the cat sat on the mat"], [["the cat sat on the mat"]])
+        {'bleu': 100.0..., 'chrf': 100.0}
     """
     import sacrebleu
 
@@ -136,9 +138,10 @@ def rouge(hypotheses, references) -> dict:
     Returns:
         ``{"rouge1": float, "rouge2": float, "rougeL": float}``.
 
-    Example:
-    >>> rouge(["the cat sat"], [["the cat sat down"]])["rouge1"]
-    85.714...
+    Examples:
+        >>> from zoo.models.seq2seq.metrics import rouge
+        >>> rouge(["the cat sat"], [["the cat sat down"]])["rouge1"]
+        85.714...
     """
     from rouge_score import rouge_scorer
 

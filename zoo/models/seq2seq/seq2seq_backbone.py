@@ -43,13 +43,17 @@ class Seq2SeqBackbone(FunctionalModel):
         position_encoding: ``"sinusoidal"`` (the paper) or ``"learned"``.
         shared_embeddings: one embedding table for both sides; needs equal
             vocabulary sizes and sequence lengths.
+        dtype: dtype policy of every layer (e.g. ``"mixed_bfloat16"``); None
+            for the global policy.
 
-    Example:
-    >>> backbone = Seq2SeqBackbone(30, 40, 1, 1, 16, 2, 32, 12, 10)
-    >>> ids = {"encoder_token_ids": keras.ops.ones((2, 7), "int32"),
-    ...        "decoder_token_ids": keras.ops.ones((2, 5), "int32")}
-    >>> backbone(ids).shape
-    (2, 5, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.seq2seq import Seq2SeqBackbone
+        >>> backbone = Seq2SeqBackbone(30, 40, 1, 1, 16, 2, 32, 12, 10)
+        >>> ids = {"encoder_token_ids": keras.ops.ones((2, 7), "int32"),
+        ...        "decoder_token_ids": keras.ops.ones((2, 5), "int32")}
+        >>> tuple(backbone(ids).shape)
+        (2, 5, 16)
     """
 
     def __init__(

@@ -26,13 +26,15 @@ class Seq2SeqTransformer(DefaultExportSignature, keras.Model):
         tie_output_embedding: project with the transposed target embedding
             table (as in the paper) instead of a separate dense layer.
 
-    Example:
-    >>> backbone = Seq2SeqBackbone(30, 40, 1, 1, 16, 2, 32, 12, 10)
-    >>> model = Seq2SeqTransformer(backbone)
-    >>> ids = {"encoder_token_ids": keras.ops.ones((2, 7), "int32"),
-    ...        "decoder_token_ids": keras.ops.ones((2, 5), "int32")}
-    >>> model(ids).shape
-    (2, 5, 40)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.seq2seq import Seq2SeqBackbone, Seq2SeqTransformer
+        >>> backbone = Seq2SeqBackbone(30, 40, 1, 1, 16, 2, 32, 12, 10)
+        >>> model = Seq2SeqTransformer(backbone)
+        >>> ids = {"encoder_token_ids": keras.ops.ones((2, 7), "int32"),
+        ...        "decoder_token_ids": keras.ops.ones((2, 5), "int32")}
+        >>> tuple(model(ids).shape)
+        (2, 5, 40)
     """
 
     def __init__(self, backbone, tie_output_embedding=True, **kwargs):

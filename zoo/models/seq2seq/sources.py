@@ -114,9 +114,10 @@ def parse_source(source):
     Raises:
         ValueError: for an unknown key or a bad value, naming both.
 
-    Example:
-    >>> parse_source("pairs.tsv?task=summarization")[1].task
-    'summarization'
+    Examples:
+        >>> from zoo.models.seq2seq.sources import parse_source
+        >>> parse_source("pairs.tsv?task=summarization")[1].task
+        'summarization'
     """
     source = str(source)
     location, items = split_source(source, OPTIONS)

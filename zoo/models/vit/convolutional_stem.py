@@ -32,10 +32,12 @@ class ConvolutionalStem(keras.layers.Layer):
             ``patch_size``.
         training: batch normalization uses batch statistics when True.
 
-    Example:
-    >>> stem = ConvolutionalStem(patch_size=4, hidden_dim=16, filters=(8, 16))
-    >>> stem(keras.random.normal((2, 28, 28, 1))).shape
-    (2, 49, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.vit import ConvolutionalStem
+        >>> stem = ConvolutionalStem(patch_size=4, hidden_dim=16, filters=(8, 16))
+        >>> tuple(stem(keras.random.normal((2, 28, 28, 1))).shape)
+        (2, 49, 16)
     """
 
     def __init__(

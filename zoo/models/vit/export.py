@@ -23,7 +23,8 @@ def export_saved_model(model, preprocessing, path):
     Returns:
         ``path`` as a ``Path``.
 
-    Example:
+    Examples:
+        >>> from zoo.models.vit.export import export_saved_model
         >>> export_saved_model(model, prep, "out/saved_model")  # doctest: +SKIP
     """
     import keras

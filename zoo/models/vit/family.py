@@ -244,7 +244,9 @@ def preprocess_files(paths, preprocessing):
 class ViTFamily(ModelFamily):
     """Vision Transformer image classifiers (``zoo train vit``).
 
-    Example:
+    Examples:
+        >>> from pathlib import Path
+        >>> from zoo.models.vit.family import ViTFamily
         >>> family = ViTFamily()
         >>> data = family.prepare_data("fashion_mnist", 128, Path("runs/vit"))  # doctest: +SKIP
         >>> model = family.build_model(family.check_preset("tiny"), data.info)  # doctest: +SKIP

@@ -17,10 +17,12 @@ class LocalitySelfAttention(MultiHeadAttention):
     `diagonal_attention_mask`) this is Locality Self-Attention. Arguments are
     those of `zoo.layers.MultiHeadAttention`.
 
-    Example:
-    >>> layer = LocalitySelfAttention(num_heads=2)
-    >>> layer(keras.random.normal((2, 5, 8))).shape
-    (2, 5, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.vit import LocalitySelfAttention
+        >>> layer = LocalitySelfAttention(num_heads=2)
+        >>> tuple(layer(keras.random.normal((2, 5, 8))).shape)
+        (2, 5, 8)
     """
 
     def build(self, query_shape, value_shape=None, key_shape=None):
@@ -44,10 +46,12 @@ class LocalityEncoderBlock(TransformerEncoderBlock):
     to itself (`diagonal_attention_mask`). Arguments are those of the encoder
     block.
 
-    Example:
-    >>> block = LocalityEncoderBlock(num_heads=2, intermediate_dim=16)
-    >>> block(keras.random.normal((2, 5, 8))).shape
-    (2, 5, 8)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.vit import LocalityEncoderBlock
+        >>> block = LocalityEncoderBlock(num_heads=2, intermediate_dim=16)
+        >>> tuple(block(keras.random.normal((2, 5, 8))).shape)
+        (2, 5, 8)
     """
 
     def _attention(self, name, query_shape, value_shape, rotary=False):

@@ -24,7 +24,8 @@ def attention_rollout(scores, use_class_token, grid_size):
         ValueError: if ``scores`` is empty or its tokens are not those of
             ``grid_size`` (plus the class token).
 
-    Example:
+    Examples:
+        >>> from zoo.models.vit.rollout import attention_rollout
         >>> heat = attention_rollout(backbone.attention_scores(x), True, (4, 4))  # doctest: +SKIP
     """
     scores = list(scores)

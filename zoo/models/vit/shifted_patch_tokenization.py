@@ -28,10 +28,12 @@ class ShiftedPatchTokenization(keras.layers.Layer):
         inputs: (batch, height, width, channels), height and width divisible by
             ``patch_size``.
 
-    Example:
-    >>> layer = ShiftedPatchTokenization(patch_size=7, hidden_dim=16)
-    >>> layer(keras.random.normal((2, 28, 28, 1))).shape
-    (2, 16, 16)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.vit import ShiftedPatchTokenization
+        >>> layer = ShiftedPatchTokenization(patch_size=7, hidden_dim=16)
+        >>> tuple(layer(keras.random.normal((2, 28, 28, 1))).shape)
+        (2, 16, 16)
     """
 
     def __init__(

@@ -68,6 +68,8 @@ class ViTBackbone(FunctionalModel):
             `ConvolutionalStem` that makes the tokens instead of the patch
             projection; ``patch_size`` must then be ``2 ** len(filters)``.
             None (default) is the plain patch embedding.
+        dtype: dtype policy of every layer (e.g. ``"mixed_bfloat16"``); None
+            for the global policy.
 
     Call arguments:
         images: float (batch, height, width, num_channels), normalized.
@@ -76,10 +78,12 @@ class ViTBackbone(FunctionalModel):
         (batch, tokens, hidden_dim) encoded tokens; token 0 is the class token
         when ``use_class_token``.
 
-    Example:
-    >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
-    >>> backbone(np.zeros((2, 28, 28, 1))).shape
-    (2, 17, 16)
+    Examples:
+        >>> import numpy as np
+        >>> from zoo.models.vit import ViTBackbone
+        >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+        >>> tuple(backbone(np.zeros((2, 28, 28, 1))).shape)
+        (2, 17, 16)
     """
 
     def __init__(
@@ -348,10 +352,11 @@ def resize_backbone(backbone, image_size):
     Returns:
         A new `ViTBackbone`.
 
-    Example:
-    >>> small = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
-    >>> resize_backbone(small, 56).grid_size
-    (8, 8)
+    Examples:
+        >>> from zoo.models.vit import ViTBackbone, resize_backbone
+        >>> small = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+        >>> resize_backbone(small, 56).grid_size
+        (8, 8)
     """
     config = {**backbone.get_config(), "image_size": list(image_pair(image_size))}
     resized = ViTBackbone.from_config(config)

@@ -36,11 +36,13 @@ class ViTClassifier(FunctionalModel):
     Returns:
         (batch, num_classes) float32 logits.
 
-    Example:
-    >>> from zoo.models.vit import ViTBackbone
-    >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
-    >>> ViTClassifier(backbone, num_classes=10)(keras.ops.zeros((2, 28, 28, 1))).shape
-    (2, 10)
+    Examples:
+        >>> import keras
+        >>> from zoo.models.vit import ViTClassifier
+        >>> from zoo.models.vit import ViTBackbone
+        >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+        >>> tuple(ViTClassifier(backbone, num_classes=10)(keras.ops.zeros((2, 28, 28, 1))).shape)
+        (2, 10)
     """
 
     def __init__(
@@ -129,12 +131,14 @@ class ViTClassifier(FunctionalModel):
         Use it to fine-tune or evaluate at a new resolution from trained
         weights.
 
-        Example:
-        >>> from zoo.models.vit import ViTBackbone
-        >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
-        >>> model = ViTClassifier(backbone, 10).with_image_size(56)
-        >>> model(keras.ops.zeros((1, 56, 56, 1))).shape
-        (1, 10)
+        Examples:
+            >>> import keras
+            >>> from zoo.models.vit import ViTClassifier
+            >>> from zoo.models.vit import ViTBackbone
+            >>> backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+            >>> model = ViTClassifier(backbone, 10).with_image_size(56)
+            >>> tuple(model(keras.ops.zeros((1, 56, 56, 1))).shape)
+            (1, 10)
         """
         copy = ViTClassifier(
             resize_backbone(self.backbone, image_size),
