@@ -227,7 +227,7 @@ def test_standard_callbacks_layout(tmp_path):
     expected = ["NaNGuard", "ThroughputLogger", "MonitorCheck", "AtomicModelCheckpoint"]
     expected += ["ResumableEarlyStopping"]
     expected += ["EpochTensorBoard"] if tensorboard_available() else []
-    expected += ["CSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
+    expected += ["HistoryCSVLogger", "TrainingCurvePlot", "AtomicBackupAndRestore"]
     assert list(by_type) == expected
     assert by_type["AtomicModelCheckpoint"].filepath == str(out / "model.keras")
     assert by_type["AtomicModelCheckpoint"].save_best_only
@@ -236,8 +236,8 @@ def test_standard_callbacks_layout(tmp_path):
     assert by_type["ResumableEarlyStopping"].earlier_values == []  # a fresh run
     if tensorboard_available():
         assert by_type["EpochTensorBoard"].log_dir == str(out / "logs")
-    assert by_type["CSVLogger"].filename == str(out / "history.csv")
-    assert not by_type["CSVLogger"].append  # nothing to resume yet
+    assert by_type["HistoryCSVLogger"].filename == str(out / "history.csv")
+    assert not by_type["HistoryCSVLogger"].append  # nothing to resume yet
     assert by_type["TrainingCurvePlot"].path == str(out / "training_curve.png")
     assert by_type["AtomicBackupAndRestore"].backup_dir == str(out / "backup")
     assert by_type["AtomicBackupAndRestore"].save_freq == 10
@@ -303,11 +303,11 @@ def test_resume_appends_csv_and_keeps_best_threshold(tmp_path):
         "epoch,loss,val_loss\n0,1.0,0.5\n1,0.8,0.3\n2,0.7,0.4\n"
     )
     callbacks = {type(c).__name__: c for c in standard_callbacks(str(tmp_path))}
-    assert callbacks["CSVLogger"].append
+    assert callbacks["HistoryCSVLogger"].append
     # The first resumed epoch only replaces model.keras if it beats 0.3.
     assert callbacks["AtomicModelCheckpoint"].best == pytest.approx(0.3)
     fresh = {type(c).__name__: c for c in standard_callbacks(str(tmp_path / "new"))}
-    assert not fresh["CSVLogger"].append
+    assert not fresh["HistoryCSVLogger"].append
     assert fresh["AtomicModelCheckpoint"].best in (None, np.inf)
 
 

@@ -5,6 +5,7 @@ from training.callbacks.atomic_checkpoints import (
     AtomicModelCheckpoint,
 )
 from training.callbacks.epoch_tensorboard import EpochTensorBoard
+from training.callbacks.history_csv_logger import HistoryCSVLogger
 from training.callbacks.monitor_check import MonitorCheck
 from training.callbacks.nan_guard import NaNGuard, NonFiniteLossError
 from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
@@ -17,6 +18,7 @@ __all__ = [
     "AtomicBackupAndRestore",
     "AtomicModelCheckpoint",
     "EpochTensorBoard",
+    "HistoryCSVLogger",
     "MonitorCheck",
     "NaNGuard",
     "NonFiniteLossError",

@@ -18,6 +18,7 @@ from training.callbacks.epoch_tensorboard import (
     EpochTensorBoard,
     keep_tensorboard_epochs,
 )
+from training.callbacks.history_csv_logger import HistoryCSVLogger
 from training.callbacks.monitor_check import MonitorCheck
 from training.callbacks.nan_guard import NaNGuard
 from training.callbacks.resumable_early_stopping import ResumableEarlyStopping
@@ -178,8 +179,8 @@ def standard_callbacks(
     when `monitor` is missing from an epoch's logs; `AtomicModelCheckpoint`
     of the best model to `model.keras`; `EarlyStopping` that restores the best weights;
     `EpochTensorBoard` to `logs/` (when `tensorflow` and `tensorboard` are
-    installed); `CSVLogger` to
-    `history.csv`; `TrainingCurvePlot` to `training_curve.png`;
+    installed); `HistoryCSVLogger` (Keras' `CSVLogger`, appending under
+    the file's header) to `history.csv`; `TrainingCurvePlot` to `training_curve.png`;
     `AtomicBackupAndRestore` to `backup/`. The backup runs last so an epoch
     counts as done only after everything else has recorded it. If `backup/`
     holds a backup from an interrupted run, `fit` resumes from it, the CSV
@@ -220,7 +221,7 @@ def standard_callbacks(
         >>> callbacks = standard_callbacks("runs/demo", batch_size=128, tensorboard=False)
         >>> [type(callback).__name__ for callback in callbacks]
         ['NaNGuard', 'ThroughputLogger', 'MonitorCheck', 'AtomicModelCheckpoint',
-         'ResumableEarlyStopping', 'CSVLogger', 'TrainingCurvePlot',
+         'ResumableEarlyStopping', 'HistoryCSVLogger', 'TrainingCurvePlot',
          'AtomicBackupAndRestore']
     """
     patience = check_int("patience", patience, 0, allow_none=True)
@@ -279,7 +280,7 @@ def standard_callbacks(
         callbacks.append(EpochTensorBoard(log_dir))
     callbacks += [
         # A fresh run starts a new CSV; a resumed one keeps the earlier rows.
-        keras.callbacks.CSVLogger(csv_path, append=resuming),
+        HistoryCSVLogger(csv_path, append=resuming),
         TrainingCurvePlot(os.path.join(out_dir, CURVE_FILE), csv_path),
         # model.keras changes when the backup commits the epoch, not before:
         # a run killed in between trains that epoch again.
