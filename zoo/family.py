@@ -27,6 +27,9 @@ class PreparedData:
             vocabulary sizes, input shape, ...); JSON-serializable.
         train_examples: examples in one pass of ``train``, for examples per
             second (its batches may differ in size); None if not known.
+        train_tokens: the tokens one pass of ``train`` computes its loss on
+            (for text, the non-padding target tokens), for tokens per
+            second; None where the family counts no tokens.
     """
 
     train: Any
@@ -34,6 +37,7 @@ class PreparedData:
     test: Any = None
     info: dict = dataclasses.field(default_factory=dict)
     train_examples: int | None = None
+    train_tokens: int | None = None
 
 
 class ModelFamily:

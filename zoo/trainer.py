@@ -130,6 +130,7 @@ def train_run(
                         # set's could hold 1 pair.
                         batch_size=batch_size,
                         examples_per_epoch=prepared.train_examples,
+                        tokens_per_example=tokens_per_example(prepared),
                         verbose=progress_verbosity(sys.stderr),
                         **compile_arguments,
                     )
@@ -178,6 +179,17 @@ def train_run(
         runs.mark_completed(out)
         print(_summary(out), file=sys.stderr)
         return metrics
+
+
+def tokens_per_example(prepared):
+    """Mean tokens per training example, for tokens per second; None if unknown.
+
+    The mean over one whole pass: with ``examples_per_epoch`` the logged
+    tokens per second is that pass's token count over its training time.
+    """
+    if not (prepared.train_tokens and prepared.train_examples):
+        return None
+    return prepared.train_tokens / prepared.train_examples
 
 
 def progress_verbosity(stream):

@@ -58,6 +58,16 @@ MODEL_KEYS = (
 )
 
 
+def target_token_count(pairs):
+    """The non-padding label tokens of ``(source_ids, target_ids)`` pairs.
+
+    The decoder learns each target followed by its end token
+    (`zoo.data.bucketing.seq2seq_dataset`): one pass of the batches holds
+    exactly these tokens, whatever the bucketing pads them to.
+    """
+    return sum(len(target) + 1 for _, target in pairs)
+
+
 def load_splits(source, seed=0):
     """Return split name -> list of ``(source_text, [target, ...])``.
 
@@ -249,11 +259,12 @@ class Seq2SeqFamily(ModelFamily):
                         pairs.append((ids, target))
             return pairs
 
-        pair_counts = {}
+        pair_counts, token_counts = {}, {}
 
         def dataset(split, shuffle):
             pairs = encoded(split)
             pair_counts[split] = len(pairs)
+            token_counts[split] = target_token_count(pairs)
             if not pairs:
                 return None
             return seq2seq_dataset(
@@ -279,7 +290,12 @@ class Seq2SeqFamily(ModelFamily):
             truncated_sources=truncated,
             test_pairs=[[s, list(ts)] for s, ts in splits["test"]],
         )
-        return PreparedData(**data, info=info, train_examples=pair_counts["train"])
+        return PreparedData(
+            **data,
+            info=info,
+            train_examples=pair_counts["train"],
+            train_tokens=token_counts["train"],
+        )
 
     # --- model ------------------------------------------------------------
     def build_model(self, config: dict, info: dict):
