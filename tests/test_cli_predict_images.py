@@ -126,3 +126,25 @@ def test_a_text_model_gets_a_folder_name_as_text(tmp_path, monkeypatch):
     monkeypatch.setattr(trainer, "load_run", lambda run_dir: (family, None, None))
     trainer.predict_run(tmp_path, [str(tmp_path)])
     assert received == [str(tmp_path)]
+
+
+def test_explain_refuses_more_images_than_one_figure_holds(
+    vit_run, fashion_mnist_small, tmp_path, capsys
+):
+    from zoo.models.vit.family import MAX_EXPLAINED_IMAGES
+
+    (images, _), _ = fashion_mnist_small
+    folder = tmp_path / "many"
+    for index in range(MAX_EXPLAINED_IMAGES + 1):
+        write_png(folder / f"{index:02d}.png", images[index])
+    figure = tmp_path / "explain.png"
+    arguments = ["predict", str(vit_run), str(folder), "--explain", str(figure)]
+    assert cli.main(arguments) == 2
+    assert f"--explain draws at most {MAX_EXPLAINED_IMAGES} images" in (
+        capsys.readouterr().err
+    )
+    assert not figure.exists()
+    # As many as it holds are drawn.
+    (folder / "00.png").unlink()
+    assert cli.main(arguments) == 0
+    assert figure.stat().st_size > 1000

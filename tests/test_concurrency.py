@@ -203,3 +203,33 @@ def test_many_decoders_tracing_once_each_do_not_warn_of_retracing():
     finally:
         logger.removeHandler(handler)
     assert [m for m in messages if "retracing" in m] == []
+
+
+def test_threads_asking_for_a_models_decoder_share_one():
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from zoo.models.seq2seq.family import _cached_decoder
+
+    built = []
+
+    class SlowDecoder:
+        """Slow to construct, to widen the window between check and store."""
+
+        def __init__(self, model, **options):
+            time.sleep(0.05)
+            built.append(self)
+
+    class Model:
+        pass
+
+    model = Model()
+    with ThreadPoolExecutor(8) as pool:
+        decoders = list(
+            pool.map(
+                lambda _: _cached_decoder(SlowDecoder, model, {"beam_size": 2}),
+                range(8),
+            )
+        )
+    assert len(built) == 1
+    assert all(decoder is built[0] for decoder in decoders)

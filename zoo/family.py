@@ -10,6 +10,12 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+SPLIT_SEED = 0
+"""The seed of the splits a family draws from data that has none (a ``.tsv``,
+an image folder without ``train/`` and ``test/``, Fashion-MNIST's validation
+images). Fixed, not ``--seed``: runs with other seeds are scored on one test
+set, so that their spread measures training, not test-set sampling."""
+
 
 @dataclasses.dataclass
 class PreparedData:
@@ -66,12 +72,16 @@ class ModelFamily:
     schedule = "cosine"
     predicts_image_files = False
 
-    def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
+    def prepare_data(
+        self, source, batch_size, run_dir: Path, seed=0, split_seed=SPLIT_SEED
+    ):
         """Load ``source`` and return ``PreparedData``.
 
         Preprocessing fit on the training split (scalers, vocabularies,
         normalization statistics) is saved under ``run_dir`` so that
-        ``evaluate``, ``predict`` and ``export`` reuse it.
+        ``evaluate``, ``predict`` and ``export`` reuse it. ``seed`` shuffles
+        the training batches; ``split_seed`` draws the splits of data that
+        has none (see `SPLIT_SEED`).
         """
         raise NotImplementedError
 

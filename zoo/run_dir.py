@@ -25,9 +25,10 @@ METRICS_FILE = "metrics.json"
 SAVED_MODEL_DIR = "saved_model"
 
 
-# What a resumed run must share with the one it resumes: another seed draws
+# What a resumed run must share with the one it resumes: another seed would
+# shuffle differently (and, for runs recorded before `split_seed`, draw
 # another split of a .tsv file or image folder, so test examples would move
-# into training; another batch size or precision would mix two runs. The
+# into training); another batch size or precision would mix two runs. The
 # precision recorded is the policy --precision resolved to, so that "auto" on
 # another machine cannot switch it.
 RESUME_SETTINGS = ("model", "preset", "data", "seed", "batch_size", "precision")
@@ -124,6 +125,16 @@ def require_run(run_dir):
             f"{MODEL_FILE}; run `zoo train` with --out {run_dir} to finish it"
         )
     return record
+
+
+def split_seed(record):
+    """The seed that drew the splits of the run ``record``.
+
+    Runs recorded before ``split_seed`` was recorded drew theirs with their
+    ``--seed``: evaluating or resuming them with another would move test
+    examples into training.
+    """
+    return record.get("split_seed", record.get("seed", 0))
 
 
 def start_or_resume(run_dir, record):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from zoo import registry
 from zoo import run_dir as runs
+from zoo.family import SPLIT_SEED
 from zoo.image_inputs import expand_image_folders
 
 DETERMINISTIC_XLA_FLAG = "--xla_gpu_deterministic_ops=true"
@@ -73,6 +74,7 @@ def train_run(
             "precision": resolve_precision(precision),
             "precision_requested": precision,
             "seed": seed,
+            "split_seed": SPLIT_SEED,
         }
         resumed = runs.start_or_resume(out, record)
         if resumed and runs.read_run(out).get("completed"):
@@ -103,7 +105,14 @@ def train_run(
                     file=sys.stderr,
                 )
         try:
-            prepared = family.prepare_data(data, batch_size, out, seed=seed)
+            prepared = family.prepare_data(
+                data,
+                batch_size,
+                out,
+                seed=seed,
+                # A resumed run keeps the split it was started with.
+                split_seed=runs.split_seed(runs.read_run(out)),
+            )
             compile_arguments = family.compile_arguments(config, prepared.info)
             if needs_training:
                 start = time.perf_counter()
@@ -274,6 +283,8 @@ def evaluate_run(run_dir, data=None, batch_size=None):
         batch_size or record.get("batch_size") or 64,
         Path(run_dir),
         seed=record.get("seed", 0),
+        # The split the run held out, not one drawn anew.
+        split_seed=runs.split_seed(record),
     )
     return family.evaluate(model, prepared, Path(run_dir))
 

@@ -19,7 +19,7 @@ import zoo.models.forecaster  # noqa: F401
 from training.callbacks.atomic_checkpoints import write_json_atomically
 from zoo import run_dir as runs
 from zoo.data.source_query import split_source
-from zoo.family import ModelFamily, PreparedData
+from zoo.family import SPLIT_SEED, ModelFamily, PreparedData
 from zoo.models.forecaster.evaluation import collect, forecast_metrics
 from zoo.models.forecaster.presets import PRESETS, model_config
 from zoo.models.forecaster.sources import OPTIONS, parse_source, read_source
@@ -247,7 +247,10 @@ class ForecasterFamily(ModelFamily):
     learning_rate = 1e-3
     schedule = "cosine"
 
-    def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
+    def prepare_data(
+        self, source, batch_size, run_dir: Path, seed=0, split_seed=SPLIT_SEED
+    ):
+        # A series splits chronologically: `split_seed` has nothing to draw.
         run_dir = Path(run_dir)
         record = runs.read_run(run_dir) or {}
         stride = (record.get("config") or {}).get("train_stride")

@@ -13,6 +13,7 @@ predict, export and a resumed training reuse them.
 from __future__ import annotations
 
 import json
+import threading
 import warnings
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from training.callbacks.atomic_checkpoints import (
 )
 from zoo.data import tokenizers as toks
 from zoo.data.source_query import split_source
-from zoo.family import ModelFamily, PreparedData
+from zoo.family import SPLIT_SEED, ModelFamily, PreparedData
 from zoo.models.seq2seq import seq2seq_backbone, seq2seq_transformer, tasks  # noqa: F401
 from zoo.models.seq2seq.presets import PRESETS
 from zoo.models.seq2seq.sources import (
@@ -118,6 +119,9 @@ def _resolved(options, key):
     return getattr(options, key)
 
 
+_DECODERS_LOCK = threading.Lock()
+
+
 def _cached_decoder(decoder_class, model, options):
     """The model's ``decoder_class(model, **options)``, built once and reused.
 
@@ -133,13 +137,16 @@ def _cached_decoder(decoder_class, model, options):
         hash(key)
     except TypeError:  # not a valid option: let the decoder say why
         return decoder_class(model, **options)
-    decoders = model.__dict__.get("_zoo_decoders")
-    if decoders is None:
-        decoders = {}
-        object.__setattr__(model, "_zoo_decoders", decoders)
-    if key not in decoders:
-        decoders[key] = decoder_class(model, **options)
-    return decoders[key]
+    # Serving threads share the model: one decoder per key, not one each.
+    with _DECODERS_LOCK:
+        decoders = model.__dict__.get("_zoo_decoders")
+        if decoders is None:
+            decoders = {}
+            object.__setattr__(model, "_zoo_decoders", decoders)
+        if key not in decoders:
+            # Cheap: a Decoder traces its search on its first call, not here.
+            decoders[key] = decoder_class(model, **options)
+        return decoders[key]
 
 
 class Seq2SeqFamily(ModelFamily):
@@ -179,7 +186,9 @@ class Seq2SeqFamily(ModelFamily):
             info,
         )
 
-    def prepare_data(self, source, batch_size, run_dir: Path, seed=0):
+    def prepare_data(
+        self, source, batch_size, run_dir: Path, seed=0, split_seed=SPLIT_SEED
+    ):
         from zoo.data.bucketing import seq2seq_dataset
 
         run_dir = Path(run_dir)
@@ -201,7 +210,7 @@ class Seq2SeqFamily(ModelFamily):
                     f"received it for the new run in {str(run_dir)!r}"
                 )
         if options.split == "test":
-            splits = load_sources(location, seed=seed, fold_case=task == "g2p")
+            splits = load_sources(location, seed=split_seed, fold_case=task == "g2p")
             if not splits["train"]:
                 raise ValueError(f"data {source!r} has an empty training split")
         else:
@@ -210,7 +219,7 @@ class Seq2SeqFamily(ModelFamily):
                 "train": [],
                 "validation": [],
                 "test": load_evaluation_pairs(
-                    location, options.split, seed=seed, fold_case=task == "g2p"
+                    location, options.split, seed=split_seed, fold_case=task == "g2p"
                 ),
             }
         if prepared:

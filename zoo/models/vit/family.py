@@ -16,7 +16,7 @@ from zoo import run_dir as runs
 from zoo.data import images as image_data
 from zoo.data import numpy_images
 from zoo.data.source_query import positive_int_option, split_source, tfds_error
-from zoo.family import ModelFamily, PreparedData
+from zoo.family import SPLIT_SEED, ModelFamily, PreparedData
 from zoo.models.vit.presets import HEAD_KEYS, TRAINING_KEYS, VIT_PRESETS
 from zoo.registry import did_you_mean
 
@@ -241,6 +241,10 @@ def preprocess_files(paths, preprocessing):
     return originals, batch
 
 
+MAX_EXPLAINED_IMAGES = 16
+"""The most images `zoo predict --explain` draws, one row each, in its PNG."""
+
+
 class ViTFamily(ModelFamily):
     """Vision Transformer image classifiers (``zoo train vit``).
 
@@ -263,7 +267,15 @@ class ViTFamily(ModelFamily):
     warmup_steps = None
     schedule = "cosine"
 
-    def prepare_data(self, source, batch_size, run_dir, seed=0, pipeline="tf.data"):
+    def prepare_data(
+        self,
+        source,
+        batch_size,
+        run_dir,
+        seed=0,
+        split_seed=SPLIT_SEED,
+        pipeline="tf.data",
+    ):
         """Load ``source``, fit or reuse the preprocessing, return batched splits.
 
         ``pipeline`` is ``"tf.data"`` (`zoo.data.images.make_image_dataset`)
@@ -286,7 +298,7 @@ class ViTFamily(ModelFamily):
             # Before every image is resized: ?size=999999 would run out of
             # memory there, long before build_model checks the same.
             _check_patch_count(requested, config["patch_size"])
-        splits, names = load_splits(source, seed)
+        splits, names = load_splits(source, split_seed)
         path = Path(run_dir) / PREPROCESSING_FILE
         if path.is_file():
             preprocessing = read_preprocessing(run_dir)
@@ -439,6 +451,14 @@ class ViTFamily(ModelFamily):
         top = getattr(args, "top", 3)
         if not isinstance(top, int) or top < 1:
             raise ValueError(f"`--top` must be a positive integer; received {top!r}")
+        explain = getattr(args, "explain", None)
+        if explain and len(inputs) > MAX_EXPLAINED_IMAGES:
+            # One row per image: a folder of 300 drew a 75,000-pixel-tall PNG
+            # in a minute, after every prediction was made.
+            raise ValueError(
+                f"--explain draws at most {MAX_EXPLAINED_IMAGES} images in one "
+                f"figure; received {len(inputs)}: explain a few of them"
+            )
         preprocessing = read_preprocessing(run_dir)
         names = preprocessing["class_names"]
         originals, batch = preprocess_files(inputs, preprocessing)
@@ -449,7 +469,6 @@ class ViTFamily(ModelFamily):
             best = np.argsort(-row)[: min(top, len(names))]
             ranked = ", ".join(f"{names[i]} ({row[i]:.1%})" for i in best)
             lines.append(f"{path}: {ranked}")
-        explain = getattr(args, "explain", None)
         if explain:
             backbone = model.backbone
             heat = attention_rollout(
