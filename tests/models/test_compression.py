@@ -263,3 +263,66 @@ def test_a_float_models_config_is_as_older_versions_wrote_it():
     model = keras.saving.deserialize_keras_object(OLD_FLOAT_CONFIG)
     assert keras.saving.serialize_keras_object(model) == OLD_FLOAT_CONFIG
     assert "DTypePolicyMap" not in json.dumps(model.get_config())
+
+
+def test_a_quantized_zoo_layer_in_a_users_sequential_loads(tmp_path):
+    # The layer's policy map named its sublayers by their paths under the
+    # Sequential ("sequential/transformer_encoder_block/..."), which a loaded
+    # Sequential builds without that prefix: its sublayers came back float
+    # and their int8 weights found no place ("expected 2 variables, but
+    # received 3").
+    from zoo.layers import TransformerEncoderBlock
+
+    model = keras.Sequential(
+        [
+            keras.Input((5, 8)),
+            TransformerEncoderBlock(num_heads=2, intermediate_dim=16),
+            keras.layers.Dense(3),
+        ]
+    )
+    model.quantize("int8")
+    inputs = np.random.default_rng(0).normal(size=(2, 5, 8)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(inputs))
+    model.save(tmp_path / "quantized.keras")
+    reloaded = keras.saving.load_model(tmp_path / "quantized.keras")
+    got = keras.ops.convert_to_numpy(reloaded(inputs))
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_a_quantized_vit_takes_another_image_size(tmp_path):
+    # The copy's head was float, so copying the quantized head's weights
+    # failed: "weight list of length 3, but the layer was expecting 2".
+
+    backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+    model = ViTClassifier(backbone, num_classes=10, head_hidden_dim=8)
+    model.quantize("int8")
+    resized = model.with_image_size(56)
+    quantized = [
+        layer.name for layer in resized._flatten_layers() if layer.quantization_mode
+    ]
+    assert {"head_hidden", "logits"} <= set(quantized)
+    images = np.random.default_rng(0).normal(size=(1, 56, 56, 1)).astype("float32")
+    expected = keras.ops.convert_to_numpy(resized(images))
+    resized.save(tmp_path / "resized.keras")
+    reloaded = keras.saving.load_model(tmp_path / "resized.keras")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(reloaded(images)), expected
+    )
+
+
+def test_a_loaded_quantized_vit_saves_again(tmp_path):
+    # Its sublayers kept the loaded policy map as their policy, where Keras'
+    # Dense saves a kernel scale only if `dtype_policy` itself is quantized:
+    # the second save failed with "Invalid dtype: object".
+
+    backbone = ViTBackbone(28, 7, 16, 1, 2, 32, num_channels=1)
+    model = ViTClassifier(backbone, num_classes=10, head_hidden_dim=8)
+    model.quantize("int8")
+    images = np.random.default_rng(0).normal(size=(2, 28, 28, 1)).astype("float32")
+    expected = keras.ops.convert_to_numpy(model(images))
+    model.save(tmp_path / "first.keras")
+    keras.saving.load_model(tmp_path / "first.keras").save(tmp_path / "second.keras")
+    reloaded = keras.saving.load_model(tmp_path / "second.keras")
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(reloaded(images)), expected
+    )

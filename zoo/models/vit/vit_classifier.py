@@ -8,6 +8,7 @@ from zoo.layers import Dropout
 from zoo.layers.quantized_policies import (
     add_quantized_policies,
     quantized_or_default_policy,
+    quantized_policy_map,
     with_default_policy,
 )
 from zoo.layers.validation import check_rate
@@ -145,6 +146,8 @@ class ViTClassifier(FunctionalModel):
             self.num_classes,
             head_hidden_dim=self.head_hidden_dim,
             head_dropout=self.head_dropout,
+            # A quantized head is copied into a quantized head.
+            dtype=quantized_policy_map(self),
         )
         for name in ("head_hidden", "logits"):
             layer = getattr(self, name)
