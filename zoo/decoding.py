@@ -30,9 +30,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.batch_buckets import bucket_rows
 from zoo.data.tokenizers import END_ID, PAD_ID, START_ID
 
 _NEG_INF = -1e9
+
+JAX_BATCH_STEP = 64
+"""A JAX search's batch is padded to a power of two up to this, then a multiple."""
 
 
 def _forbid(logits, ids):
@@ -208,14 +212,6 @@ def beam_search(
     )
     best = offsets[::beam_size] + ops.cast(ops.argmax(normalized, axis=-1), "int32")
     return ops.take(outputs, best, axis=0)
-
-
-def _batch_bucket(rows):
-    """The batch size a JAX search compiles for: powers of two to 64, then
-    multiples of 64 (at most twice the rows, at most 1/2 wasted)."""
-    if rows <= 64:
-        return 1 << (rows - 1).bit_length()
-    return -(-rows // 64) * 64
 
 
 class Decoder:
@@ -409,7 +405,12 @@ class Decoder:
             # the extra rows end when it does), they compile at most 10 for
             # batches up to 256.
             padded = np.concatenate(
-                [padded, np.repeat(padded[:1], _batch_bucket(rows) - rows, axis=0)]
+                [
+                    padded,
+                    np.repeat(
+                        padded[:1], bucket_rows(rows, JAX_BATCH_STEP) - rows, axis=0
+                    ),
+                ]
             )
         outputs = np.array(ops.convert_to_numpy(search(padded)))[:rows]
         padded = padded[:rows]

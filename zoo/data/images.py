@@ -99,6 +99,20 @@ def _without_op_names(message):
 def read_image_file(path, channels=0):
     """Read and decode one image file; ``ValueError`` names a missing or bad file."""
     name = str(path)
+    path = check_image_path(name)
+    return decode_image_bytes(path.read_bytes(), channels=channels, name=name)
+
+
+def check_image_path(path):
+    """``path`` as a `Path` (``~`` expanded) if it names an existing file.
+
+    Cheap (no decoding), so that a long list of files can be checked before
+    any is read.
+
+    Raises:
+        ValueError: naming ``path``, if it is a folder or does not exist.
+    """
+    name = str(path)
     # A quoted "~/photos/a b.png" reaches us unexpanded; the shell would have.
     path = Path(os.path.expanduser(name))
     if path.is_dir():
@@ -112,7 +126,7 @@ def read_image_file(path, channels=0):
             else ""
         )
         raise ValueError(f"image file {name!r} does not exist{hint}")
-    return decode_image_bytes(path.read_bytes(), channels=channels, name=name)
+    return path
 
 
 def resize_images(images, image_size):

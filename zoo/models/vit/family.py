@@ -13,6 +13,7 @@ import training.schedules  # noqa: F401
 from training.callbacks.atomic_checkpoints import write_json_atomically
 from training.losses import MixupAccuracy, MixupCrossentropy
 from zoo import run_dir as runs
+from zoo.batch_buckets import bucket_rows
 from zoo.data import images as image_data
 from zoo.data import numpy_images
 from zoo.data.source_query import positive_int_option, split_source, tfds_error
@@ -244,6 +245,84 @@ def preprocess_files(paths, preprocessing):
 MAX_EXPLAINED_IMAGES = 16
 """The most images `zoo predict --explain` draws, one row each, in its PNG."""
 
+PREDICT_CHUNK = 256
+"""Images `ViTFamily.predict` decodes and classifies at a time.
+
+A folder of thousands of photos is never decoded at once: only one chunk
+of resized images (and one photo at full size) is in memory."""
+
+PREDICT_BATCH = 32
+"""The batch size of `model.predict` (Keras' default) and the largest bucket."""
+
+
+def _read_resized(paths, preprocessing):
+    """The images at ``paths`` as one ``uint8`` batch of the run's size.
+
+    Each image is resized as soon as it is decoded, so that at most one is
+    held at full size.
+    """
+    channels, size = preprocessing["channels"], preprocessing["image_size"]
+    resized = [
+        image_data.resize_images([image_data.read_image_file(path, channels)], size)
+        for path in paths
+    ]
+    return np.concatenate(resized)
+
+
+def _classify(model, images, preprocessing):
+    """Class probabilities (float64) of a ``uint8`` batch, padded to its bucket.
+
+    The padding repeats the first image; each image is classified on its own
+    (no layer mixes the rows of a batch), so the padding changes nothing and
+    is cut off.
+    """
+    rows = len(images)
+    padding = np.repeat(images[:1], bucket_rows(rows, PREDICT_BATCH) - rows, axis=0)
+    x = image_data.normalize(
+        np.concatenate([images, padding]), preprocessing["mean"], preprocessing["std"]
+    )
+    batch_size = min(len(x), PREDICT_BATCH)
+    logits = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.exp(_log_softmax(logits))[:rows]
+
+
+def predict_probabilities(model, paths, preprocessing):
+    """Class probabilities of the image files at ``paths``, in their order.
+
+    Reads, resizes and classifies `PREDICT_CHUNK` files at a time. Every
+    path is checked first, so that a missing file late in a long list fails
+    at once rather than after the files before it are classified.
+
+    Args:
+        model: the run's classifier (logits out).
+        paths: image file paths.
+        preprocessing: the run's `read_preprocessing` dict.
+
+    Returns:
+        A float64 array (len(paths), classes).
+    """
+    for path in paths:
+        image_data.check_image_path(path)
+    chunks = [
+        _classify(
+            model,
+            _read_resized(paths[i : i + PREDICT_CHUNK], preprocessing),
+            preprocessing,
+        )
+        for i in range(0, len(paths), PREDICT_CHUNK)
+    ]
+    return np.concatenate(chunks)
+
+
+def _ranked_lines(paths, probabilities, names, top):
+    """One line per image: its path and its ``top`` classes with probabilities."""
+    lines = []
+    for path, row in zip(paths, probabilities):
+        best = np.argsort(-row)[: min(top, len(names))]
+        ranked = ", ".join(f"{names[i]} ({row[i]:.1%})" for i in best)
+        lines.append(f"{path}: {ranked}")
+    return lines
+
 
 class ViTFamily(ModelFamily):
     """Vision Transformer image classifiers (``zoo train vit``).
@@ -461,15 +540,12 @@ class ViTFamily(ModelFamily):
             )
         preprocessing = read_preprocessing(run_dir)
         names = preprocessing["class_names"]
-        originals, batch = preprocess_files(inputs, preprocessing)
-        x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
-        probabilities = np.exp(_log_softmax(model.predict(x, verbose=0)))
-        lines = []
-        for path, row in zip(inputs, probabilities):
-            best = np.argsort(-row)[: min(top, len(names))]
-            ranked = ", ".join(f"{names[i]} ({row[i]:.1%})" for i in best)
-            lines.append(f"{path}: {ranked}")
+        probabilities = predict_probabilities(model, inputs, preprocessing)
+        lines = _ranked_lines(inputs, probabilities, names, top)
         if explain:
+            # At most MAX_EXPLAINED_IMAGES: the originals fit in memory.
+            originals, batch = preprocess_files(inputs, preprocessing)
+            x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
             backbone = model.backbone
             heat = attention_rollout(
                 backbone.attention_scores(x),
