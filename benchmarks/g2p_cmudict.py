@@ -95,6 +95,8 @@ def main():
         patience=None,
         callbacks=[budget],
         seed=0,
+        # Length buckets make batches of many sizes: count the real examples.
+        examples_per_epoch=data.train_examples,
         **family.compile_arguments(config, data.info),
     )
     train_seconds = time.perf_counter() - start

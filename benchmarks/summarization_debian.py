@@ -166,6 +166,8 @@ def main():
         callbacks=[budget],
         seed=0,
         verbose=2,
+        # Length buckets make batches of many sizes: count the real examples.
+        examples_per_epoch=data.train_examples,
         **family.compile_arguments(config, info),
     )
     model = keras.models.load_model(out / runs.MODEL_FILE)

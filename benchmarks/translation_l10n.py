@@ -175,6 +175,9 @@ def train(builder, data, out, learning_rate, loss, metrics, epochs=None, seconds
         learning_rate=learning_rate,
         patience=None,
         callbacks=callbacks,
+        # Length buckets make batches of many sizes: count the real examples,
+        # not the first batch's size times the steps.
+        examples_per_epoch=data.train_examples,
         seed=0,
         verbose=2,
     )

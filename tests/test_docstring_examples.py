@@ -44,7 +44,6 @@ SKIPPED_EXAMPLES = {
     "zoo.models.vit.export.export_saved_model": "needs a trained model",
     "zoo.models.vit.family.ViTFamily": "prepares all of Fashion-MNIST",
     "zoo.models.vit.rollout.attention_rollout": "needs a trained backbone",
-    "training.callbacks.time_budget.TimeBudget": "trains for 15 minutes",
     "training.precision.gpu_compute_capabilities": "the answer depends on the GPU",
 }
 

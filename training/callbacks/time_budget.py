@@ -47,9 +47,16 @@ class TimeBudget(keras.callbacks.Callback):
         train_seconds: Training seconds spent so far.
 
     Examples:
+        >>> import keras
+        >>> import numpy as np
         >>> from training import TimeBudget
-        >>> budget = TimeBudget(15 * 60, learning_rate=2e-3, warmup_seconds=30)
-        >>> model.fit(train, epochs=10_000, callbacks=[budget])  # doctest: +SKIP
+        >>> model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        >>> model.compile(optimizer="sgd", loss="mse")
+        >>> x = np.ones((64, 1))
+        >>> budget = TimeBudget(2.0, learning_rate=0.01, warmup_seconds=0.5)
+        >>> history = model.fit(x, x, epochs=10_000, verbose=0, callbacks=[budget])
+        >>> 1 < len(history.history["loss"]) < 10_000  # epochs that fit in 2 s
+        True
     """
 
     async_safe = True
