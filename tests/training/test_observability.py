@@ -43,18 +43,27 @@ def _fit(out_dir, callbacks_before_backup=(), epochs=3):
 
 
 def _steps(folder):
-    """Tag -> the steps of its summaries, over the event files in ``folder``."""
+    """Tag -> the steps of its summaries, in the order they were written.
+
+    By the events' wall time, not the files' names: TensorFlow names a
+    writer's file by the second, the process and a counter of writers, so
+    two sessions of one process within a second sort by that counter as
+    text ("...10.v2" before "...9.v2").
+    """
     import tensorflow as tf
     from tensorflow.core.util import event_pb2
 
-    steps = {}
-    for name in sorted(os.listdir(folder)):
+    written = []
+    for name in os.listdir(folder):
         if "tfevents" not in name:
             continue
         for record in tf.data.TFRecordDataset(os.path.join(folder, name)):
             event = event_pb2.Event.FromString(record.numpy())
             for value in event.summary.value:
-                steps.setdefault(value.tag, []).append(event.step)
+                written.append((event.wall_time, value.tag, event.step))
+    steps = {}
+    for _, tag, step in sorted(written):
+        steps.setdefault(tag, []).append(step)
     return steps
 
 
