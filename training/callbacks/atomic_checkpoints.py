@@ -36,13 +36,22 @@ def replace_atomically(partial, path):
     os.replace(partial, path)
 
 
-def write_json_atomically(path, value, sort_keys=False):
-    """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
+def write_text_atomically(path, text):
+    """Write ``text`` to ``path`` so a reader sees old or new, whole.
+
+    Line endings are written as they are in ``text`` (CSV rows end in
+    ``\r\n``, as Python's ``csv`` writes them).
+    """
     partial = partial_path(str(path))
     with removed_on_failure(partial, path):
-        with open(partial, "w") as handle:
-            handle.write(json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
+        with open(partial, "w", newline="") as handle:
+            handle.write(text)
         replace_atomically(partial, path)
+
+
+def write_json_atomically(path, value, sort_keys=False):
+    """Write ``value`` as JSON to ``path`` so a reader sees old or new, whole."""
+    write_text_atomically(path, json.dumps(value, indent=2, sort_keys=sort_keys) + "\n")
 
 
 @contextlib.contextmanager

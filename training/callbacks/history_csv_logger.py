@@ -1,10 +1,11 @@
 """Keras' `CSVLogger`, whose appended rows keep to the file's columns."""
 
 import csv
+import io
 
 import keras
 
-from training.callbacks.atomic_checkpoints import replace_atomically
+from training.callbacks.atomic_checkpoints import write_text_atomically
 
 
 class HistoryCSVLogger(keras.callbacks.CSVLogger):
@@ -55,13 +56,12 @@ class HistoryCSVLogger(keras.callbacks.CSVLogger):
             return header
         keys = header + new_keys
         filler = ["NA"] * len(new_keys)
+        text = io.StringIO()
+        writer = csv.writer(text, delimiter=self.sep)
+        writer.writerow(["epoch", *keys])
+        writer.writerows(row + filler for row in rows[1:])
         # Keras' open handle appends to the old file: swap files, then reopen.
         self.csv_file.close()
-        partial = f"{self.filename}.partial"
-        with open(partial, "w", newline="") as handle:
-            writer = csv.writer(handle, delimiter=self.sep)
-            writer.writerow(["epoch", *keys])
-            writer.writerows(row + filler for row in rows[1:])
-        replace_atomically(partial, self.filename)
+        write_text_atomically(self.filename, text.getvalue())
         self.csv_file = open(self.filename, "a")  # Keras closes it at train end
         return keys

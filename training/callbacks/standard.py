@@ -12,7 +12,7 @@ from training.callbacks.atomic_checkpoints import (
     AtomicBackupAndRestore,
     AtomicModelCheckpoint,
     backed_up_epochs,
-    replace_atomically,
+    write_text_atomically,
 )
 from training.callbacks.epoch_tensorboard import (
     EpochTensorBoard,
@@ -98,10 +98,7 @@ def keep_history_rows(csv_path, epochs):
             break
         kept.append(line)
     if len(kept) < len(lines):
-        partial = f"{csv_path}.partial"
-        with open(partial, "w", newline="") as handle:
-            handle.writelines(kept)
-        replace_atomically(partial, csv_path)
+        write_text_atomically(csv_path, "".join(kept))
 
 
 def tensorboard_available():
