@@ -7,10 +7,11 @@ from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import freeze_new_sublayers
 from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.naive import past_values
+from zoo.models.quantizable_before_call import QuantizableBeforeCall
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class DLinear(DefaultExportSignature, keras.Model):
+class DLinear(DefaultExportSignature, QuantizableBeforeCall, keras.Model):
     """Trend plus remainder, each mapped linearly from lookback to horizon.
 
     "Are Transformers Effective for Time Series Forecasting?" showed that this
@@ -79,14 +80,6 @@ class DLinear(DefaultExportSignature, keras.Model):
         # A frozen model's sublayers exist only now: a parent model (a user's
         # functional wrapper) would train them (see freeze_new_sublayers).
         freeze_new_sublayers(self)
-
-    def _check_quantize_args(self, mode, compute_dtype):
-        # The model builds itself from its arguments, so `quantize` needs no
-        # call first. Keras wraps `quantize` in a check that the model is
-        # built before any override of it runs; the check is where to build.
-        if not self.built:
-            self.build()
-        super()._check_quantize_args(mode, compute_dtype)
 
     def call(self, inputs):
         x = ops.cast(past_values(inputs), self.compute_dtype)

@@ -14,12 +14,13 @@ from zoo.layers.quantized_policies import add_quantized_policies
 from zoo.layers.validation import check_rate, freeze_new_sublayers, known_size
 from zoo.models.default_export_signature import DefaultExportSignature
 from zoo.models.forecaster.reversible_instance_norm import ReversibleInstanceNorm
+from zoo.models.quantizable_before_call import QuantizableBeforeCall
 
 ARCHITECTURES = ("patch", "encoder_decoder")
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
+class TimeSeriesForecaster(DefaultExportSignature, QuantizableBeforeCall, keras.Model):
     """PatchTST-style forecaster, or an encoder-decoder built of the same blocks.
 
     ``architecture="patch"`` (default, Nie et al., ICLR 2023): each channel is
@@ -254,14 +255,6 @@ class TimeSeriesForecaster(DefaultExportSignature, keras.Model):
         # A frozen model's sublayers exist only now: a parent model (a user's
         # functional wrapper) would train them (see freeze_new_sublayers).
         freeze_new_sublayers(self)
-
-    def _check_quantize_args(self, mode, compute_dtype):
-        # The model builds itself from its arguments, so `quantize` needs no
-        # call first. Keras wraps `quantize` in a check that the model is
-        # built before any override of it runs; the check is where to build.
-        if not self.built:
-            self.build()
-        super()._check_quantize_args(mode, compute_dtype)
 
     def _forward(self, inputs, training=None):
         if self.num_covariates:
