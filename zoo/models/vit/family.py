@@ -540,21 +540,24 @@ class ViTFamily(ModelFamily):
             )
         preprocessing = read_preprocessing(run_dir)
         names = preprocessing["class_names"]
-        probabilities = predict_probabilities(model, inputs, preprocessing)
+        if not explain:
+            probabilities = predict_probabilities(model, inputs, preprocessing)
+            return "\n".join(_ranked_lines(inputs, probabilities, names, top))
+        # At most MAX_EXPLAINED_IMAGES: the originals fit in memory, and are
+        # read once for the classes and the heatmaps.
+        originals, batch = preprocess_files(inputs, preprocessing)
+        probabilities = _classify(model, batch, preprocessing)
         lines = _ranked_lines(inputs, probabilities, names, top)
-        if explain:
-            # At most MAX_EXPLAINED_IMAGES: the originals fit in memory.
-            originals, batch = preprocess_files(inputs, preprocessing)
-            x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
-            backbone = model.backbone
-            heat = attention_rollout(
-                backbone.attention_scores(x),
-                backbone.use_class_token,
-                backbone.grid_size,
-            )
-            titles = [names[int(np.argmax(row))] for row in probabilities]
-            save_heatmaps(originals, heat, titles, explain)
-            lines.append(f"attention rollout written to {explain}")
+        x = image_data.normalize(batch, preprocessing["mean"], preprocessing["std"])
+        backbone = model.backbone
+        heat = attention_rollout(
+            backbone.attention_scores(x),
+            backbone.use_class_token,
+            backbone.grid_size,
+        )
+        titles = [names[int(np.argmax(row))] for row in probabilities]
+        save_heatmaps(originals, heat, titles, explain)
+        lines.append(f"attention rollout written to {explain}")
         return "\n".join(lines)
 
     def export(self, model, run_dir, path):
